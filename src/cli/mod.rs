@@ -1,0 +1,1 @@
+//! One module per subcommand. Only the CLI reads and writes files.

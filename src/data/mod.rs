@@ -1,0 +1,3 @@
+//! Data layer: the population store and (later) the Parquet loader.
+mod population;
+pub use population::*;

@@ -1,0 +1,2 @@
+//! The criteria language: lexer, parser, type checker, diagnostics.
+pub mod ir;

@@ -1,0 +1,3 @@
+//! caregap: care-gap detection and risk stratification for primary care.
+pub mod data;
+pub mod lang;
