@@ -6,20 +6,22 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "caregap", version, about = "Care-gap detection and risk stratification for primary care")]
+#[command(
+    name = "caregap",
+    version,
+    about = "Care-gap detection and risk stratification for primary care"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
-enum Command {
-}
+enum Command {}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {
-    };
+    let result: anyhow::Result<()> = match cli.command {};
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

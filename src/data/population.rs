@@ -189,3 +189,33 @@ pub struct Population {
     /// Distinct raw unit strings; index 0 is the empty entry standing for null.
     pub units: Vec<String>,
 }
+
+/// Normalises a code or code pattern: upper case, with every `.`, space and `-`
+/// removed wherever it stands (`e11.9`, ` E11.9 `, `E11-9` → `E119`).
+/// Shared by the loader (event codes) and the language (patterns).
+pub fn normalise_code(raw: &str) -> String {
+    raw.chars()
+        .filter(|c| !matches!(c, '.' | ' ' | '-'))
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+/// Normalises a code system for comparison: upper case, nothing else.
+pub fn normalise_system(raw: &str) -> String {
+    raw.to_uppercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_normalise_as_the_spec_says() {
+        for raw in ["e11.9", " E11.9 ", "E11-9", "E119"] {
+            assert_eq!(normalise_code(raw), "E119", "{raw:?}");
+        }
+        assert_eq!(normalise_code("=8480-6"), "=84806");
+        assert_eq!(normalise_system("icd10"), "ICD10");
+        assert_eq!(normalise_system("ICD-10"), "ICD-10");
+    }
+}

@@ -35,7 +35,9 @@ impl Pattern {
                 // a code shorter than the bounds is compared whole.
                 let len = lo.chars().count();
                 let head: String = code.chars().take(len).collect();
-                head.chars().count() == len && head.as_str() >= lo.as_str() && head.as_str() <= hi.as_str()
+                head.chars().count() == len
+                    && head.as_str() >= lo.as_str()
+                    && head.as_str() <= hi.as_str()
             }
         }
     }
@@ -154,7 +156,10 @@ pub enum ExprKind {
     /// `x in (a, b, ...)`.
     In(Box<Expr>, Vec<Expr>),
     /// `x is null` (`negated`: `x is not null`).
-    IsNull { expr: Box<Expr>, negated: bool },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
     If(Box<Expr>, Box<Expr>, Box<Expr>),
     Coalesce(Vec<Expr>),
     Abs(Box<Expr>),
