@@ -1,1 +1,27 @@
-pub fn placeholder() {}
+//! Next-year visit-count and classification models for caregap.
+//!
+//! Pure numerics: no Arrow, no files. The CLI builds a [`Dataset`] (plain
+//! column-major `f64` features with `NaN` for missing values, count labels,
+//! optional weights), fits models from here, scores them with [`metrics`] and
+//! saves them with [`saved`]. ndarray (linfa) and smartcore matrices are used
+//! inside [`logistic`] and [`forest`] only and never appear in the public API.
+//!
+//! Models: [`baseline`] (overall mean, age-sex group mean, last year's count),
+//! [`glm`] (Poisson and NB2 by IRLS), [`logistic`] (linfa-logistic),
+//! [`forest`] (smartcore random forest) and [`gbm`], a histogram gradient
+//! booster with Poisson and logistic objectives written to LightGBM's rules.
+
+pub mod baseline;
+pub mod data;
+pub mod design;
+pub mod error;
+pub mod forest;
+pub mod gbm;
+pub mod glm;
+mod linalg;
+pub mod logistic;
+pub mod metrics;
+pub mod saved;
+
+pub use data::{Dataset, Fold, kfold};
+pub use error::{ModelError, Result};
