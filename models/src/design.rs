@@ -31,7 +31,9 @@ pub struct Design {
     pub columns: Vec<ColumnSpec>,
     /// Names of the design columns, without the intercept.
     pub column_names: Vec<String>,
-    /// Features dropped because they were constant or all missing in training.
+    /// Features dropped because they were constant or all missing in
+    /// training, and design columns dropped as exact linear combinations of
+    /// earlier ones (marked `(aliased)`; only by the GLMs).
     pub dropped: Vec<String>,
     /// Number of input features the design was learned on.
     pub n_features: usize,
@@ -82,6 +84,43 @@ impl Design {
             dropped,
             n_features: data.n_features(),
         }
+    }
+
+    /// The same design without the design columns (intercept = 0) flagged
+    /// in `drop`; their names move to [`Design::dropped`] with `(aliased)`.
+    pub(crate) fn without(&self, drop: &[bool]) -> Self {
+        let mut out = self.clone();
+        out.columns.clear();
+        out.column_names.clear();
+        let mut k = 1;
+        let mut names = self.column_names.iter();
+        for c in &self.columns {
+            let mut c = c.clone();
+            if !c.fill.is_nan() {
+                let name = names.next().cloned().unwrap_or_default();
+                if drop[k] {
+                    out.dropped.push(format!("{name} (aliased)"));
+                    c.fill = f64::NAN;
+                } else {
+                    out.column_names.push(name);
+                }
+                k += 1;
+            }
+            if c.indicator {
+                let name = names.next().cloned().unwrap_or_default();
+                if drop[k] {
+                    out.dropped.push(format!("{name} (aliased)"));
+                    c.indicator = false;
+                } else {
+                    out.column_names.push(name);
+                }
+                k += 1;
+            }
+            if !c.fill.is_nan() || c.indicator {
+                out.columns.push(c);
+            }
+        }
+        out
     }
 
     /// Number of design columns including the intercept.

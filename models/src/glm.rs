@@ -26,7 +26,7 @@ use statrs::function::gamma::{digamma, ln_gamma};
 use crate::data::Dataset;
 use crate::design::Design;
 use crate::error::{ModelError, Result, invalid_param};
-use crate::linalg::{cholesky, cholesky_inverse, cholesky_solve};
+use crate::linalg::{aliased_columns, cholesky, cholesky_inverse, cholesky_solve};
 
 /// Rows per parallel chunk when accumulating `XᵀWX`; fixed so that sums are
 /// the same whatever the number of threads.
@@ -318,16 +318,24 @@ impl Problem {
             return Err(ModelError::InvalidData("no training rows".into()));
         }
         let design = Design::learn(data);
-        let x = design.matrix(data);
-        let p = design.width();
-        let w = (0..data.n_rows()).map(|i| data.weight(i)).collect();
-        Ok(Self {
+        let w: Vec<f64> = (0..data.n_rows()).map(|i| data.weight(i)).collect();
+        let mut prob = Self {
+            x: design.matrix(data),
+            p: design.width(),
             design,
-            x,
-            p,
             y: data.labels().to_vec(),
             w,
-        })
+        };
+        // Drop design columns that are exact linear combinations of earlier
+        // ones (e.g. a total next to its parts), as R's glm() does.
+        let (xtx, _) = prob.normal_equations(|i| (prob.w[i], 0.0));
+        let aliased = aliased_columns(&xtx, prob.p, 1e-10);
+        if aliased.iter().any(|&a| a) {
+            prob.design = prob.design.without(&aliased);
+            prob.x = prob.design.matrix(data);
+            prob.p = prob.design.width();
+        }
+        Ok(prob)
     }
 
     fn n(&self) -> usize {

@@ -22,6 +22,7 @@ mod linalg;
 pub mod logistic;
 pub mod metrics;
 pub mod saved;
+pub mod simulate;
 
 pub use data::{Dataset, Fold, kfold};
 pub use error::{ModelError, Result};

@@ -26,6 +26,38 @@ pub(crate) fn cholesky(a: &[f64], p: usize) -> Option<Vec<f64>> {
     Some(l)
 }
 
+/// Columns of a symmetric positive semi-definite matrix (e.g. `XᵀX`) that are
+/// linear combinations of earlier columns: their residual after projecting
+/// out the earlier ones keeps less than `rel_tol` of their squared norm.
+pub(crate) fn aliased_columns(a: &[f64], p: usize, rel_tol: f64) -> Vec<bool> {
+    let mut l = vec![0.0; p * p];
+    let mut aliased = vec![false; p];
+    for i in 0..p {
+        for j in 0..=i {
+            if aliased[j] {
+                continue;
+            }
+            let mut s = a[i * p + j];
+            for k in 0..j {
+                s -= l[i * p + k] * l[j * p + k];
+            }
+            if i == j {
+                if s <= a[i * p + i].abs() * rel_tol || !s.is_finite() {
+                    aliased[i] = true;
+                } else {
+                    l[i * p + i] = s.sqrt();
+                }
+            } else {
+                l[i * p + j] = s / l[j * p + j];
+            }
+        }
+        if aliased[i] {
+            l[i * p..i * p + i + 1].iter_mut().for_each(|v| *v = 0.0);
+        }
+    }
+    aliased
+}
+
 /// Solves `L Lᵀ x = b` in place.
 pub(crate) fn cholesky_solve(l: &[f64], p: usize, b: &mut [f64]) {
     for i in 0..p {
@@ -81,5 +113,8 @@ mod tests {
             }
         }
         assert!(cholesky(&[1.0, 1.0, 1.0, 1.0], 2).is_none());
+        // Columns x, 2x, y: the second is aliased.
+        let a = [1.0, 2.0, 0.5, 2.0, 4.0, 1.0, 0.5, 1.0, 3.0];
+        assert_eq!(aliased_columns(&a, 3, 1e-10), vec![false, true, false]);
     }
 }

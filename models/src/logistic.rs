@@ -23,7 +23,8 @@ pub struct LogisticParams {
     pub alpha: f64,
     /// L-BFGS iterations.
     pub max_iter: u64,
-    /// Gradient tolerance (on the summed loss).
+    /// Gradient tolerance per row (the summed loss's gradient norm must fall
+    /// below `gradient_tolerance · n`).
     pub gradient_tolerance: f64,
 }
 
@@ -32,7 +33,7 @@ impl Default for LogisticParams {
         Self {
             alpha: 1.0,
             max_iter: 500,
-            gradient_tolerance: 1e-6,
+            gradient_tolerance: 1e-5,
         }
     }
 }
@@ -97,16 +98,19 @@ impl LogisticModel {
         let fitted = LogisticRegression::default()
             .alpha(params.alpha)
             .max_iterations(params.max_iter)
-            .gradient_tolerance(params.gradient_tolerance)
+            .gradient_tolerance(params.gradient_tolerance * n as f64)
             .fit(&linfa::Dataset::new(x, y))
             .map_err(|e| ModelError::FitFailed {
                 model: "logistic regression",
                 reason: e.to_string(),
             })?;
-        let std_coef = fitted.params();
+        // linfa-logistic models the MORE FREQUENT class as its positive
+        // class; flip the signs when that is `false` (our 0).
+        let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
+        let std_coef = fitted.params().mapv(|v| sign * v);
         let coefficients: Vec<f64> = (0..k).map(|j| std_coef[j] / sd[j]).collect();
         let intercept =
-            fitted.intercept() - (0..k).map(|j| std_coef[j] * mean[j] / sd[j]).sum::<f64>();
+            sign * fitted.intercept() - (0..k).map(|j| std_coef[j] * mean[j] / sd[j]).sum::<f64>();
         Ok(Self {
             design,
             intercept,

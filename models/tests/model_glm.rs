@@ -163,29 +163,25 @@ fn auc_matches_sklearn() {
 }
 
 #[test]
-fn collinear_features_give_a_clear_error() {
+fn aliased_columns_are_dropped_like_r() {
     let data = small();
     let age = data.column(0).to_vec();
-    let twice: Vec<f64> = age.iter().map(|a| 2.0 * a).collect();
+    let twice: Vec<f64> = age.iter().map(|a| 2.0 * a + 1.0).collect();
     let d = caregap_models::Dataset::new(
         vec!["age".into(), "age2".into()],
-        vec![age, twice],
+        vec![age.clone(), twice],
         data.labels().to_vec(),
         None,
     )
     .unwrap();
-    let err = fit_poisson(&d, &GlmParams::default())
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("singular"), "{err}");
-    assert!(
-        fit_poisson(
-            &d,
-            &GlmParams {
-                l2: 1.0,
-                ..GlmParams::default()
-            }
-        )
-        .is_ok()
-    );
+    let fit = fit_poisson(&d, &GlmParams::default()).unwrap();
+    assert_eq!(fit.design.dropped, ["age2 (aliased)"]);
+    let alone =
+        caregap_models::Dataset::new(vec!["age".into()], vec![age], data.labels().to_vec(), None)
+            .unwrap();
+    let want = fit_poisson(&alone, &GlmParams::default()).unwrap();
+    for (a, b) in fit.estimates().iter().zip(want.estimates()) {
+        assert_rel(*a, b, 1e-12, "coefficient");
+    }
+    assert_eq!(fit.predict(&d).unwrap().len(), d.n_rows());
 }
