@@ -11,6 +11,9 @@
 //! [`forest`] (smartcore random forest) and [`gbm`], a histogram gradient
 //! booster with Poisson and logistic objectives written to LightGBM's rules.
 
+// `!(x > 0.0)` is used on purpose: unlike `x <= 0.0` it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
 pub mod baseline;
 pub mod data;
 pub mod design;

@@ -126,11 +126,11 @@ fn l2_penalty_satisfies_the_penalised_score_equations() {
         }
         _ => f64::from(u8::from(bmi[i].is_nan())),
     };
-    for j in 0..7 {
+    for (j, b) in beta.iter().enumerate() {
         let score: f64 = (0..data.n_rows())
             .map(|i| col(j, i) * (data.labels()[i] - mu[i]))
             .sum();
-        let want = if j == 0 { 0.0 } else { l2 * beta[j] };
+        let want = if j == 0 { 0.0 } else { l2 * b };
         assert!(
             (score - want).abs() < 1e-6,
             "column {j}: score {score} vs penalty {want}"

@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn many_values_use_quantiles() {
-        let v: Vec<f64> = (0..100_000).map(|i| f64::from(i)).collect();
+        let v: Vec<f64> = (0..100_000).map(f64::from).collect();
         let m = BinMapper::fit(&v, 255, 200_000, 1);
         assert!(m.upper_bounds.len() <= 255 && m.upper_bounds.len() > 240);
         let bins = m.bin_column(&v);

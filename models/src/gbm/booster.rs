@@ -198,12 +198,12 @@ pub fn train(data: &Dataset, valid: Option<&Dataset>, params: &GbmParams) -> Res
     if n > u32::MAX as usize {
         return Err(ModelError::InvalidData("more than 2^32 rows".into()));
     }
-    if let Some(v) = valid {
-        if v.n_features() != data.n_features() {
-            return Err(ModelError::InvalidData(
-                "validation set has other features than training".into(),
-            ));
-        }
+    if let Some(v) = valid
+        && v.n_features() != data.n_features()
+    {
+        return Err(ModelError::InvalidData(
+            "validation set has other features than training".into(),
+        ));
     }
     if params.early_stopping_rounds.is_some() && valid.is_none() {
         return Err(invalid_param(
@@ -316,10 +316,10 @@ pub fn train(data: &Dataset, valid: Option<&Dataset>, params: &GbmParams) -> Res
             }
         }
         trees.push(tree);
-        if let Some(patience) = params.early_stopping_rounds {
-            if round + 1 - best_rounds >= patience {
-                break;
-            }
+        if let Some(patience) = params.early_stopping_rounds
+            && round + 1 - best_rounds >= patience
+        {
+            break;
         }
     }
     if params.early_stopping_rounds.is_some() {

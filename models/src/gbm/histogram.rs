@@ -22,7 +22,7 @@ pub struct BinStat {
 impl BinStat {
     /// `self + o`.
     #[inline]
-    pub fn add(self, o: BinStat) -> BinStat {
+    pub fn plus(self, o: BinStat) -> BinStat {
         BinStat {
             g: self.g + o.g,
             h: self.h + o.h,
@@ -31,7 +31,7 @@ impl BinStat {
     }
     /// `self − o`.
     #[inline]
-    pub fn sub(self, o: BinStat) -> BinStat {
+    pub fn minus(self, o: BinStat) -> BinStat {
         BinStat {
             g: self.g - o.g,
             h: self.h - o.h,
@@ -89,9 +89,9 @@ pub fn build(
 ) {
     let mut slices: Vec<(usize, &mut [BinStat])> = Vec::with_capacity(bins.len());
     let mut rest = hist;
-    for j in 0..bins.len() {
+    for (j, &u) in used.iter().enumerate().take(bins.len()) {
         let (head, tail) = rest.split_at_mut(layout.offsets[j + 1] - layout.offsets[j]);
-        if used[j] {
+        if u {
             slices.push((j, head));
         }
         rest = tail;
@@ -141,7 +141,7 @@ pub fn subtract(parent: &mut [BinStat], child: &[BinStat], layout: &Layout, used
         if u {
             let r = layout.offsets[j]..layout.offsets[j + 1];
             for (p, c) in parent[r.clone()].iter_mut().zip(&child[r]) {
-                *p = p.sub(*c);
+                *p = p.minus(*c);
             }
         }
     }

@@ -71,7 +71,7 @@ pub fn best_split(
         let mut acc = BinStat::default();
         let consider =
             |bin: usize, left: BinStat, default_left: bool, best: &mut Option<SplitInfo>| {
-                let right = total.sub(left);
+                let right = total.minus(left);
                 if !ok(left) || !ok(right) {
                     return;
                 }
@@ -88,7 +88,7 @@ pub fn best_split(
                 }
             };
         for (b, v) in values.iter().enumerate() {
-            acc = acc.add(*v);
+            acc = acc.plus(*v);
             if acc.n + miss.n == total.n && miss.n == 0 {
                 break; // everything is left already
             }
@@ -98,7 +98,7 @@ pub fn best_split(
                     consider(b, acc, acc.n >= right_n, &mut best);
                 } else {
                     consider(b, acc, false, &mut best);
-                    consider(b, acc.add(miss), true, &mut best);
+                    consider(b, acc.plus(miss), true, &mut best);
                 }
             } else if miss.n > 0 {
                 consider(b, acc, false, &mut best);
@@ -126,7 +126,7 @@ mod tests {
             st(0.0, 0.0, 0),
         ];
         let layout = Layout::new(&[4]);
-        let total = hist.iter().fold(BinStat::default(), |a, b| a.add(*b));
+        let total = hist.iter().fold(BinStat::default(), |a, b| a.plus(*b));
         let rules = SplitRules {
             lambda_l2: 0.0,
             min_data_in_leaf: 1,
@@ -150,7 +150,7 @@ mod tests {
         // Missing rows look like bin 0 rows: they should go left with bin 0.
         let hist = [st(-10.0, 5.0, 5), st(10.0, 5.0, 5), st(-10.0, 5.0, 5)];
         let layout = Layout::new(&[3]);
-        let total = hist.iter().fold(BinStat::default(), |a, b| a.add(*b));
+        let total = hist.iter().fold(BinStat::default(), |a, b| a.plus(*b));
         let rules = SplitRules {
             lambda_l2: 1.0,
             min_data_in_leaf: 1,

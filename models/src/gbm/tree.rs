@@ -300,35 +300,36 @@ pub fn grow(
             ctx.max_depth.is_none_or(|d| l.depth < d) && l.sums.n >= 2 * ctx.rules.min_data_in_leaf
         };
         let mut parent_hist = parent.hist;
-        if (can_split(&left) || can_split(&right)) && leaves.len() + 2 < ctx.num_leaves {
-            if let Some(mut ph) = parent_hist.take() {
-                let (small, large) = if left.len <= right.len {
-                    (&mut left, &mut right)
-                } else {
-                    (&mut right, &mut left)
-                };
-                let mut sh = ws
-                    .pool
-                    .pop()
-                    .unwrap_or_else(|| vec![BinStat::default(); total_bins]);
-                let rows = &ws.indices[small.start..small.start + small.len];
-                gather(rows, g, h, &mut ws.og, &mut ws.oh);
-                let k = rows.len();
-                histogram::build(
-                    &mut sh,
-                    ctx.layout,
-                    ctx.bins,
-                    used,
-                    &Rows::Some {
-                        rows,
-                        g: &ws.og[..k],
-                        h: &ws.oh[..k],
-                    },
-                );
-                histogram::subtract(&mut ph, &sh, ctx.layout, used);
-                small.hist = Some(sh);
-                large.hist = Some(ph);
-            }
+        if (can_split(&left) || can_split(&right))
+            && leaves.len() + 2 < ctx.num_leaves
+            && let Some(mut ph) = parent_hist.take()
+        {
+            let (small, large) = if left.len <= right.len {
+                (&mut left, &mut right)
+            } else {
+                (&mut right, &mut left)
+            };
+            let mut sh = ws
+                .pool
+                .pop()
+                .unwrap_or_else(|| vec![BinStat::default(); total_bins]);
+            let rows = &ws.indices[small.start..small.start + small.len];
+            gather(rows, g, h, &mut ws.og, &mut ws.oh);
+            let k = rows.len();
+            histogram::build(
+                &mut sh,
+                ctx.layout,
+                ctx.bins,
+                used,
+                &Rows::Some {
+                    rows,
+                    g: &ws.og[..k],
+                    h: &ws.oh[..k],
+                },
+            );
+            histogram::subtract(&mut ph, &sh, ctx.layout, used);
+            small.hist = Some(sh);
+            large.hist = Some(ph);
         }
         if let Some(ph) = parent_hist {
             ws.pool.push(ph);
@@ -366,10 +367,10 @@ fn evaluate(ctx: &GrowContext<'_>, used: &[bool], leaf: &mut Leaf, pool: &mut Ve
         (Some(hh), true) => best_split(hh, ctx.layout, used, leaf.sums, &ctx.rules),
         _ => None,
     };
-    if leaf.best.is_none() {
-        if let Some(hh) = leaf.hist.take() {
-            pool.push(hh);
-        }
+    if leaf.best.is_none()
+        && let Some(hh) = leaf.hist.take()
+    {
+        pool.push(hh);
     }
 }
 
