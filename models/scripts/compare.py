@@ -69,11 +69,13 @@ def main(out):
     secs, cpu = time.perf_counter() - t, time.process_time() - c
     mu = m.predict(Xte)
     res["lightgbm_poisson"] = dict(train_seconds=secs, cpu_seconds=cpu, deviance=poisson_deviance(yte, mu))
+    print("lightgbm_poisson", res["lightgbm_poisson"], flush=True)
 
     t, c = time.perf_counter(), time.process_time()
     m = lgb.train(dict(params, objective="binary"), lgb.Dataset(Xtr, ttr), num_boost_round=rounds)
     secs, cpu = time.perf_counter() - t, time.process_time() - c
     res["lightgbm_binary"] = dict(train_seconds=secs, cpu_seconds=cpu, auc=float(roc_auc_score(tte, m.predict(Xte))))
+    print("lightgbm_binary", res["lightgbm_binary"], flush=True)
 
     Dtr, Dte = design(train, test, feats)
     # Use caregap's design columns (it drops aliased columns, as R's glm does).
