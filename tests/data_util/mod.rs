@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+    StringBuilder,
 };
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -156,8 +157,9 @@ const CODES: &[(&str, &str, &str)] = &[
 ];
 
 /// Writes a generated dataset of `n` patients with about `per_patient` events
-/// each into `dir` (events sorted by patient and date, as synth writes them,
-/// in `parts` files).
+/// each into `dir`: `patients.parquet` and a folder `events/` of `parts` files
+/// (events sorted by patient and date, as synth writes them). Streams part by
+/// part, so it scales to large populations.
 pub fn write_generated(dir: &Path, n: usize, per_patient: usize, parts: usize, seed: u64) {
     let mut rng = Rng(seed);
     let ids: Vec<i64> = (0..n as i64).map(|i| 1_000_000 + i * 7).collect();
@@ -190,31 +192,55 @@ pub fn write_generated(dir: &Path, n: usize, per_patient: usize, parts: usize, s
         ),
     ]);
     write(&dir.join("patients.parquet"), &patients, 1 << 20);
-    let mut rows = Vec::with_capacity(n * per_patient);
-    for &pid in &ids {
-        let k = rng.below(2 * per_patient as u64 + 1) as usize;
-        let mut days: Vec<i32> = (0..k).map(|_| 18_000 + rng.below(2_400) as i32).collect();
-        days.sort();
-        for d in days {
-            let (kind, system, code) = CODES[rng.below(CODES.len() as u64) as usize];
-            let value = match kind {
-                "measurement" => Some(rng.below(2000) as f64 / 10.0),
-                "medication" => Some(90.0),
-                _ => None,
-            };
-            let mut e = ev(pid, d, kind, system, code, value);
-            if kind == "measurement" {
-                e.unit = Some("mmol/mol".into());
+    let per_part = n.div_ceil(parts.max(1)).max(1);
+    for (part, ids) in ids.chunks(per_part).enumerate() {
+        let mut pid = Vec::new();
+        let mut date = Vec::new();
+        let (mut kind, mut system, mut code) = (
+            StringBuilder::new(),
+            StringBuilder::new(),
+            StringBuilder::new(),
+        );
+        let mut value = Vec::new();
+        let mut unit = StringBuilder::new();
+        let mut days = Vec::new();
+        for &p in ids {
+            let k = rng.below(2 * per_patient as u64 + 1) as usize;
+            days.clear();
+            days.extend((0..k).map(|_| 18_000 + rng.below(2_400) as i32));
+            days.sort();
+            for &d in &days {
+                let (kd, sy, co) = CODES[rng.below(CODES.len() as u64) as usize];
+                pid.push(p);
+                date.push(d);
+                kind.append_value(kd);
+                system.append_value(sy);
+                code.append_value(co);
+                value.push(match kd {
+                    "measurement" => Some(rng.below(2000) as f64 / 10.0),
+                    "medication" => Some(90.0),
+                    _ => None,
+                });
+                if kd == "measurement" {
+                    unit.append_value("mmol/mol");
+                } else {
+                    unit.append_null();
+                }
             }
-            rows.push(e);
         }
-    }
-    let per_part = rows.len().div_ceil(parts.max(1)).max(1);
-    for (i, part) in rows.chunks(per_part).enumerate() {
+        let events = batch(vec![
+            ("patient_id", ints(&pid)),
+            ("date", dates(&date)),
+            ("kind", Arc::new(kind.finish())),
+            ("system", Arc::new(system.finish())),
+            ("code", Arc::new(code.finish())),
+            ("value", floats(&value)),
+            ("unit", Arc::new(unit.finish())),
+        ]);
         write(
-            &dir.join("events").join(format!("part-{i:03}.parquet")),
-            &events_batch(part),
-            64 * 1024,
+            &dir.join("events").join(format!("part-{part:03}.parquet")),
+            &events,
+            512 * 1024,
         );
     }
 }
