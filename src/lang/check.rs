@@ -6,7 +6,7 @@
 //! Diagnostics produced here carry spans relative to the expression string;
 //! the library layer maps them into the TOML file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use super::ast::{self, BinOp, ExprKind as A};
 use super::diag::Diagnostic;
@@ -77,6 +77,8 @@ pub enum DefSlot {
 pub struct Scope<'a> {
     /// `kind.name` to value set.
     pub value_sets: &'a HashMap<String, (ValueSetId, EventKind)>,
+    /// Value sets declared with an error of their own: uses are silent.
+    pub broken_value_sets: &'a HashSet<String>,
     pub defs: &'a HashMap<String, DefSlot>,
 }
 
@@ -238,8 +240,8 @@ impl Checker<'_, '_> {
                 let lower = name.to_lowercase();
                 let help = if KEYWORDS.contains(&lower.as_str()) {
                     Some(format!("keywords are lower case: write `{lower}`"))
-                } else if function_names().any(|f| f == name) {
-                    Some(format!("`{name}` is a function: call it, e.g. `{name}(...)`"))
+                } else if function_names().any(|f| f == name || f == lower) {
+                    Some(format!("`{lower}` is a function: call it, e.g. `{lower}(...)`"))
                 } else {
                     let names = ATTRIBUTES
                         .iter()
@@ -583,6 +585,9 @@ impl Checker<'_, '_> {
         };
         let full = format!("{kind}.{name}");
         let Some(&(id, vs_kind)) = self.scope.value_sets.get(&full) else {
+            if self.scope.broken_value_sets.contains(&full) {
+                return None;
+            }
             let known_kind = VALUE_SET_KINDS.iter().any(|(p, _)| p == kind);
             let mut d = err("E0203", arg.span, format!("unknown value set `{full}`"))
                 .label("no value set of that name");

@@ -212,3 +212,47 @@ mod tests {
         assert_eq!(line_column(text, 999), (3, 1));
     }
 }
+
+/// Every diagnostic code with a short title; `docs/errors.md` documents each
+/// one with an input that triggers it (a test keeps the two in step).
+pub const CODES: &[(&str, &str)] = &[
+    ("E0001", "invalid TOML"),
+    ("E0002", "unknown top-level key"),
+    ("E0003", "wrong TOML type for a key"),
+    ("E0004", "missing required field"),
+    ("E0005", "unknown field in [[criterion]] or [[feature]]"),
+    ("E0006", "priority not an integer from 1 to 10"),
+    ("E0007", "duplicate criterion id"),
+    ("E0008", "duplicate value set"),
+    ("E0009", "duplicate definition"),
+    ("E0010", "duplicate feature"),
+    ("E0011", "person attribute redefined"),
+    ("E0012", "name cannot be used in expressions"),
+    ("E0101", "unexpected character"),
+    ("E0102", "unterminated string"),
+    ("E0103", "malformed number"),
+    ("E0104", "invalid window"),
+    ("E0105", "syntax error"),
+    ("E0106", "comparisons do not chain"),
+    ("E0107", "expression too long"),
+    ("E0201", "unknown name"),
+    ("E0202", "unknown function"),
+    ("E0203", "unknown value set"),
+    ("E0204", "value set of the wrong kind for the function"),
+    ("E0205", "wrong argument count"),
+    ("E0206", "a window where none fits"),
+    ("E0207", "grace period not in days"),
+    ("E0208", "value set used as a value"),
+    ("E0209", "function needs a value set"),
+    ("E0210", "function needs a window"),
+    ("E0211", "operand of the wrong type"),
+    ("E0212", "operands of different types"),
+    ("E0213", "criterion or feature expression of the wrong type"),
+    ("E0214", "definition cycle"),
+    ("E0301", "empty pattern"),
+    ("E0302", "range bounds of unequal length"),
+    ("E0303", "range bounds out of order"),
+    ("E0304", "range with an empty bound"),
+    ("E0305", "malformed pattern"),
+    ("W0301", "value set without code systems"),
+];

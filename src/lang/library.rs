@@ -219,6 +219,8 @@ pub fn library_hash(files: &[SourceFile]) -> String {
 #[derive(Default)]
 struct Raw {
     value_sets: Vec<RawValueSet>,
+    /// Names of value sets declared with an error.
+    broken_value_sets: HashSet<String>,
     defs: Vec<RawDef>,
     criteria: Vec<RawCriterion>,
     features: Vec<RawFeature>,
@@ -276,8 +278,11 @@ fn read_file(fi: usize, doc: &DeTable<'_>, raw: &mut Raw, sink: &mut Sink<'_>) {
                 continue;
             };
             for (name, vs) in entries(table) {
-                if let Some(v) = read_value_set(fi, prefix, kind, name.get_ref(), name.span(), vs, sink) {
-                    raw.value_sets.push(v);
+                match read_value_set(fi, prefix, kind, name.get_ref(), name.span(), vs, sink) {
+                    Some(v) => raw.value_sets.push(v),
+                    None => {
+                        raw.broken_value_sets.insert(format!("{prefix}.{}", name.get_ref()));
+                    }
                 }
             }
             continue;
@@ -827,12 +832,15 @@ fn item_expr(
     if allowed.contains(&checked.ty) || checked.ty == Type::Null {
         return Some(checked);
     }
-    let want: Vec<&str> = allowed.iter().map(|t| type_name(*t)).collect();
+    let want: Vec<String> = allowed
+        .iter()
+        .map(|t| format!("a {}", type_name(*t)))
+        .collect();
     let mut d = Diagnostic::error(
         "E0213",
         format!(
             "{what} must be {}, found a {}",
-            want.join(" or a "),
+            want.join(" or "),
             type_name(checked.ty)
         ),
     )
@@ -845,13 +853,13 @@ fn item_expr(
     None
 }
 
-fn compile_raw(raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
+fn compile_raw(mut raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
     let files = sink.files;
     // Value sets.
     let mut value_sets = Vec::new();
     let mut vs_index: HashMap<String, (usize, EventKind)> = HashMap::new();
     let mut vs_first: HashMap<String, (usize, usize)> = HashMap::new();
-    for v in raw.value_sets {
+    for v in std::mem::take(&mut raw.value_sets) {
         if let Some(&(ff, off)) = vs_first.get(&v.name) {
             let first = sink.location(ff, off);
             sink.push(
@@ -881,7 +889,7 @@ fn compile_raw(raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
     let mut orphans: Vec<(RawDef, Option<ast::Expr>)> = Vec::new();
     let mut def_first: HashMap<String, (usize, usize)> = HashMap::new();
     let mut defs: HashMap<String, DefSlot> = HashMap::new();
-    for d in raw.defs {
+    for d in std::mem::take(&mut raw.defs) {
         let item = format!("definition {}", d.name);
         let problem = if check::ATTRIBUTES.iter().any(|(a, _)| *a == d.name) {
             Some(
@@ -973,6 +981,7 @@ fn compile_raw(raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
         let item = format!("definition {}", d.name);
         let scope = Scope {
             value_sets: &vs_index,
+            broken_value_sets: &raw.broken_value_sets,
             defs: &defs,
         };
         match check_expr(d.file, &item, &d.expr, ast, &scope, sink) {
@@ -997,6 +1006,7 @@ fn compile_raw(raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
     }
     let scope = Scope {
         value_sets: &vs_index,
+        broken_value_sets: &raw.broken_value_sets,
         defs: &defs,
     };
     // Definitions that could not be registered are still checked for errors.
@@ -1009,7 +1019,7 @@ fn compile_raw(raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
     // Criteria.
     let mut criteria = Vec::new();
     let mut ids: HashMap<String, (usize, usize)> = HashMap::new();
-    for c in raw.criteria {
+    for c in std::mem::take(&mut raw.criteria) {
         let item = match &c.id {
             Some(id) => format!("criterion {}", id.value),
             None => format!("criterion #{}", c.index),
@@ -1082,7 +1092,7 @@ fn compile_raw(raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
     // Features.
     let mut features = Vec::new();
     let mut names: HashMap<String, (usize, usize)> = HashMap::new();
-    for f in raw.features {
+    for f in std::mem::take(&mut raw.features) {
         let item = match &f.name {
             Some(n) => format!("feature {}", n.value),
             None => format!("feature #{}", f.index),
