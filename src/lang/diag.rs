@@ -198,21 +198,6 @@ pub fn render(diagnostics: &[Diagnostic], files: &[SourceFile], color: bool) -> 
     String::from_utf8_lossy(&out).into_owned()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn line_column_counts_characters() {
-        let text = "a\nää = 1\n";
-        assert_eq!(line_column(text, 0), (1, 1));
-        assert_eq!(line_column(text, 2), (2, 1));
-        // after two two-byte characters and a space
-        assert_eq!(line_column(text, 7), (2, 4));
-        assert_eq!(line_column(text, 999), (3, 1));
-    }
-}
-
 /// Every diagnostic code with a short title; `docs/errors.md` documents each
 /// one with an input that triggers it (a test keeps the two in step).
 pub const CODES: &[(&str, &str)] = &[
@@ -256,3 +241,18 @@ pub const CODES: &[(&str, &str)] = &[
     ("E0305", "malformed pattern"),
     ("W0301", "value set without code systems"),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_column_counts_characters() {
+        let text = "a\nää = 1\n";
+        assert_eq!(line_column(text, 0), (1, 1));
+        assert_eq!(line_column(text, 2), (2, 1));
+        // after two two-byte characters and a space
+        assert_eq!(line_column(text, 7), (2, 4));
+        assert_eq!(line_column(text, 999), (3, 1));
+    }
+}
