@@ -92,11 +92,18 @@ impl<'a> Parser<'a> {
             Tok::Eof => t.tok.describe().to_string(),
             _ => format!("`{}`", self.text(t.span)),
         };
-        let mut help = None;
         if t.tok == Tok::Ident {
-            let lower = self.text(t.span).to_lowercase();
-            if super::lexer::KEYWORDS.contains(&lower.as_str()) && lower != self.text(t.span) {
-                help = Some(format!("keywords are lower case: write `{lower}`"));
+            // `AND` where an operator belongs: an unknown name, as the spec says.
+            let text = self.text(t.span);
+            let lower = text.to_lowercase();
+            if super::lexer::KEYWORDS.contains(&lower.as_str()) {
+                return SyntaxError {
+                    code: "E0201",
+                    span: t.span,
+                    message: format!("unknown name `{text}`"),
+                    label: format!("expected {expected}"),
+                    help: Some(format!("keywords are lower case: write `{lower}`")),
+                };
             }
         }
         SyntaxError {
@@ -104,7 +111,7 @@ impl<'a> Parser<'a> {
             span: t.span,
             message: format!("expected {expected}, found {found}"),
             label: format!("expected {expected}"),
-            help,
+            help: None,
         }
     }
 
@@ -390,7 +397,7 @@ mod tests {
             ("a +", "E0105 3..3"),
             ("(a", "E0105 2..2"),
             ("a b", "E0105 2..3"),
-            ("a AND b", "E0105 2..5"),
+            ("a AND b", "E0201 2..5"),
             ("x in ()", "E0105 6..7"),
             ("f(a,)", "E0105 4..5"),
             ("x is 3", "E0105 5..6"),
