@@ -20,12 +20,15 @@ struct Cli {
 enum Command {
     /// Validate a criteria library and summarise it.
     Check(cli::check::Args),
+    /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
+    Inspect(cli::inspect::InspectArgs),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         Command::Check(args) => cli::check::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
