@@ -94,3 +94,29 @@ proptest! {
         prop_assert_eq!(parsed.unwrap().shape(), e.shape(), "{}", text);
     }
 }
+
+proptest! {
+    /// Any expression text, and any file text, gives diagnostics, never a panic;
+    /// every diagnostic span lies inside its file.
+    #[test]
+    fn compiling_arbitrary_input_never_panics(
+        expr in "[a-z_A-Z0-9 .,()'\"=<>!+*/-]{0,40}",
+        toml in "[a-z\\[\\]=\"'. \n0-9]{0,60}",
+    ) {
+        let criterion = format!(
+            "[dx.a]\nX = [\"A\"]\n[[criterion]]\nid = \"A\"\ntitle = \"t\"\npopulation = '{}'\ngap = \"true\"\npriority = 1\n",
+            expr.replace('\'', "")
+        );
+        let files = [
+            caregap::lang::SourceFile { name: "a.toml".into(), text: criterion },
+            caregap::lang::SourceFile { name: "b.toml".into(), text: toml },
+        ];
+        let (_, diags) = caregap::lang::compile_library(&files);
+        for d in &diags {
+            let f = files.iter().find(|f| f.name == d.file).unwrap();
+            prop_assert!(d.span.start <= d.span.end && d.span.end <= f.text.len(), "{d}");
+            prop_assert!(d.line >= 1 && d.column >= 1);
+        }
+        let _ = caregap::lang::render(&diags, &files, false);
+    }
+}

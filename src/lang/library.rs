@@ -355,8 +355,9 @@ fn read_file(fi: usize, doc: &DeTable<'_>, raw: &mut Raw, sink: &mut Sink<'_>) {
                 };
                 for (i, (table, span)) in tables.into_iter().enumerate() {
                     // A `[[criterion]]` header's span may reach past its line; keep the first line.
-                    let line_end = text[span.start..span.end]
-                        .find('\n')
+                    let line_end = text
+                        .get(span.clone())
+                        .and_then(|h| h.find('\n'))
                         .map_or(span.end, |n| span.start + n);
                     let span = span.start..line_end;
                     if k == "criterion" {
