@@ -203,7 +203,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     class(
         "logistic",
         t.elapsed().as_secs_f64(),
-        m.predict(te),
+        m.predict(te)?,
         &mut results,
     );
     let (t, c) = (Instant::now(), cpu_seconds());

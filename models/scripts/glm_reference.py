@@ -14,6 +14,7 @@ import os
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -52,6 +53,15 @@ if labels.sum() > np.ceil(0.1 * n):
     labels = (y >= threshold).astype(int)
 auc = roc_auc_score(labels, pois.fittedvalues)
 
+# Logistic regression on the top-10% labels: standardised design (ddof=0), C=1
+# (caregap's alpha=1), coefficients mapped back to the original scale.
+D = X.drop(columns="intercept")
+mean, sd = D.mean(), D.std(ddof=0)
+lr = LogisticRegression(C=1.0, tol=1e-12, max_iter=10000).fit(((D - mean) / sd).to_numpy(), labels)
+coef = lr.coef_[0] / sd.to_numpy()
+icpt = float(lr.intercept_[0] - np.sum(lr.coef_[0] * mean.to_numpy() / sd.to_numpy()))
+lr_auc = roc_auc_score(labels, lr.predict_proba(((D - mean) / sd).to_numpy())[:, 1])
+
 ref = {
     "columns": list(X.columns),
     "poisson": {
@@ -69,6 +79,7 @@ ref = {
         "alpha_bse": float(nb.bse.iloc[-1]),
         "llf": float(nb.llf),
     },
+    "logistic": {"intercept": icpt, "coef": coef.tolist(), "auc": float(lr_auc)},
     "auc": {"threshold": threshold, "positives": int(labels.sum()), "auc_of_poisson_mu": float(auc)},
 }
 with open(os.path.join(OUT, "glm_reference.json"), "w") as f:

@@ -123,6 +123,20 @@ impl Design {
         out
     }
 
+    /// Refuses data with another number of features than the design was
+    /// learned on (the columns are matched by position).
+    pub fn check(&self, data: &Dataset) -> crate::error::Result<()> {
+        if data.n_features() == self.n_features {
+            Ok(())
+        } else {
+            Err(crate::error::ModelError::InvalidData(format!(
+                "model was fitted on {} features, data has {}",
+                self.n_features,
+                data.n_features()
+            )))
+        }
+    }
+
     /// Number of design columns including the intercept.
     pub fn width(&self) -> usize {
         self.column_names.len() + 1

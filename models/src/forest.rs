@@ -109,6 +109,7 @@ impl Forest {
 
 /// Column-major smartcore matrix of the design columns (no intercept).
 fn matrix(design: &Design, data: &Dataset) -> Result<DenseMatrix<f64>> {
+    design.check(data)?;
     let p = design.width();
     let n = data.n_rows();
     let mut values = vec![0.0; n * (p - 1)];

@@ -129,13 +129,7 @@ pub struct Glm {
 impl Glm {
     /// Predicted means for `data` (same feature order as in training).
     pub fn predict(&self, data: &Dataset) -> Result<Vec<f64>> {
-        if data.n_features() != self.design.n_features {
-            return Err(ModelError::InvalidData(format!(
-                "model was fitted on {} features, data has {}",
-                self.design.n_features,
-                data.n_features()
-            )));
-        }
+        self.design.check(data)?;
         let p = self.design.width();
         let beta: Vec<f64> = self.coefficients.iter().map(|c| c.estimate).collect();
         let mut out = vec![0.0; data.n_rows()];

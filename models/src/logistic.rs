@@ -120,10 +120,11 @@ impl LogisticModel {
     }
 
     /// Predicted probabilities of the positive class.
-    pub fn predict(&self, data: &Dataset) -> Vec<f64> {
+    pub fn predict(&self, data: &Dataset) -> Result<Vec<f64>> {
+        self.design.check(data)?;
         let p = self.design.width();
         let mut row = vec![0.0; p];
-        (0..data.n_rows())
+        Ok((0..data.n_rows())
             .map(|i| {
                 self.design.fill_row(|j| data.column(j)[i], &mut row);
                 let z = self.intercept
@@ -134,6 +135,6 @@ impl LogisticModel {
                         .sum::<f64>();
                 1.0 / (1.0 + (-z).exp())
             })
-            .collect()
+            .collect())
     }
 }

@@ -58,7 +58,7 @@ impl FittedModel {
             FittedModel::AgeSex(m) => m.predict(data),
             FittedModel::LastYear(m) => m.predict(data),
             FittedModel::Glm(m) => m.predict(data),
-            FittedModel::Logistic(m) => Ok(m.predict(data)),
+            FittedModel::Logistic(m) => m.predict(data),
             FittedModel::Gbm(m) => m.predict(data),
         }
     }

@@ -118,8 +118,8 @@ fn early_stopping_keeps_the_best_round() {
 
 #[test]
 fn logistic_objective_separates_classes() {
-    let (tr, _) = known(20_000, 6);
-    let (te, _) = known(20_000, 7);
+    let (tr, _) = known(10_000, 6);
+    let (te, _) = known(10_000, 7);
     let t = metrics::top_threshold(tr.labels(), 0.1);
     let tr = tr.with_labels(metrics::top_labels(tr.labels(), t)).unwrap();
     let te_labels = metrics::top_labels(te.labels(), t);
@@ -151,7 +151,7 @@ fn train_with_threads(threads: usize, data: &Dataset, p: &GbmParams) -> Booster 
 
 #[test]
 fn deterministic_across_thread_counts() {
-    let (tr, _) = known(80_000, 8);
+    let (tr, _) = known(30_000, 8);
     let p = GbmParams {
         num_rounds: 15,
         bagging_fraction: 0.7,
