@@ -77,15 +77,15 @@ impl Forest {
         let design = Design::learn(&sub);
         let x = matrix(&design, &sub)?;
         let y = sub.labels().to_vec();
-        let model = RandomForestRegressor::fit(
-            &x,
-            &y,
-            RandomForestRegressorParameters::default()
-                .with_n_trees(params.n_trees)
-                .with_max_depth(params.max_depth)
-                .with_min_samples_leaf(params.min_samples_leaf)
-                .with_seed(params.seed),
-        )
+        let rf = RandomForestRegressorParameters::default()
+            .with_n_trees(params.n_trees)
+            .with_max_depth(params.max_depth)
+            .with_min_samples_leaf(params.min_samples_leaf)
+            .with_seed(params.seed);
+        let model = match sub.weights() {
+            Some(w) => RandomForestRegressor::fit_with_weights(&x, &y, w, rf),
+            None => RandomForestRegressor::fit(&x, &y, rf),
+        }
         .map_err(|e| ModelError::FitFailed {
             model: "random forest",
             reason: e.to_string(),

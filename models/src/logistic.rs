@@ -57,6 +57,11 @@ impl LogisticModel {
         if !(params.alpha >= 0.0) {
             return Err(invalid_param("alpha", "must be >= 0"));
         }
+        if data.weights().is_some() {
+            return Err(ModelError::InvalidData(
+                "logistic regression (linfa-logistic) does not support row weights; fit without weights".into(),
+            ));
+        }
         let labels = data.labels();
         if labels.iter().any(|&v| v != 0.0 && v != 1.0) {
             return Err(ModelError::InvalidData(
