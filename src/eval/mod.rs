@@ -30,6 +30,32 @@
 //!   results are joined in population order; counters are integer sums.
 //! - NaN never exists in a column: a NaN data value is a null value, and an
 //!   arithmetic result that is NaN (`inf - inf`, `0 * inf`) is null.
+//!
+//! # Decisions where the spec is silent
+//!
+//! - A NaN `value` is treated as null everywhere: skipped by the value
+//!   functions, counted by `has`/`count`/`days_since`; as a medication supply
+//!   it is a null supply (90 days). ±infinity values are ordinary values.
+//! - `inf - inf`, `0 * inf`, `inf / inf` are null (undefined, like `0/0`);
+//!   `mean` over values summing to `inf` and `-inf` is null.
+//! - The unit rule applies to measurements only (the spec speaks of "a
+//!   measurement whose unit ..."); a non-`lab` value set declaring a unit takes
+//!   every unit. Unit strings compare after trimming Unicode white space and
+//!   lower-casing. An empty unit string is a present unit (it differs from a
+//!   declared unit); only a null unit is "no unit".
+//! - A medication with a negative supply is invisible to every function (the
+//!   loader also drops it; the engine holds to it for hand-built populations).
+//! - `active(VS, G)`: the test is `as_of < date + supply + G` in f64, evaluated
+//!   left to right, with all history (no window). A supply of `+inf` is active
+//!   forever; `-0.0` is a supply of 0.
+//! - `min`/`max` evidence shows the date of the extreme value (the latest on
+//!   ties); `mean` evidence shows the latest date it averaged.
+//! - `mean` sums in event order (date, then input order).
+//! - Unit mismatches are counted over the events the run could see: events
+//!   on or before `as_of` of people alive on `as_of`, once per value set.
+//! - A scoring date after the population's load date is refused
+//!   ([`EvalError::AsOfAfterLoad`]): the loader already dropped the events in
+//!   between, so the result would silently be wrong.
 
 pub mod calendar;
 mod evidence;
