@@ -26,9 +26,25 @@ pub fn from_date(date: NaiveDate) -> Day {
     (date - epoch()).num_days() as Day
 }
 
-/// `YYYY-MM-DD`.
+/// `(year, month, day)` of a day number (proleptic Gregorian; Howard
+/// Hinnant's `civil_from_days`, valid for every `i32`).
+pub fn civil(day: Day) -> (i64, u32, u32) {
+    let z = day as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let y = yoe + era * 400 + (m <= 2) as i64;
+    (y, m, d)
+}
+
+/// `YYYY-MM-DD` (fast: used for every evidence item).
 pub fn format_day(day: Day) -> String {
-    to_date(day).format("%Y-%m-%d").to_string()
+    let (y, m, d) = civil(day);
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 /// The exclusive lower bound of window `w` ending at `as_of`: an event is in the
@@ -96,5 +112,8 @@ mod tests {
         assert_eq!(age_years(born, d(2024, 2, 29)), 24);
         assert_eq!(age_years(born, born), 0);
         assert_eq!(format_day(d(2025, 11, 3)), "2025-11-03");
+        for day in (-719_000..2_900_000).step_by(997) {
+            assert_eq!(format_day(day), to_date(day).format("%Y-%m-%d").to_string());
+        }
     }
 }

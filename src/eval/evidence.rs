@@ -14,7 +14,11 @@ use crate::data::Day;
 /// `days_since_first`).
 pub fn render_aggregate(plan: &Plan, agg: AggId, value: Option<f64>, day: Option<Day>) -> String {
     let text = plan.aggregate_text(agg);
-    let func = plan.aggregates[agg as usize].func;
+    render_with(&text, plan.aggregates[agg as usize].func, value, day)
+}
+
+/// [`render_aggregate`] with the aggregate's text already at hand.
+pub fn render_with(text: &str, func: AggFunc, value: Option<f64>, day: Option<Day>) -> String {
     let Some(x) = value else {
         return format!("{text} = null");
     };

@@ -207,11 +207,22 @@ pub fn evaluate(
         .map(|p| p as u32)
         .collect();
     let ctx = Context::new(plan, pop, as_of, opts);
-    let chunks: Vec<ChunkOut> = alive
-        .par_chunks(CHUNK)
-        .map_init(|| Scratch::new(plan), |s, people| ctx.run_chunk(s, people))
+    // Contiguous groups of whole chunks, a few per thread, each with one
+    // scratch space. Chunk boundaries are multiples of CHUNK from the start
+    // whatever the thread count, and no result depends on them anyway.
+    let groups = rayon::current_num_threads() * 4;
+    let per_group = alive.len().div_ceil(groups).div_ceil(CHUNK).max(1) * CHUNK;
+    let chunks: Vec<Vec<ChunkOut>> = alive
+        .par_chunks(per_group)
+        .map(|group| {
+            let mut s = Scratch::new(plan);
+            group
+                .chunks(CHUNK)
+                .map(|people| ctx.run_chunk(&mut s, people))
+                .collect()
+        })
         .collect();
-    Ok(ctx.assemble(alive, chunks))
+    Ok(ctx.assemble(alive, chunks.into_iter().flatten()))
 }
 
 /// What every chunk shares.
@@ -226,6 +237,8 @@ struct Context<'a> {
     clinic_ids: Vec<f64>,
     /// Per aggregate, its node.
     agg_node: Vec<usize>,
+    /// Per aggregate, its text (`last(lab.sbp, 12mo)`), for evidence.
+    agg_text: Vec<String>,
 }
 
 struct Scratch {
@@ -301,6 +314,9 @@ impl<'a> Context<'a> {
             sex_ids,
             clinic_ids,
             agg_node,
+            agg_text: (0..plan.aggregates.len() as u32)
+                .map(|a| plan.aggregate_text(a))
+                .collect(),
         }
     }
 
@@ -423,9 +439,9 @@ impl<'a> Context<'a> {
         for &a in &crit.evidence {
             let cell = self.agg_node[a as usize] * CHUNK + i;
             let value = s.ok[cell].then_some(s.v[cell]);
-            items.push(render_aggregate(
-                self.plan,
-                a,
+            items.push(evidence::render_with(
+                &self.agg_text[a as usize],
+                self.tables.funcs[a as usize],
                 value,
                 s.agg_day[a as usize * CHUNK + i],
             ));
@@ -433,7 +449,7 @@ impl<'a> Context<'a> {
         items.join("; ")
     }
 
-    fn assemble(&self, alive: Vec<u32>, chunks: Vec<ChunkOut>) -> Evaluation {
+    fn assemble(&self, alive: Vec<u32>, chunks: impl Iterator<Item = ChunkOut>) -> Evaluation {
         let plan = self.plan;
         let total = alive.len();
         let mut status: Vec<Vec<Status>> = (0..plan.criteria.len())
