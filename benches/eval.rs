@@ -8,7 +8,7 @@
 //!   criteria at 640k people), best of 3 per cell.
 
 #[path = "../tests/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(unused_imports)]
 mod support;
 
 use std::hint::black_box;

@@ -104,7 +104,16 @@ fn setup(root: &Path) {
             ])),
         ],
     );
-    let rows: Vec<(i64, &str, &str, &str, &str, Option<f64>, Option<&str>)> = vec![
+    type Row<'a> = (
+        i64,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        Option<f64>,
+        Option<&'a str>,
+    );
+    let rows: Vec<Row> = vec![
         (1, "2019-04-02", "diagnosis", "ICD10", "I10", None, None),
         (
             1,

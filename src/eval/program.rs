@@ -94,7 +94,7 @@ pub fn run(
                     };
                     // Division by zero is null; an undefined result (inf - inf,
                     // 0 * inf) is null too; overflow stays ±inf.
-                    let defined = !r.is_nan() && !(o == ArithOp::Div && y == 0.0);
+                    let defined = !(r.is_nan() || (o == ArithOp::Div && y == 0.0));
                     out_v[i] = r;
                     out_ok[i] = ao[i] & bo[i] & defined;
                 }

@@ -497,7 +497,10 @@ impl ExprGen<'_> {
             Type::Str if leaf => match self.rng.below(4) {
                 0 => ex(Type::Str, ExprKind::Sex),
                 1 => ex(Type::Str, ExprKind::Clinic),
-                _ => string(*self.rng.pick(&["F", "M", "f", "C1", "X"])),
+                _ => {
+                    let s: &&str = self.rng.pick(&["F", "M", "f", "C1", "X"]);
+                    string(s)
+                }
             },
             Type::Str => match self.rng.below(2) {
                 0 => ex(
