@@ -309,7 +309,7 @@ fn gen_chunk(
     let mut outreach = OutreachCols::new(ids);
     let mut truth = TruthCols::new(ids, n);
     let mut fig = FigAcc {
-        visits: vec![0; 64],
+        visits: vec![0; 512],
         ..FigAcc::default()
     };
     for idx in range {
