@@ -18,6 +18,10 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Validate a criteria library and summarise it.
+    Check(cli::check::Args),
+    /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
+    Inspect(cli::inspect::InspectArgs),
     /// Generate a synthetic population (Parquet) for demos, tests and benchmarks.
     Synth(cli::synth::SynthArgs),
 }
@@ -25,6 +29,8 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
+        Command::Check(args) => cli::check::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
         Command::Synth(args) => cli::synth::run(args),
     };
     match result {
