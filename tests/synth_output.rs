@@ -183,7 +183,7 @@ fn check_valid(dir: &Path) {
         for i in 0..ev.num_rows() {
             let d = edate[i].unwrap();
             assert!(
-                d > lo && d <= hi || (lo == i32::MIN && d <= hi),
+                (lo == i32::MIN || d > lo) && d <= hi,
                 "{name} row {i} date {d}"
             );
             let p = *index.get(eid[i].as_str()).expect("no orphan events");
@@ -336,10 +336,10 @@ fn emitted_codes_are_documented() {
             if sys != "icd10" && !documented.contains(sys) {
                 missing.insert(format!("system {sys}"));
             }
-            if let Some(u) = unit[i].as_deref() {
-                if !documented.contains(u) {
-                    missing.insert(format!("unit {u:?}"));
-                }
+            if let Some(u) = unit[i].as_deref()
+                && !documented.contains(u)
+            {
+                missing.insert(format!("unit {u:?}"));
             }
         }
     }

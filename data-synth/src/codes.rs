@@ -86,9 +86,9 @@ pub static COND_SPECS: [CondSpec; N_COND] = [
         "hypertension",
         ["I10"],
         ["K86"],
-        0.72,
-        0.78,
-        66.0,
+        0.80,
+        0.86,
+        65.0,
         10.0,
         0.25
     ),
@@ -96,9 +96,9 @@ pub static COND_SPECS: [CondSpec; N_COND] = [
         "type 2 diabetes",
         ["E11.9"],
         ["T90"],
-        0.21,
-        0.28,
-        69.0,
+        0.25,
+        0.33,
+        68.0,
         10.0,
         0.55
     ),
@@ -193,7 +193,7 @@ pub static COND_SPECS: [CondSpec; N_COND] = [
         14.0,
         0.25
     ),
-    cond!("COPD", ["J44.9"], ["R95"], 0.12, 0.15, 76.0, 8.0, 0.7),
+    cond!("COPD", ["J44.9"], ["R95"], 0.18, 0.22, 76.0, 8.0, 0.7),
     cond!(
         "depression",
         ["F32.1", "F32.9", "F33.1"],
@@ -228,8 +228,8 @@ pub static COND_SPECS: [CondSpec; N_COND] = [
         "rheumatoid arthritis",
         ["M06.9"],
         ["L88"],
-        0.018,
-        0.009,
+        0.028,
+        0.014,
         55.0,
         10.0,
         0.5

@@ -130,7 +130,19 @@ pub struct Figures {
     pub mean_expected_visits: f64,
     /// History events per person.
     pub events_per_person: f64,
+    /// History events per person by kind, in the order of [`KINDS`].
+    pub events_per_person_by_kind: Vec<(&'static str, f64)>,
 }
+
+/// The six event kinds of the data model.
+pub const KINDS: [&str; 6] = [
+    "diagnosis",
+    "measurement",
+    "medication",
+    "visit",
+    "procedure",
+    "immunization",
+];
 
 /// What a run produced.
 #[derive(Debug, Clone)]
@@ -152,6 +164,7 @@ struct FigAcc {
     visits: Vec<u64>,
     expected_sum: f64,
     events: u64,
+    by_kind: [u64; 6],
 }
 
 impl FigAcc {
@@ -171,6 +184,9 @@ impl FigAcc {
         }
         self.expected_sum += o.expected_sum;
         self.events += o.events;
+        for (a, b) in self.by_kind.iter_mut().zip(o.by_kind.iter()) {
+            *a += b;
+        }
     }
 
     fn figures(&self) -> Figures {
@@ -214,6 +230,11 @@ impl FigAcc {
             },
             mean_expected_visits: div(self.expected_sum, self.alive),
             events_per_person: div(self.events as f64, self.patients),
+            events_per_person_by_kind: KINDS
+                .iter()
+                .zip(self.by_kind)
+                .map(|(k, n)| (*k, div(n as f64, self.patients)))
+                .collect(),
         }
     }
 }
@@ -288,7 +309,7 @@ fn gen_chunk(
     let mut outreach = OutreachCols::new(ids);
     let mut truth = TruthCols::new(ids, n);
     let mut fig = FigAcc {
-        visits: vec![0; 64],
+        visits: vec![0; 512],
         ..FigAcc::default()
     };
     for idx in range {
@@ -299,6 +320,9 @@ fn gen_chunk(
         pats.push(&p, CLINICS[p.clinic].0, dead_by_as_of.then_some(p.death));
         for e in &out.events {
             if e.date <= cal.as_of {
+                if let Some(k) = KINDS.iter().position(|k| *k == e.kind) {
+                    fig.by_kind[k] += 1;
+                }
                 events.push(idx, e);
             } else {
                 future.push(idx, e);
@@ -440,10 +464,10 @@ pub fn generate(
                             &b.truth,
                         ];
                         for (w, batch) in writers.iter_mut().zip(batches) {
-                            if batch.num_rows() > 0 {
-                                if let Err(e) = w.write(batch) {
-                                    return Err((e, writers));
-                                }
+                            if batch.num_rows() > 0
+                                && let Err(e) = w.write(batch)
+                            {
+                                return Err((e, writers));
                             }
                         }
                     }

@@ -12,6 +12,8 @@ use crate::codes::{self, Cond, Conv, Lab, N_COND};
 
 pub type Day = i32;
 const NEVER: Day = i32::MAX;
+/// Shape of the persistent frailty `Z ~ Gamma(shape, 1/shape)` (mean 1).
+const FRAILTY_SHAPE: f64 = 0.8;
 const YEAR: f64 = 365.25;
 
 /// The dates the simulation works with, derived from the configuration once.
@@ -260,7 +262,7 @@ pub fn draw_person(rng: &mut ChaCha8Rng, idx: u64, cal: &Calendar, years: u32) -
         Some("fi")
     };
     let municipality = (rng.random::<f64>() >= 0.02).then_some(CLINICS[clinic].2);
-    let frailty = gamma(rng, 0.55, 1.0 / 0.55);
+    let frailty = gamma(rng, FRAILTY_SHAPE, 1.0 / FRAILTY_SHAPE);
     let engage = normal(rng);
     let metabolic = normal(rng);
     let mut p = Person {
@@ -306,7 +308,7 @@ fn draw_conditions(rng: &mut ChaCha8Rng, p: &mut Person, metabolic: f64) {
     let age_end = p.age_at(p.death.min(p.birth + (110.0 * YEAR) as Day));
     let lf = p.frailty.ln().clamp(-3.0, 2.0);
     // Smoking: a status with an onset in early adulthood; quitters are not modelled.
-    let smoke_p = if p.female { 0.16 } else { 0.22 } * logistic(-0.4 * p.engage);
+    let smoke_p = if p.female { 0.24 } else { 0.30 } * logistic(-0.4 * p.engage);
     if rng.random::<f64>() < smoke_p && age_end > 16.0 {
         let a = 16.0 + rng.random::<f64>() * 10.0;
         p.onset[Cond::Smoking as usize] = p.birth + (a * YEAR) as Day;
@@ -527,7 +529,7 @@ impl Sim<'_> {
                 _ => "N18.5",
             },
             Cond::Af => {
-                if self.p.idx % 3 == 0 {
+                if self.p.idx.is_multiple_of(3) {
                     "I48.1"
                 } else {
                     "I48.0"
@@ -656,13 +658,13 @@ impl Sim<'_> {
         for (y, &(lo, hi)) in self.cal.periods.clone().iter().enumerate() {
             let age = p.age_at(lo + 1).max(0.0);
             let base = match age {
-                a if a < 7.0 => 2.2,
-                a if a < 18.0 => 1.1,
-                a if a < 45.0 => 1.5,
-                a if a < 65.0 => 2.2,
-                a if a < 75.0 => 3.0,
-                a if a < 85.0 => 4.2,
-                _ => 5.5,
+                a if a < 7.0 => 2.5,
+                a if a < 18.0 => 1.3,
+                a if a < 45.0 => 1.8,
+                a if a < 65.0 => 2.6,
+                a if a < 75.0 => 3.4,
+                a if a < 85.0 => 4.6,
+                _ => 6.0,
             } * if p.female && (16.0..70.0).contains(&age) {
                 1.35
             } else {
@@ -755,10 +757,10 @@ impl Sim<'_> {
             } else {
                 self.dx(d, "ICD10", icd);
             }
-            if let Some(abx) = abx {
-                if self.chance(if icd == "N39.0" { 0.8 } else { 0.3 }) {
-                    self.med_fill(d, abx, if icd == "N39.0" { 5.0 } else { 7.0 });
-                }
+            if let Some(abx) = abx
+                && self.chance(if icd == "N39.0" { 0.8 } else { 0.3 })
+            {
+                self.med_fill(d, abx, if icd == "N39.0" { 5.0 } else { 7.0 });
             }
         }
         let age = self.p.age_at(d);
@@ -768,16 +770,16 @@ impl Sim<'_> {
                 .iter()
                 .any(|&c| self.p.has(c, d));
             let p_bp = if htn {
-                0.65
+                0.75
             } else if risk {
-                0.45
+                0.5
             } else {
-                0.1
+                0.15
             };
             if !(htn && self.never_measured_bp) && self.chance(p_bp) {
                 self.bp(d);
             }
-            if self.chance(0.2) {
+            if self.chance(0.25) {
                 self.weight(d);
             }
         } else if age < 18.0 && code == "PC_NURSE" && self.chance(0.5) {
@@ -890,7 +892,7 @@ impl Sim<'_> {
                     self.procedure(onset, "LOCAL", "SPIROMETRY");
                 }
             }
-            let p_code = if c == Cond::Obesity { 0.3 } else { 0.6 };
+            let p_code = if c == Cond::Obesity { 0.3 } else { 0.75 };
             for y in 0..self.cal.periods.len() {
                 let (lo, hi) = self.cal.periods[y];
                 if hi < onset || !self.chance(p_code) {
@@ -990,16 +992,15 @@ impl Sim<'_> {
             .iter()
             .filter(|&&(c, _)| on(c) != NEVER)
             .min_by_key(|&&(c, _)| on(c))
+            && self.chance(pr)
         {
-            if self.chance(pr) {
-                let start = self.start_after(on(c), 120.0);
-                let adh = self.adherence();
-                self.statin = (start, adh);
-                let atc = pick(self.rng, &["C10AA05", "C10AA05", "C10AA01", "C10AA07"]);
-                self.course(atc, start, end, adh);
-                if self.chance(0.08) {
-                    self.course("C10AX09", start + 300, end, adh);
-                }
+            let start = self.start_after(on(c), 120.0);
+            let adh = self.adherence();
+            self.statin = (start, adh);
+            let atc = pick(self.rng, &["C10AA05", "C10AA05", "C10AA01", "C10AA07"]);
+            self.course(atc, start, end, adh);
+            if self.chance(0.08) {
+                self.course("C10AX09", start + 300, end, adh);
             }
         }
         // Coronary heart disease, stroke/TIA: antiplatelets, beta blocker, nitrate.

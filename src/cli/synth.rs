@@ -103,6 +103,12 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
         fig.top10_visit_share * 100.0,
         fig.mean_expected_visits
     );
+    let kinds: Vec<String> = fig
+        .events_per_person_by_kind
+        .iter()
+        .map(|(k, n)| format!("{k} {n:.1}"))
+        .collect();
+    println!("history events per person by kind: {}", kinds.join(", "));
     let prev: Vec<String> = fig
         .prevalence
         .iter()
