@@ -1,1 +1,2 @@
 //! One module per subcommand. Only the CLI reads and writes files.
+pub mod check;
