@@ -20,12 +20,15 @@ struct Cli {
 enum Command {
     /// Validate a criteria library and summarise it.
     Check(cli::check::Args),
+    /// Run a criteria library's test cases and report failures with evidence.
+    TestLibrary(cli::test_library::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         Command::Check(args) => cli::check::run(args),
+        Command::TestLibrary(args) => cli::test_library::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

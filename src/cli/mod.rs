@@ -1,2 +1,3 @@
 //! One module per subcommand. Only the CLI reads and writes files.
 pub mod check;
+pub mod test_library;
