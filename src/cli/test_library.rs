@@ -79,12 +79,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for c in &uncovered {
         let mut missing = Vec::new();
         if c.fire_cases == 0 {
-            missing.push("a firing case");
+            missing.push("a passing firing case");
         }
         if c.near_misses == 0 {
-            missing.push("a near miss");
+            missing.push("a passing near miss");
         }
-        println!("uncovered {}: no {}", c.id, missing.join(" and no "));
+        println!("uncovered {}: lacks {}", c.id, missing.join(" and "));
     }
     println!(
         "{} of {} criteria covered (a firing case and a near miss each)",
