@@ -18,7 +18,11 @@ fn check_summarises_a_valid_library() {
         .arg(root().join("tests/golden/library"))
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let golden = root().join("tests/golden/check_summary.out");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
@@ -42,7 +46,14 @@ fn check_refuses_a_library_with_errors_and_reports_them_all() {
     assert!(!out.status.success());
     assert!(out.stdout.is_empty());
     let stderr = String::from_utf8(out.stderr).unwrap();
-    for needle in ["[E0203]", "[E0211]", "[E0004]", "a.toml:5:", "b.toml:1:", "6 errors"] {
+    for needle in [
+        "[E0203]",
+        "[E0211]",
+        "[E0004]",
+        "a.toml:5:",
+        "b.toml:1:",
+        "6 errors",
+    ] {
         assert!(stderr.contains(needle), "{needle} missing from:\n{stderr}");
     }
     // Not a terminal: no colour codes.
@@ -64,5 +75,9 @@ fn check_accepts_a_single_file_and_explains_a_missing_folder() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8(out.stderr).unwrap().contains("cannot read"));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("cannot read")
+    );
 }

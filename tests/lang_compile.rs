@@ -102,8 +102,14 @@ fn typing_rules() {
         ("true == false", Ok(Type::Bool)),
         ("round(-2.5) + abs(1) / 0", Ok(Type::Num)),
         ("has(dx.diabetes, 0d)", Ok(Type::Bool)),
-        ("active(med.statin, 30d) and active(med.statin)", Ok(Type::Bool)),
-        ("days_since(lab.sbp) + days_since_first(med.statin)", Ok(Type::Num)),
+        (
+            "active(med.statin, 30d) and active(med.statin)",
+            Ok(Type::Bool),
+        ),
+        (
+            "days_since(lab.sbp) + days_since_first(med.statin)",
+            Ok(Type::Num),
+        ),
         ("count(med.statin, 2y) + mean(lab.sbp)", Ok(Type::Num)),
         ("'a' < 'b'", Err(vec!["E0211", "E0211"])),
         ("true + 1", Err(vec!["E0211"])),
@@ -289,7 +295,10 @@ expr = "'text'"
         let unknown = diags.iter().find(|d| d.code == "E0201").unwrap();
         assert_eq!(unknown.item.as_deref(), Some("criterion A (population)"));
         assert_eq!((unknown.line, unknown.column), (5, 15));
-        assert_eq!(&files.iter().find(|f| f.name == "b.toml").unwrap().text[unknown.span.clone()], "foo");
+        assert_eq!(
+            &files.iter().find(|f| f.name == "b.toml").unwrap().text[unknown.span.clone()],
+            "foo"
+        );
     }
 }
 
@@ -320,8 +329,5 @@ fn errors_in_literal_and_multiline_strings_point_into_the_file() {
         .map(|d| (&text[d.span.clone()], d.line, d.column))
         .collect();
     let base = PRELUDE.lines().count() as u32 + 1;
-    assert_eq!(
-        spots,
-        [("nope", base + 2, 27), ("nope2", base + 5, 7)]
-    );
+    assert_eq!(spots, [("nope", base + 2, 27), ("nope2", base + 5, 7)]);
 }

@@ -87,8 +87,8 @@ fn diagnostics_match_golden_files() {
 /// triggers that code; and `docs/errors.md` documents every code.
 #[test]
 fn every_code_has_a_golden_file_and_documentation() {
-    let docs = fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/errors.md"))
-        .unwrap();
+    let docs =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/errors.md")).unwrap();
     let entries = entries();
     for (code, title) in CODES {
         assert!(

@@ -77,10 +77,8 @@ fn expr() -> impl Strategy<Value = Expr> {
             (b(), b(), b()).prop_map(|(x, lo, hi)| node(ExprKind::Between(x, lo, hi))),
             (b(), prop::collection::vec(inner.clone(), 1..4))
                 .prop_map(|(x, items)| node(ExprKind::In(x, items))),
-            (b(), any::<bool>()).prop_map(|(e, negated)| node(ExprKind::IsNull {
-                expr: e,
-                negated
-            })),
+            (b(), any::<bool>())
+                .prop_map(|(e, negated)| node(ExprKind::IsNull { expr: e, negated })),
         ]
     })
 }

@@ -42,9 +42,10 @@ pub fn read_library(path: &Path) -> anyhow::Result<Vec<SourceFile>> {
         .map(|p| {
             let text = std::fs::read_to_string(&p)
                 .with_context(|| format!("cannot read {} (is it UTF-8 text?)", p.display()))?;
-            let name = p
-                .file_name()
-                .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let name = p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
             Ok(SourceFile { name, text })
         })
         .collect()

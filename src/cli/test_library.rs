@@ -31,7 +31,9 @@ pub fn read_cases(dir: &Path) -> anyhow::Result<Vec<CaseFile>> {
     for entry in std::fs::read_dir(dir)
         .with_context(|| format!("cannot read the test-case folder {}", dir.display()))?
     {
-        let p = entry.with_context(|| format!("cannot list {}", dir.display()))?.path();
+        let p = entry
+            .with_context(|| format!("cannot list {}", dir.display()))?
+            .path();
         if p.is_file() && p.extension().is_some_and(|e| e == "toml") {
             paths.push(p);
         }
@@ -95,7 +97,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("{} test-case check(s) failed", report.failures.len());
     }
     if args.require_coverage && !uncovered.is_empty() {
-        bail!("{} criteria lack a firing case or a near miss", uncovered.len());
+        bail!(
+            "{} criteria lack a firing case or a near miss",
+            uncovered.len()
+        );
     }
     Ok(())
 }

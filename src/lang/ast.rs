@@ -32,7 +32,10 @@ pub enum ExprKind {
     /// A bare name: `age`, `sex`, `clinic` or a definition.
     Name(String),
     /// `kind.name`, e.g. `lab.sbp`.
-    ValueSet { kind: String, name: String },
+    ValueSet {
+        kind: String,
+        name: String,
+    },
     Window(u32, WindowUnit),
     /// `name(args)`; `name_span` covers the function name.
     Call {
@@ -45,7 +48,10 @@ pub enum ExprKind {
     Binary(BinOp, Box<Expr>, Box<Expr>),
     Between(Box<Expr>, Box<Expr>, Box<Expr>),
     In(Box<Expr>, Vec<Expr>),
-    IsNull { expr: Box<Expr>, negated: bool },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
 }
 
 /// Binding strength, loosest first (see the parser).
@@ -252,7 +258,9 @@ impl ExprKind {
         f(self);
         match self {
             ExprKind::Call { args, .. } => args.iter().for_each(|a| a.kind.walk(f)),
-            ExprKind::Not(e) | ExprKind::Neg(e) | ExprKind::IsNull { expr: e, .. } => e.kind.walk(f),
+            ExprKind::Not(e) | ExprKind::Neg(e) | ExprKind::IsNull { expr: e, .. } => {
+                e.kind.walk(f)
+            }
             ExprKind::Binary(_, a, b) => {
                 a.kind.walk(f);
                 b.kind.walk(f);

@@ -177,7 +177,10 @@ impl Checker<'_, '_> {
                 None
             }
             A::Window(..) => {
-                self.out.push(window_misplaced(span, "a window is only the window argument of an event function"));
+                self.out.push(window_misplaced(
+                    span,
+                    "a window is only the window argument of an event function",
+                ));
                 None
             }
             A::Call {
@@ -241,7 +244,9 @@ impl Checker<'_, '_> {
                 let help = if KEYWORDS.contains(&lower.as_str()) {
                     Some(format!("keywords are lower case: write `{lower}`"))
                 } else if function_names().any(|f| f == name || f == lower) {
-                    Some(format!("`{lower}` is a function: call it, e.g. `{lower}(...)`"))
+                    Some(format!(
+                        "`{lower}` is a function: call it, e.g. `{lower}(...)`"
+                    ))
                 } else {
                     let names = ATTRIBUTES
                         .iter()
@@ -270,11 +275,7 @@ impl Checker<'_, '_> {
         let mut d = err(
             "E0211",
             x.span,
-            format!(
-                "{context} takes {}, found {}",
-                plural(want),
-                a_type(x.ty)
-            ),
+            format!("{context} takes {}, found {}", plural(want), a_type(x.ty)),
         )
         .label(format!("this is {}", a_type(x.ty)));
         if let Some(def) = self.def_name(e) {
@@ -309,11 +310,11 @@ impl Checker<'_, '_> {
 
     /// Reports every value whose type differs from the first non-null one.
     fn same_type(&mut self, items: &[Option<Expr>], message: &str, first_label: &str) {
-        let Some((ri, reference)) = items.iter().enumerate().find_map(|(i, x)| {
-            x.as_ref()
-                .filter(|x| x.ty != Type::Null)
-                .map(|x| (i, x))
-        }) else {
+        let Some((ri, reference)) = items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| x.as_ref().filter(|x| x.ty != Type::Null).map(|x| (i, x)))
+        else {
             return;
         };
         for x in items.iter().flatten() {
@@ -365,7 +366,11 @@ impl Checker<'_, '_> {
                 let [a, b] = items;
                 let (a, b) = (a?, b?);
                 unify(a.ty, b.ty)?;
-                typed(Type::Bool, span, ExprKind::Cmp(cmp, Box::new(a), Box::new(b)))
+                typed(
+                    Type::Bool,
+                    span,
+                    ExprKind::Cmp(cmp, Box::new(a), Box::new(b)),
+                )
             }
             BinOp::Cmp(cmp) => {
                 let name = format!("`{}`", ast::cmp_symbol(cmp));
@@ -390,7 +395,13 @@ impl Checker<'_, '_> {
         }
     }
 
-    fn call(&mut self, name: &str, name_span: Span, args: &[ast::Expr], span: Span) -> Option<Expr> {
+    fn call(
+        &mut self,
+        name: &str,
+        name_span: Span,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> Option<Expr> {
         if let Some(&(_, func, kind)) = EVENT_FUNCTIONS.iter().find(|(n, ..)| *n == name) {
             return self.event_call(name, func, kind, args, span);
         }
@@ -402,7 +413,10 @@ impl Checker<'_, '_> {
                     err(
                         "E0205",
                         span,
-                        format!("`{name}` takes {what}, found {n} argument{}", if n == 1 { "" } else { "s" }),
+                        format!(
+                            "`{name}` takes {what}, found {n} argument{}",
+                            if n == 1 { "" } else { "s" }
+                        ),
                     )
                     .label("wrong number of arguments"),
                 );
@@ -417,22 +431,32 @@ impl Checker<'_, '_> {
                 }
                 let c = self.operand(&args[0], Type::Bool, "the condition of `if`");
                 let branches = [self.expr(&args[1]), self.expr(&args[2])];
-                self.same_type(&branches, "the branches of `if` must have one type", "the first branch");
+                self.same_type(
+                    &branches,
+                    "the branches of `if` must have one type",
+                    "the first branch",
+                );
                 let [t, f] = branches;
                 let (c, t, f) = (c?, t?, f?);
                 let ty = unify(t.ty, f.ty)?;
-                typed(ty, span, ExprKind::If(Box::new(c), Box::new(t), Box::new(f)))
+                typed(
+                    ty,
+                    span,
+                    ExprKind::If(Box::new(c), Box::new(t), Box::new(f)),
+                )
             }
             "coalesce" => {
                 if !arity(self, 1, None, "one or more arguments") {
                     return None;
                 }
                 let items: Vec<_> = args.iter().map(|a| self.expr(a)).collect();
-                self.same_type(&items, "`coalesce` takes values of one type", "the first argument");
+                self.same_type(
+                    &items,
+                    "`coalesce` takes values of one type",
+                    "the first argument",
+                );
                 let items = items.into_iter().collect::<Option<Vec<_>>>()?;
-                let ty = items
-                    .iter()
-                    .try_fold(Type::Null, |t, x| unify(t, x.ty))?;
+                let ty = items.iter().try_fold(Type::Null, |t, x| unify(t, x.ty))?;
                 typed(ty, span, ExprKind::Coalesce(items))
             }
             "abs" | "round" => {
@@ -469,7 +493,9 @@ impl Checker<'_, '_> {
                 let help = if function_names().any(|f| f == lower) {
                     Some(format!("function names are lower case: write `{lower}`"))
                 } else if self.scope.defs.contains_key(name) {
-                    Some(format!("`{name}` is a definition: use it by its bare name, without parentheses"))
+                    Some(format!(
+                        "`{name}` is a definition: use it by its bare name, without parentheses"
+                    ))
                 } else {
                     suggest(name, function_names()).map(|s| format!("did you mean `{s}`?"))
                 };
@@ -512,8 +538,9 @@ impl Checker<'_, '_> {
         };
         if windowless && args.len() == 2 && matches!(args[1].kind, A::Window(..)) {
             self.out.push(
-                window_misplaced(args[1].span, &format!("`{name}` takes no window"))
-                    .note(format!("{signature} counts from the matching event to as_of over all history")),
+                window_misplaced(args[1].span, &format!("`{name}` takes no window")).note(format!(
+                    "{signature} counts from the matching event to as_of over all history"
+                )),
             );
             self.value_set_arg(name, required, &args[0]);
             return None;
@@ -526,7 +553,11 @@ impl Checker<'_, '_> {
                     span,
                     format!(
                         "`{name}` takes {}, found {} argument{}",
-                        if windowless { "1 argument" } else { "1 or 2 arguments" },
+                        if windowless {
+                            "1 argument"
+                        } else {
+                            "1 or 2 arguments"
+                        },
                         args.len(),
                         if args.len() == 1 { "" } else { "s" }
                     ),
@@ -557,7 +588,12 @@ impl Checker<'_, '_> {
         )
     }
 
-    fn value_set_arg(&mut self, func: &str, required: Option<EventKind>, arg: &ast::Expr) -> Option<ValueSetId> {
+    fn value_set_arg(
+        &mut self,
+        func: &str,
+        required: Option<EventKind>,
+        arg: &ast::Expr,
+    ) -> Option<ValueSetId> {
         let A::ValueSet { kind, name } = &arg.kind else {
             let mut d = err(
                 "E0209",
@@ -597,12 +633,7 @@ impl Checker<'_, '_> {
                     VALUE_SET_KINDS.map(|(p, _)| p).join(", ")
                 ));
             }
-            let same_kind: Vec<&str> = self
-                .scope
-                .value_sets
-                .keys()
-                .map(String::as_str)
-                .collect();
+            let same_kind: Vec<&str> = self.scope.value_sets.keys().map(String::as_str).collect();
             if let Some(s) = suggest(&full, same_kind.into_iter()) {
                 d = d.help(format!("did you mean `{s}`?"));
             } else if known_kind {
@@ -621,7 +652,10 @@ impl Checker<'_, '_> {
                     arg.span,
                     format!("`{func}` takes a `{want}.*` value set, found `{full}`"),
                 )
-                .label(format!("a `{kind}` value set matches {} events", vs_kind.as_str()))
+                .label(format!(
+                    "a `{kind}` value set matches {} events",
+                    vs_kind.as_str()
+                ))
                 .note(if required == EventKind::Medication {
                     "`active` reads medication supplies".to_string()
                 } else {
@@ -640,13 +674,24 @@ impl Checker<'_, '_> {
 
     fn window_arg(&mut self, func: &str, agg: AggFunc, arg: &ast::Expr) -> Option<Window> {
         let A::Window(n, unit) = arg.kind else {
-            let what = if agg == AggFunc::Active { "grace period" } else { "window" };
+            let what = if agg == AggFunc::Active {
+                "grace period"
+            } else {
+                "window"
+            };
             let d = err(
                 "E0210",
                 arg.span,
                 format!("the second argument of `{func}` must be a {what}"),
             )
-            .label(format!("expected a {what} such as {}", if agg == AggFunc::Active { "`30d`" } else { "`12mo`" }))
+            .label(format!(
+                "expected a {what} such as {}",
+                if agg == AggFunc::Active {
+                    "`30d`"
+                } else {
+                    "`12mo`"
+                }
+            ))
             .note("a window is a whole number followed by `d`, `mo` or `y`; it cannot be computed");
             if !matches!(arg.kind, A::ValueSet { .. }) {
                 let _ = self.expr(arg);
@@ -656,9 +701,13 @@ impl Checker<'_, '_> {
         };
         if agg == AggFunc::Active && unit != WindowUnit::Days {
             self.out.push(
-                err("E0207", arg.span, "the grace period of `active` must be in days")
-                    .label(format!("`{n}{}` is not a `d` window", unit.suffix()))
-                    .help("write the grace in days, e.g. `active(med.statin, 30d)`"),
+                err(
+                    "E0207",
+                    arg.span,
+                    "the grace period of `active` must be in days",
+                )
+                .label(format!("`{n}{}` is not a `d` window", unit.suffix()))
+                .help("write the grace in days, e.g. `active(med.statin, 30d)`"),
             );
             return None;
         }
@@ -683,7 +732,9 @@ fn plural(ty: Type) -> &'static str {
 fn window_misplaced(span: Span, label: &str) -> Diagnostic {
     err("E0206", span, "a window where none fits")
         .label(label)
-        .note("windows are the second argument of has, count, last, first, min, max, mean and active")
+        .note(
+            "windows are the second argument of has, count, last, first, min, max, mean and active",
+        )
 }
 
 /// The names of definitions (not attributes) an expression refers to, in order

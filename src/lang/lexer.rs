@@ -295,7 +295,12 @@ pub fn lex(src: &str) -> (Vec<Token>, Vec<LexError>) {
 }
 
 /// Lexes a number or a window starting at `start`; returns the end offset.
-fn lex_number(src: &str, start: usize, tokens: &mut Vec<Token>, errors: &mut Vec<LexError>) -> usize {
+fn lex_number(
+    src: &str,
+    start: usize,
+    tokens: &mut Vec<Token>,
+    errors: &mut Vec<LexError>,
+) -> usize {
     let bytes = src.as_bytes();
     let mut i = start;
     while i < bytes.len() && bytes[i].is_ascii_digit() {
@@ -316,7 +321,11 @@ fn lex_number(src: &str, start: usize, tokens: &mut Vec<Token>, errors: &mut Vec
                 span: span(start, i + 1),
                 message: "malformed number".into(),
                 label: "a dot must be followed by digits".into(),
-                help: Some(format!("write `{}` or `{}.0`", &src[start..i], &src[start..i])),
+                help: Some(format!(
+                    "write `{}` or `{}.0`",
+                    &src[start..i],
+                    &src[start..i]
+                )),
             });
             return i + 1;
         }
@@ -360,9 +369,10 @@ fn lex_number(src: &str, start: usize, tokens: &mut Vec<Token>, errors: &mut Vec
                 "write months or days instead: `18mo` rather than `1.5y`".into(),
             )),
             Some(unit) => {
-                let count = src[start..int_end].parse::<u32>().ok().filter(|&n| {
-                    unit != WindowUnit::Years || n.checked_mul(12).is_some()
-                });
+                let count = src[start..int_end]
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|&n| unit != WindowUnit::Years || n.checked_mul(12).is_some());
                 match count {
                     Some(n) => tokens.push(Token {
                         tok: Tok::Window(n, unit),
@@ -432,11 +442,14 @@ mod tests {
         assert_eq!(kinds("AND"), vec![Tok::Ident, Tok::Eof]);
         assert_eq!(kinds("lab.25oh"), vec![Tok::Path { dot: 3 }, Tok::Eof]);
         assert_eq!(kinds("'a\"b'"), vec![Tok::Str, Tok::Eof]);
-        assert_eq!(kinds("0d 2y"), vec![
-            Tok::Window(0, WindowUnit::Days),
-            Tok::Window(2, WindowUnit::Years),
-            Tok::Eof
-        ]);
+        assert_eq!(
+            kinds("0d 2y"),
+            vec![
+                Tok::Window(0, WindowUnit::Days),
+                Tok::Window(2, WindowUnit::Years),
+                Tok::Eof
+            ]
+        );
     }
 
     #[test]

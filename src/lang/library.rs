@@ -30,7 +30,15 @@ use super::strmap::{StrMap, map_string};
 use crate::data::{EventKind, normalise_code, normalise_system};
 
 const TOP_LEVEL: [&str; 9] = [
-    "dx", "lab", "med", "proc", "imm", "visit", "define", "criterion", "feature",
+    "dx",
+    "lab",
+    "med",
+    "proc",
+    "imm",
+    "visit",
+    "define",
+    "criterion",
+    "feature",
 ];
 const CRITERION_FIELDS: [&str; 9] = [
     "id",
@@ -281,7 +289,8 @@ fn read_file(fi: usize, doc: &DeTable<'_>, raw: &mut Raw, sink: &mut Sink<'_>) {
                 match read_value_set(fi, prefix, kind, name.get_ref(), name.span(), vs, sink) {
                     Some(v) => raw.value_sets.push(v),
                     None => {
-                        raw.broken_value_sets.insert(format!("{prefix}.{}", name.get_ref()));
+                        raw.broken_value_sets
+                            .insert(format!("{prefix}.{}", name.get_ref()));
                     }
                 }
             }
@@ -293,7 +302,12 @@ fn read_file(fi: usize, doc: &DeTable<'_>, raw: &mut Raw, sink: &mut Sink<'_>) {
                     sink.push(
                         fi,
                         None,
-                        shape_error("`define`", "a table (`[define]`)", value.get_ref(), key.span()),
+                        shape_error(
+                            "`define`",
+                            "a table (`[define]`)",
+                            value.get_ref(),
+                            key.span(),
+                        ),
                     );
                     continue;
                 };
@@ -347,9 +361,11 @@ fn read_file(fi: usize, doc: &DeTable<'_>, raw: &mut Raw, sink: &mut Sink<'_>) {
                         .map_or(span.end, |n| span.start + n);
                     let span = span.start..line_end;
                     if k == "criterion" {
-                        raw.criteria.push(read_criterion(fi, i + 1, span, table, sink));
+                        raw.criteria
+                            .push(read_criterion(fi, i + 1, span, table, sink));
                     } else {
-                        raw.features.push(read_feature(fi, i + 1, span, table, sink));
+                        raw.features
+                            .push(read_feature(fi, i + 1, span, table, sink));
                     }
                 }
             }
@@ -406,10 +422,13 @@ fn read_value_set(
         sink.push(
             fi,
             item.clone(),
-            Diagnostic::error("E0012", format!("value set name `{full}` cannot be used in expressions"))
-                .at("", name_span.clone())
-                .label("not usable in an expression")
-                .help("name value sets with ASCII letters, digits and `_` only (e.g. `diabetes_t2`)"),
+            Diagnostic::error(
+                "E0012",
+                format!("value set name `{full}` cannot be used in expressions"),
+            )
+            .at("", name_span.clone())
+            .label("not usable in an expression")
+            .help("name value sets with ASCII letters, digits and `_` only (e.g. `diabetes_t2`)"),
         );
         ok = false;
     }
@@ -509,7 +528,11 @@ pub fn parse_pattern(raw: &str) -> Result<Pattern, Diagnostic> {
         }
         let code = normalise_code(rest);
         if code.is_empty() {
-            return bad("E0301", format!("empty pattern `{raw}`"), "no code after `=`");
+            return bad(
+                "E0301",
+                format!("empty pattern `{raw}`"),
+                "no code after `=`",
+            );
         }
         return Ok(Pattern::Exact(code));
     }
@@ -536,12 +559,16 @@ pub fn parse_pattern(raw: &str) -> Result<Pattern, Diagnostic> {
                 format!("range `{raw}` has bounds of unequal length"),
             )
             .label(format!("`{lo}` has {nl} characters, `{hi}` has {nh}"))
-            .help("both bounds must have as many characters (after normalisation): e.g. `I10..I15`"));
+            .help(
+                "both bounds must have as many characters (after normalisation): e.g. `I10..I15`",
+            ));
         }
         if lo > hi {
-            return Err(Diagnostic::error("E0303", format!("range `{raw}` is out of order"))
-                .label(format!("`{lo}` comes after `{hi}`"))
-                .help(format!("write the lower bound first: `{hi}..{lo}`")));
+            return Err(
+                Diagnostic::error("E0303", format!("range `{raw}` is out of order"))
+                    .label(format!("`{lo}` comes after `{hi}`"))
+                    .help(format!("write the lower bound first: `{hi}..{lo}`")),
+            );
         }
         return Ok(Pattern::Range(lo, hi));
     }
@@ -639,10 +666,13 @@ fn missing_fields(
         sink.push(
             fi,
             item.clone(),
-            Diagnostic::error("E0004", format!("[[{what}]] is missing the required field `{k}`"))
-                .at("", span.clone())
-                .label(format!("this {what} has no `{k}`"))
-                .note(format!("required: {}", required.join(", "))),
+            Diagnostic::error(
+                "E0004",
+                format!("[[{what}]] is missing the required field `{k}`"),
+            )
+            .at("", span.clone())
+            .label(format!("this {what} has no `{k}`"))
+            .note(format!("required: {}", required.join(", "))),
         );
     }
     !missing.is_empty()
@@ -662,7 +692,12 @@ fn expr_field(
         sink.push(
             fi,
             item.clone(),
-            shape_error(&format!("`{key}`"), "an expression string", v.get_ref(), v.span()),
+            shape_error(
+                &format!("`{key}`"),
+                "an expression string",
+                v.get_ref(),
+                v.span(),
+            ),
         );
         *broken = true;
     }
@@ -676,7 +711,10 @@ fn read_criterion(
     table: &DeTable<'_>,
     sink: &mut Sink<'_>,
 ) -> RawCriterion {
-    let id_text = table.get("id").and_then(|v| v.get_ref().as_str()).filter(|s| !s.trim().is_empty());
+    let id_text = table
+        .get("id")
+        .and_then(|v| v.get_ref().as_str())
+        .filter(|s| !s.trim().is_empty());
     let item = Some(match id_text {
         Some(id) => format!("criterion {id}"),
         None => format!("criterion #{index}"),
@@ -744,7 +782,10 @@ fn read_feature(
     table: &DeTable<'_>,
     sink: &mut Sink<'_>,
 ) -> RawFeature {
-    let name_text = table.get("name").and_then(|v| v.get_ref().as_str()).filter(|s| !s.trim().is_empty());
+    let name_text = table
+        .get("name")
+        .and_then(|v| v.get_ref().as_str())
+        .filter(|s| !s.trim().is_empty());
     let item = Some(match name_text {
         Some(n) => format!("feature {n}"),
         None => format!("feature #{index}"),
@@ -954,7 +995,10 @@ fn compile_raw(mut raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
         let cyclic = scc.len() > 1 || edges[scc[0]].contains(&scc[0]);
         if cyclic {
             let path = cycle_path(&scc, &edges);
-            let names: Vec<&str> = path.iter().map(|&i| registered[i].0.name.as_str()).collect();
+            let names: Vec<&str> = path
+                .iter()
+                .map(|&i| registered[i].0.name.as_str())
+                .collect();
             let first = &registered[path[0]].0;
             let mut d = Diagnostic::error(
                 "E0214",
@@ -970,7 +1014,11 @@ fn compile_raw(mut raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
                     sink.location(other.file, other.span.start)
                 ));
             }
-            sink.push(first.file, Some(format!("definition {}", first.name)), d.at("", first.span.clone()));
+            sink.push(
+                first.file,
+                Some(format!("definition {}", first.name)),
+                d.at("", first.span.clone()),
+            );
             for &i in &scc {
                 defs.insert(registered[i].0.name.clone(), DefSlot::Broken);
             }
@@ -1012,7 +1060,14 @@ fn compile_raw(mut raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
     // Definitions that could not be registered are still checked for errors.
     for (d, ast) in &orphans {
         if let Some(ast) = ast {
-            check_expr(d.file, &format!("definition {}", d.name), &d.expr, ast, &scope, sink);
+            check_expr(
+                d.file,
+                &format!("definition {}", d.name),
+                &d.expr,
+                ast,
+                &scope,
+                sink,
+            );
         }
     }
 
@@ -1069,7 +1124,10 @@ fn compile_raw(mut raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
             Some(Some(e)) => Some(e),
             Some(None) => continue,
         };
-        let anchor = c.population.as_ref().map_or(c.span.start, |r| r.map.file_offset(0));
+        let anchor = c
+            .population
+            .as_ref()
+            .map_or(c.span.start, |r| r.map.file_offset(0));
         let (line, column) = line_column(&files[c.file].text, anchor);
         criteria.push(Criterion {
             id: id.value,

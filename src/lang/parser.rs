@@ -204,7 +204,11 @@ impl<'a> Parser<'a> {
                     }
                     let null = self.expect(
                         Tok::Null,
-                        if negated { "`null`" } else { "`null` or `not null`" },
+                        if negated {
+                            "`null`"
+                        } else {
+                            "`null` or `not null`"
+                        },
                     )?;
                     Expr {
                         span: join(lhs.span, null.span),
@@ -356,9 +360,15 @@ mod tests {
             ("-2 - -3", "(- (neg 2.0) (neg 3.0))"),
             ("- -a", "(neg (neg a))"),
             ("x between 1 and 2 and y", "(and (between x 1.0 2.0) y)"),
-            ("x between a + 1 and b * 2", "(between x (+ a 1.0) (* b 2.0))"),
+            (
+                "x between a + 1 and b * 2",
+                "(between x (+ a 1.0) (* b 2.0))",
+            ),
             ("x in (1, a + 1, b or c)", "(in x 1.0 (+ a 1.0) (or b c))"),
-            ("x is not null or y is null", "(or (is-not-null x) (is-null y))"),
+            (
+                "x is not null or y is null",
+                "(or (is-not-null x) (is-null y))",
+            ),
             ("a + 1 >= b", "(>= (+ a 1.0) b)"),
             ("(a == b) == c", "(== (== a b) c)"),
             ("has(dx.e11, 12mo)", "(call has dx.e11 12mo)"),

@@ -152,14 +152,24 @@ mod tests {
 
     #[test]
     fn maps_every_string_form() {
-        assert_eq!(check("x = 'a + bad'", "a + bad", "bad"), ("bad".into(), true));
-        assert_eq!(check("x = \"a + bad\"", "a + bad", "bad"), ("bad".into(), true));
+        assert_eq!(
+            check("x = 'a + bad'", "a + bad", "bad"),
+            ("bad".into(), true)
+        );
+        assert_eq!(
+            check("x = \"a + bad\"", "a + bad", "bad"),
+            ("bad".into(), true)
+        );
         assert_eq!(
             check("x = \"\\u0061 + bad\"", "a + bad", "bad"),
             ("bad".into(), true)
         );
         assert_eq!(
-            check("x = \"sex == \\\"F\\\" and bad\"", "sex == \"F\" and bad", "\"F\""),
+            check(
+                "x = \"sex == \\\"F\\\" and bad\"",
+                "sex == \"F\" and bad",
+                "\"F\""
+            ),
             ("\\\"F\\\"".into(), true)
         );
         assert_eq!(

@@ -145,7 +145,10 @@ pub fn parse_case_file(name: &str, text: &str) -> Result<CaseFile, Vec<CaseError
             format!("person '{}'", rp.name)
         };
         if rp.name.is_empty() {
-            errors.push(err(&place, "`name` is empty; give every person a unique name".into()));
+            errors.push(err(
+                &place,
+                "`name` is empty; give every person a unique name".into(),
+            ));
         } else if !names.insert(rp.name.clone()) {
             errors.push(err(&place, "the name is used twice in this file".into()));
         }
@@ -155,7 +158,10 @@ pub fn parse_case_file(name: &str, text: &str) -> Result<CaseFile, Vec<CaseError
                 None
             }
             (None, None) => {
-                errors.push(err(&place, "missing `age` (years) or `birth` (YYYY-MM-DD)".into()));
+                errors.push(err(
+                    &place,
+                    "missing `age` (years) or `birth` (YYYY-MM-DD)".into(),
+                ));
                 None
             }
             (Some(age), None) => to_date(as_of)
@@ -234,7 +240,12 @@ fn date_of_value(v: &toml::Value) -> Result<Day, String> {
     let text = match v {
         toml::Value::String(s) => s.clone(),
         toml::Value::Datetime(d) => d.to_string(),
-        other => return Err(format!("expected a date YYYY-MM-DD, found {}", other.type_str())),
+        other => {
+            return Err(format!(
+                "expected a date YYYY-MM-DD, found {}",
+                other.type_str()
+            ));
+        }
     };
     parse_date(&text).ok_or_else(|| format!("'{text}' is not a date YYYY-MM-DD"))
 }
@@ -330,13 +341,19 @@ fn parse_table(t: &toml::Table, as_of: Day) -> Result<CaseEvent, String> {
         "ago", "days_ago", "date", "kind", "system", "code", "value", "unit",
     ];
     if let Some(k) = t.keys().find(|k| !KEYS.contains(&k.as_str())) {
-        return Err(format!("unknown event field '{k}' (fields: {})", KEYS.join(", ")));
+        return Err(format!(
+            "unknown event field '{k}' (fields: {})",
+            KEYS.join(", ")
+        ));
     }
     let text = |key: &str| -> Result<Option<&str>, String> {
         match t.get(key) {
             None => Ok(None),
             Some(toml::Value::String(s)) => Ok(Some(s.as_str())),
-            Some(other) => Err(format!("`{key}` must be a string, found {}", other.type_str())),
+            Some(other) => Err(format!(
+                "`{key}` must be a string, found {}",
+                other.type_str()
+            )),
         }
     };
     let required = |key: &str| -> Result<&str, String> {
@@ -445,15 +462,21 @@ mod tests {
             "t.toml: person 'a': no expectations",
         ];
         for e in expect {
-            assert!(text.iter().any(|t| t.starts_with(e)), "missing {e:?} in {text:#?}");
+            assert!(
+                text.iter().any(|t| t.starts_with(e)),
+                "missing {e:?} in {text:#?}"
+            );
         }
         assert_eq!(text.len(), expect.len(), "{text:#?}");
     }
 
     #[test]
     fn unknown_fields_and_future_events_are_errors() {
-        let e = parse_case_file("t.toml", "[[person]]\nname='a'\nage=1\nsex='F'\nfires=['X']\n")
-            .unwrap_err();
+        let e = parse_case_file(
+            "t.toml",
+            "[[person]]\nname='a'\nage=1\nsex='F'\nfires=['X']\n",
+        )
+        .unwrap_err();
         assert!(e[0].message.contains("unknown field `fires`"), "{e:?}");
         let e = parse_case_file(
             "t.toml",
