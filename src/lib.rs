@@ -4,3 +4,4 @@ pub mod eval;
 pub mod lang;
 pub mod output;
 pub mod plan;
+pub mod testcase;

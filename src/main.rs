@@ -28,6 +28,8 @@ enum Command {
     Score(cli::score::ScoreArgs),
     /// Show the compiled plan of a criteria library: shared aggregates, definitions, program.
     Plan(cli::plan::PlanArgs),
+    /// Run a criteria library's test cases and report failures with evidence.
+    TestLibrary(cli::test_library::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -38,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::Synth(args) => cli::synth::run(args),
         Command::Score(args) => cli::score::run(args),
         Command::Plan(args) => cli::plan::run(args),
+        Command::TestLibrary(args) => cli::test_library::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -4,3 +4,4 @@ pub mod inspect;
 pub mod plan;
 pub mod score;
 pub mod synth;
+pub mod test_library;
