@@ -1,3 +1,5 @@
 //! caregap: care-gap detection and risk stratification for primary care.
 pub mod data;
 pub mod lang;
+pub mod rank;
+pub mod report;
