@@ -17,11 +17,25 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Risk per person, priorities, exclusions and every clinic's call list.
+    Rank(cli::rank::Args),
+    /// One clinic's call list (CSV, Parquet or JSON), audited.
+    Calllist(cli::calllist::Args),
+    /// Record or import outreach outcomes into the data folder's log.
+    Outreach(cli::outreach::Args),
+    /// Aggregate HTML report with small-cell suppression.
+    Report(cli::report::Args),
+}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Rank(args) => cli::rank::run(args),
+        Command::Calllist(args) => cli::calllist::run(args),
+        Command::Outreach(args) => cli::outreach::run(args),
+        Command::Report(args) => cli::report::run(args),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -1,1 +1,5 @@
 //! One module per subcommand. Only the CLI reads and writes files.
+pub mod calllist;
+pub mod outreach;
+pub mod rank;
+pub mod report;
