@@ -34,19 +34,32 @@ pub struct Args {
 pub fn run(args: Args) -> Result<()> {
     let path = args.run.join("calllist.parquet");
     if !path.exists() {
-        bail!("{} does not exist: run `caregap rank --run {}` first", path.display(), args.run.display());
+        bail!(
+            "{} does not exist: run `caregap rank --run {}` first",
+            path.display(),
+            args.run.display()
+        );
     }
     let all = io::read_parquet(&path)?;
     let clinics = io::strings(&all, "clinic_id", &path)?;
     let known = io::read_parquet(&args.run.join("exclusions.parquet"))
         .and_then(|b| io::strings(&b, "clinic_id", &args.run.join("exclusions.parquet")))
         .unwrap_or_default();
-    if !known.iter().flatten().any(|c| *c == args.clinic) && !clinics.iter().flatten().any(|c| *c == args.clinic) {
+    if !known.iter().flatten().any(|c| *c == args.clinic)
+        && !clinics.iter().flatten().any(|c| *c == args.clinic)
+    {
         let mut names: Vec<&str> = known.iter().flatten().map(String::as_str).collect();
         names.sort_unstable();
-        bail!("unknown clinic {:?}; clinics of this run: {}", args.clinic, names.join(", "));
+        bail!(
+            "unknown clinic {:?}; clinics of this run: {}",
+            args.clinic,
+            names.join(", ")
+        );
     }
-    let mask: BooleanArray = clinics.iter().map(|c| Some(c.as_deref() == Some(args.clinic.as_str()))).collect();
+    let mask: BooleanArray = clinics
+        .iter()
+        .map(|c| Some(c.as_deref() == Some(args.clinic.as_str())))
+        .collect();
     let mine = filter_record_batch(&all, &mask)?;
     let cap = args
         .capacity
@@ -63,10 +76,19 @@ pub fn run(args: Args) -> Result<()> {
         }
         None if args.format == Format::Parquet => bail!("--format parquet needs --out FILE"),
         None => {
-            std::io::stdout().lock().write_all(&bytes).context("writing to standard output")?;
+            std::io::stdout()
+                .lock()
+                .write_all(&bytes)
+                .context("writing to standard output")?;
             "stdout".to_string()
         }
     };
-    io::audit(&args.run, "calllist", &args.clinic, list.num_rows(), &target)?;
+    io::audit(
+        &args.run,
+        "calllist",
+        &args.clinic,
+        list.num_rows(),
+        &target,
+    )?;
     Ok(())
 }

@@ -96,7 +96,14 @@ fn today() -> Day {
 }
 
 /// Validates one row's texts; `Err` holds every problem of the row.
-fn validate(index: &io::IdIndex, patient: &str, date: &str, outcome: &str, criterion: Option<&str>, today: Day) -> Result<NewRow, Vec<String>> {
+fn validate(
+    index: &io::IdIndex,
+    patient: &str,
+    date: &str,
+    outcome: &str,
+    criterion: Option<&str>,
+    today: Day,
+) -> Result<NewRow, Vec<String>> {
     let mut errs = Vec::new();
     let p = index.lookup_text(patient);
     if p.is_none() {
@@ -110,13 +117,18 @@ fn validate(index: &io::IdIndex, patient: &str, date: &str, outcome: &str, crite
     }
     let o = Outcome::parse(outcome.trim());
     if o.is_none() {
-        errs.push(format!("outcome {outcome:?} is not one of booked, declined, no_answer, not_reachable"));
+        errs.push(format!(
+            "outcome {outcome:?} is not one of booked, declined, no_answer, not_reachable"
+        ));
     }
     match (p, d, o) {
         (Some(patient), Some(date), Some(outcome)) if errs.is_empty() => Ok(NewRow {
             patient,
             date,
-            criterion: criterion.map(str::trim).filter(|c| !c.is_empty()).map(str::to_string),
+            criterion: criterion
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
             outcome,
         }),
         _ => Err(errs),
@@ -124,37 +136,64 @@ fn validate(index: &io::IdIndex, patient: &str, date: &str, outcome: &str, crite
 }
 
 fn parse_import(index: &io::IdIndex, file: &Path, today: Day) -> Result<Vec<NewRow>> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
     let records = io::parse_csv(text).with_context(|| format!("{}", file.display()))?;
     let Some((_, header)) = records.first() else {
-        bail!("{}: empty file; expected a header patient_id,date,outcome[,criterion_id]", file.display());
+        bail!(
+            "{}: empty file; expected a header patient_id,date,outcome[,criterion_id]",
+            file.display()
+        );
     };
     let pos = |name: &str| header.iter().position(|h| h.trim() == name);
     let (Some(pi), Some(di), Some(oi)) = (pos("patient_id"), pos("date"), pos("outcome")) else {
-        bail!("{}: the header {header:?} lacks patient_id, date or outcome", file.display());
+        bail!(
+            "{}: the header {header:?} lacks patient_id, date or outcome",
+            file.display()
+        );
     };
     let ci = pos("criterion_id");
     let mut rows = Vec::new();
     let mut errors = Vec::new();
     for (line, rec) in &records[1..] {
         if rec.len() != header.len() {
-            errors.push(format!("line {line}: {} fields, the header has {}", rec.len(), header.len()));
+            errors.push(format!(
+                "line {line}: {} fields, the header has {}",
+                rec.len(),
+                header.len()
+            ));
             continue;
         }
-        match validate(index, rec[pi].trim(), &rec[di], &rec[oi], ci.map(|c| rec[c].as_str()), today) {
+        match validate(
+            index,
+            rec[pi].trim(),
+            &rec[di],
+            &rec[oi],
+            ci.map(|c| rec[c].as_str()),
+            today,
+        ) {
             Ok(r) => rows.push(r),
             Err(e) => errors.push(format!("line {line}: {}", e.join("; "))),
         }
     }
     if !errors.is_empty() {
-        let shown = errors.iter().take(20).cloned().collect::<Vec<_>>().join("\n  ");
+        let shown = errors
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n  ");
         let more = errors.len().saturating_sub(20);
         bail!(
             "{}: {} bad rows, nothing imported:\n  {shown}{}",
             file.display(),
             errors.len(),
-            if more > 0 { format!("\n  ... and {more} more") } else { String::new() }
+            if more > 0 {
+                format!("\n  ... and {more} more")
+            } else {
+                String::new()
+            }
         );
     }
     Ok(rows)
@@ -174,34 +213,77 @@ fn standard_schema(ids: &PatientIds) -> Arc<Schema> {
 }
 
 /// The new rows as a batch of `schema` (extra columns of an existing log get nulls).
-fn new_batch(rows: &[NewRow], ids: &PatientIds, schema: &Arc<Schema>, file: &Path) -> Result<RecordBatch> {
+fn new_batch(
+    rows: &[NewRow],
+    ids: &PatientIds,
+    schema: &Arc<Schema>,
+    file: &Path,
+) -> Result<RecordBatch> {
     let id_col: ArrayRef = match ids {
-        PatientIds::Int(v) => Arc::new(rows.iter().map(|r| v[r.patient as usize]).collect::<Int64Array>()),
-        PatientIds::Str(v) => Arc::new(rows.iter().map(|r| Some(v[r.patient as usize].as_str())).collect::<StringArray>()),
+        PatientIds::Int(v) => Arc::new(
+            rows.iter()
+                .map(|r| v[r.patient as usize])
+                .collect::<Int64Array>(),
+        ),
+        PatientIds::Str(v) => Arc::new(
+            rows.iter()
+                .map(|r| Some(v[r.patient as usize].as_str()))
+                .collect::<StringArray>(),
+        ),
     };
     let mut cols = Vec::new();
     for f in schema.fields() {
         let raw: ArrayRef = match f.name().as_str() {
             "patient_id" => id_col.clone(),
-            "date" => Arc::new(Date32Array::from(rows.iter().map(|r| r.date).collect::<Vec<_>>())),
-            "criterion_id" => Arc::new(rows.iter().map(|r| r.criterion.as_deref()).collect::<StringArray>()),
-            "outcome" => Arc::new(rows.iter().map(|r| Some(r.outcome.as_str())).collect::<StringArray>()),
+            "date" => Arc::new(Date32Array::from(
+                rows.iter().map(|r| r.date).collect::<Vec<_>>(),
+            )),
+            "criterion_id" => Arc::new(
+                rows.iter()
+                    .map(|r| r.criterion.as_deref())
+                    .collect::<StringArray>(),
+            ),
+            "outcome" => Arc::new(
+                rows.iter()
+                    .map(|r| Some(r.outcome.as_str()))
+                    .collect::<StringArray>(),
+            ),
             _ if f.is_nullable() => new_null_array(f.data_type(), rows.len()),
-            other => bail!("{}: the log has a required column `{other}` this command cannot fill", file.display()),
+            other => bail!(
+                "{}: the log has a required column `{other}` this command cannot fill",
+                file.display()
+            ),
         };
-        cols.push(cast(&raw, f.data_type()).with_context(|| format!("{}: column `{}` has type {}", file.display(), f.name(), f.data_type()))?);
+        cols.push(cast(&raw, f.data_type()).with_context(|| {
+            format!(
+                "{}: column `{}` has type {}",
+                file.display(),
+                f.name(),
+                f.data_type()
+            )
+        })?);
     }
     Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
 
 /// Keys of rows already in the log.
-fn existing_keys(b: &RecordBatch, file: &Path) -> Result<HashSet<(String, Day, Option<String>, String)>> {
+fn existing_keys(
+    b: &RecordBatch,
+    file: &Path,
+) -> Result<HashSet<(String, Day, Option<String>, String)>> {
     let ids = io::patient_ids(b, file)?;
     let date = io::days(b, "date", file)?;
     let crit = io::opt_strings(b, "criterion_id", file)?;
     let outcome = io::strings(b, "outcome", file)?;
     Ok((0..b.num_rows())
-        .filter_map(|r| Some((ids.display(r), date[r]?, crit[r].clone(), outcome[r].clone()?)))
+        .filter_map(|r| {
+            Some((
+                ids.display(r),
+                date[r]?,
+                crit[r].clone(),
+                outcome[r].clone()?,
+            ))
+        })
         .collect())
 }
 
@@ -220,7 +302,12 @@ fn append(data: &Path, rows: Vec<NewRow>) -> Result<()> {
     let mut dup = 0usize;
     let mut keys = seen.clone();
     for r in rows {
-        let key = (ids.display(r.patient as usize), r.date, r.criterion.clone(), r.outcome.as_str().to_string());
+        let key = (
+            ids.display(r.patient as usize),
+            r.date,
+            r.criterion.clone(),
+            r.outcome.as_str().to_string(),
+        );
         if keys.insert(key) {
             fresh.push(r);
         } else {
@@ -255,7 +342,11 @@ fn append(data: &Path, rows: Vec<NewRow>) -> Result<()> {
         "appended {} contact(s) to {}{}",
         fresh.len(),
         target.display(),
-        if dup > 0 { format!(" ({dup} already in the log, skipped)") } else { String::new() }
+        if dup > 0 {
+            format!(" ({dup} already in the log, skipped)")
+        } else {
+            String::new()
+        }
     );
     Ok(())
 }
@@ -263,12 +354,25 @@ fn append(data: &Path, rows: Vec<NewRow>) -> Result<()> {
 pub fn run(args: Args) -> Result<()> {
     let today = today();
     match args.command {
-        Sub::Record { data, patient, date, outcome, criterion } => {
+        Sub::Record {
+            data,
+            patient,
+            date,
+            outcome,
+            criterion,
+        } => {
             let (pfile, patients) = io::read_table(&data, "patients")?
                 .with_context(|| format!("{}: no patients table", data.display()))?;
             let index = io::IdIndex::new(&io::patient_ids(&patients, &pfile)?);
-            let row = validate(&index, &patient, &date, &outcome, criterion.as_deref(), today)
-                .map_err(|e| anyhow::anyhow!("{}", e.join("; ")))?;
+            let row = validate(
+                &index,
+                &patient,
+                &date,
+                &outcome,
+                criterion.as_deref(),
+                today,
+            )
+            .map_err(|e| anyhow::anyhow!("{}", e.join("; ")))?;
             append(&data, vec![row])
         }
         Sub::Import { data, file } => {

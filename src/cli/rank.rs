@@ -10,7 +10,9 @@
 pub mod io;
 
 use anyhow::{Context, Result, bail};
-use arrow::array::{ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array};
+use arrow::array::{
+    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 use caregap::data::{Day, PatientIds};
 use caregap::rank::calllist::{Entry, OpenGap, People, Ranked, rank};
@@ -76,7 +78,10 @@ pub struct PatientsTable {
 
 pub fn read_patients(data: &Path, as_of: Day) -> Result<PatientsTable> {
     let Some((file, b)) = io::read_table(data, "patients")? else {
-        bail!("{}: no patients table (patients.parquet or patients/)", data.display());
+        bail!(
+            "{}: no patients table (patients.parquet or patients/)",
+            data.display()
+        );
     };
     let ids = io::patient_ids(&b, &file)?;
     let birth = io::days(&b, "birth_date", &file)?;
@@ -130,14 +135,22 @@ fn read_consents(data: &Path, index: &IdIndex, n: usize, as_of: Day) -> Result<V
             continue;
         }
         match (who[r], granted[r], date[r]) {
-            (Some(p), Some(granted), Some(date)) => decisions[p as usize].push(ConsentDecision { date, granted }),
+            (Some(p), Some(granted), Some(date)) => {
+                decisions[p as usize].push(ConsentDecision { date, granted })
+            }
             _ => unusable += 1,
         }
     }
     if unusable > 0 {
-        eprintln!("warning: {}: {unusable} outreach consent rows unusable (unknown patient, null granted or date): not used", file.display());
+        eprintln!(
+            "warning: {}: {unusable} outreach consent rows unusable (unknown patient, null granted or date): not used",
+            file.display()
+        );
     }
-    Ok(decisions.iter().map(|d| outreach_allowed(d, as_of)).collect())
+    Ok(decisions
+        .iter()
+        .map(|d| outreach_allowed(d, as_of))
+        .collect())
 }
 
 /// Per person: their outreach contacts.
@@ -152,7 +165,11 @@ pub fn read_contacts(data: &Path, index: &IdIndex, n: usize) -> Result<Vec<Vec<C
     let criterion = io::opt_strings(&b, "criterion_id", &file)?;
     let mut unusable = 0usize;
     for r in 0..b.num_rows() {
-        match (who[r], date[r], outcome[r].as_deref().and_then(Outcome::parse)) {
+        match (
+            who[r],
+            date[r],
+            outcome[r].as_deref().and_then(Outcome::parse),
+        ) {
             (Some(p), Some(date), Some(outcome)) => out[p as usize].push(Contact {
                 date,
                 criterion: criterion[r].clone(),
@@ -162,7 +179,10 @@ pub fn read_contacts(data: &Path, index: &IdIndex, n: usize) -> Result<Vec<Vec<C
         }
     }
     if unusable > 0 {
-        eprintln!("warning: {}: {unusable} outreach rows unusable (unknown patient, null date or unknown outcome): not used", file.display());
+        eprintln!(
+            "warning: {}: {unusable} outreach rows unusable (unknown patient, null date or unknown outcome): not used",
+            file.display()
+        );
     }
     Ok(out)
 }
@@ -178,7 +198,10 @@ fn utilisation_measure(
     index: &IdIndex,
 ) -> Result<(String, Vec<Option<f64>>)> {
     let Some(pred) = &config.predictions else {
-        return Ok(("visits_pc_12mo".into(), io::floats(features, "visits_pc_12mo", features_file)?));
+        return Ok((
+            "visits_pc_12mo".into(),
+            io::floats(features, "visits_pc_12mo", features_file)?,
+        ));
     };
     let path = {
         let p = PathBuf::from(pred);
@@ -188,7 +211,12 @@ fn utilisation_measure(
     let col = ["predicted_visits", "prediction", "predicted"]
         .into_iter()
         .find(|c| b.column_by_name(c).is_some())
-        .with_context(|| format!("{}: no column predicted_visits (or prediction)", path.display()))?;
+        .with_context(|| {
+            format!(
+                "{}: no column predicted_visits (or prediction)",
+                path.display()
+            )
+        })?;
     let who = index.lookup_all(&io::patient_ids(&b, &path)?, &path)?;
     let values = io::floats(&b, col, &path)?;
     let mut by_person: HashMap<u32, f64> = HashMap::new();
@@ -200,7 +228,10 @@ fn utilisation_measure(
     let _ = run;
     Ok((
         format!("predicted_visits ({})", path.display()),
-        feature_rows.iter().map(|p| p.and_then(|p| by_person.get(&p).copied())).collect(),
+        feature_rows
+            .iter()
+            .map(|p| p.and_then(|p| by_person.get(&p).copied()))
+            .collect(),
     ))
 }
 
@@ -227,19 +258,43 @@ fn ids_type(ids: &PatientIds) -> DataType {
     }
 }
 
-fn compute_risk(run: &Path, args: &Args, config: &RankConfig, patients: &PatientsTable, index: &IdIndex) -> Result<RiskColumns> {
+fn compute_risk(
+    run: &Path,
+    args: &Args,
+    config: &RankConfig,
+    patients: &PatientsTable,
+    index: &IdIndex,
+) -> Result<RiskColumns> {
     let file = run.join("features.parquet");
     let f = io::read_parquet(&file)?;
     let rows = index.lookup_all(&io::patient_ids(&f, &file)?, &file)?;
     if let Some(r) = rows.iter().position(Option::is_none) {
-        bail!("{}: row {}: patient_id is not in patients", file.display(), r + 1);
+        bail!(
+            "{}: row {}: patient_id is not in patients",
+            file.display(),
+            r + 1
+        );
     }
     let num = |name| io::floats(&f, name, &file);
     let flag = |name| io::bools(&f, name, &file);
-    let (age, sbp, tc, hdl) = (num("age")?, num("score2_sbp")?, num("score2_total_chol")?, num("score2_hdl")?);
-    let (smoker, cvd, diabetes) = (flag("score2_smoker")?, flag("has_cvd")?, flag("has_diabetes")?);
-    let cfg_dir = args.config.as_deref().and_then(Path::parent).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let (measure_name, measure_rows) = utilisation_measure(run, &cfg_dir, config, &f, &file, &rows, index)?;
+    let (age, sbp, tc, hdl) = (
+        num("age")?,
+        num("score2_sbp")?,
+        num("score2_total_chol")?,
+        num("score2_hdl")?,
+    );
+    let (smoker, cvd, diabetes) = (
+        flag("score2_smoker")?,
+        flag("has_cvd")?,
+        flag("has_diabetes")?,
+    );
+    let cfg_dir = args
+        .config
+        .as_deref()
+        .and_then(Path::parent)
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let (measure_name, measure_rows) =
+        utilisation_measure(run, &cfg_dir, config, &f, &file, &rows, index)?;
     let tiers_rows = utilisation_tiers(&measure_rows);
 
     let n = patients.clinic.len();
@@ -282,19 +337,57 @@ fn compute_risk(run: &Path, args: &Args, config: &RankConfig, patients: &Patient
         Arc::new(schema),
         vec![
             ids_array(&patients.ids, persons()),
-            Arc::new(persons().map(|p| Some(patients.clinics[patients.clinic[p] as usize].as_str())).collect::<StringArray>()),
+            Arc::new(
+                persons()
+                    .map(|p| Some(patients.clinics[patients.clinic[p] as usize].as_str()))
+                    .collect::<StringArray>(),
+            ),
             Arc::new(Float64Array::from(age.clone())),
-            Arc::new(persons().map(|p| patients.sex[p].clone()).collect::<StringArray>()),
+            Arc::new(
+                persons()
+                    .map(|p| patients.sex[p].clone())
+                    .collect::<StringArray>(),
+            ),
             Arc::new(out_cv.iter().map(|c| c.risk_pct).collect::<Float64Array>()),
-            Arc::new(out_cv.iter().map(|c| Some(c.model.map_or("none", RiskModel::as_str))).collect::<StringArray>()),
-            Arc::new(out_cv.iter().map(|c| c.band.map(|b| b.as_str())).collect::<StringArray>()),
-            Arc::new(out_cv.iter().map(|c| c.reason.clone()).collect::<StringArray>()),
-            Arc::new(rows.iter().map(|_| Some(measure_name.as_str())).collect::<StringArray>()),
+            Arc::new(
+                out_cv
+                    .iter()
+                    .map(|c| Some(c.model.map_or("none", RiskModel::as_str)))
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                out_cv
+                    .iter()
+                    .map(|c| c.band.map(|b| b.as_str()))
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                out_cv
+                    .iter()
+                    .map(|c| c.reason.clone())
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                rows.iter()
+                    .map(|_| Some(measure_name.as_str()))
+                    .collect::<StringArray>(),
+            ),
             Arc::new(Float64Array::from(measure_rows.clone())),
-            Arc::new(tiers_rows.iter().map(|t| t.map(UtilTier::as_str)).collect::<StringArray>()),
+            Arc::new(
+                tiers_rows
+                    .iter()
+                    .map(|t| t.map(UtilTier::as_str))
+                    .collect::<StringArray>(),
+            ),
         ],
     )?;
-    Ok(RiskColumns { cv, tier, measure, measure_name, batch })
+    Ok(RiskColumns {
+        cv,
+        tier,
+        measure,
+        measure_name,
+        batch,
+    })
 }
 
 /// Open firings with their evidence.
@@ -312,28 +405,44 @@ fn read_firings(run: &Path, index: &IdIndex) -> Result<Firings> {
     let prio = io::floats(&b, "priority", &file)?;
     let status = io::strings(&b, "status", &file)?;
     let evidence = io::opt_strings(&b, "evidence", &file)?;
-    let mut out = Firings { criteria: Vec::new(), gaps: Vec::new(), evidence: Vec::new() };
+    let mut out = Firings {
+        criteria: Vec::new(),
+        gaps: Vec::new(),
+        evidence: Vec::new(),
+    };
     let mut crit_index: HashMap<String, u32> = HashMap::new();
     for r in 0..b.num_rows() {
         if status[r].as_deref() != Some("open") {
             continue;
         }
         let Some(p) = who[r] else {
-            bail!("{}: row {}: patient_id is not in patients", file.display(), r + 1);
+            bail!(
+                "{}: row {}: patient_id is not in patients",
+                file.display(),
+                r + 1
+            );
         };
         let Some(c) = &crit[r] else {
             bail!("{}: row {}: criterion_id is null", file.display(), r + 1);
         };
         let priority = match prio[r] {
             Some(v) if (1.0..=10.0).contains(&v) && v.fract() == 0.0 => v as u8,
-            other => bail!("{}: row {}: priority {other:?} is not a whole number 1 to 10", file.display(), r + 1),
+            other => bail!(
+                "{}: row {}: priority {other:?} is not a whole number 1 to 10",
+                file.display(),
+                r + 1
+            ),
         };
         let next = out.criteria.len() as u32;
         let ci = *crit_index.entry(c.clone()).or_insert_with(|| {
             out.criteria.push(c.clone());
             next
         });
-        out.gaps.push(OpenGap { person: p, criterion: ci, priority });
+        out.gaps.push(OpenGap {
+            person: p,
+            criterion: ci,
+            priority,
+        });
         out.evidence.push(evidence[r].clone());
     }
     Ok(out)
@@ -350,7 +459,11 @@ fn row_texts(e: &Entry, f: &Firings, texts: &HashMap<String, CriterionText>) -> 
         let id = &f.criteria[gap.criterion as usize];
         ids.push(id.clone());
         let t = texts.get(id);
-        titles.push(format!("{} (priority {})", t.map_or(id.as_str(), |t| t.title.as_str()), gap.priority));
+        titles.push(format!(
+            "{} (priority {})",
+            t.map_or(id.as_str(), |t| t.title.as_str()),
+            gap.priority
+        ));
         if let Some(ev) = &f.evidence[g as usize] {
             evidence.push(format!("{id}: {ev}"));
         }
@@ -360,7 +473,12 @@ fn row_texts(e: &Entry, f: &Firings, texts: &HashMap<String, CriterionText>) -> 
             }
         }
     }
-    [ids.join("; "), titles.join(" | "), evidence.join(" | "), actions.join(" | ")]
+    [
+        ids.join("; "),
+        titles.join(" | "),
+        evidence.join(" | "),
+        actions.join(" | "),
+    ]
 }
 
 fn risk_text(cv: Option<&CvRisk>) -> String {
@@ -370,12 +488,22 @@ fn risk_text(cv: Option<&CvRisk>) -> String {
     match (cv.risk_pct, cv.model) {
         (Some(r), Some(m)) => {
             let band = cv.band.map_or("", |b| b.as_str());
-            let note = cv.reason.as_deref().map(|n| format!("; {n}")).unwrap_or_default();
+            let note = cv
+                .reason
+                .as_deref()
+                .map(|n| format!("; {n}"))
+                .unwrap_or_default();
             format!("{} {r:.1}% ({band}){note}", m.as_str())
         }
         _ => {
-            let band = cv.band.map(|b| format!(" ({})", b.as_str())).unwrap_or_default();
-            format!("no SCORE2: {}{band}", cv.reason.as_deref().unwrap_or("not computed"))
+            let band = cv
+                .band
+                .map(|b| format!(" ({})", b.as_str()))
+                .unwrap_or_default();
+            format!(
+                "no SCORE2: {}{band}",
+                cv.reason.as_deref().unwrap_or("not computed")
+            )
         }
     }
 }
@@ -389,8 +517,18 @@ fn calllist_batch(
     firings: &Firings,
     texts: &HashMap<String, CriterionText>,
 ) -> Result<RecordBatch> {
-    let rendered: Vec<[String; 4]> = entries.iter().map(|e| row_texts(e, firings, texts)).collect();
-    let col = |i: usize| -> ArrayRef { Arc::new(rendered.iter().map(|r| Some(r[i].as_str())).collect::<StringArray>()) };
+    let rendered: Vec<[String; 4]> = entries
+        .iter()
+        .map(|e| row_texts(e, firings, texts))
+        .collect();
+    let col = |i: usize| -> ArrayRef {
+        Arc::new(
+            rendered
+                .iter()
+                .map(|r| Some(r[i].as_str()))
+                .collect::<StringArray>(),
+        )
+    };
     let p = |e: &Entry| e.person as usize;
     let schema = Schema::new(vec![
         Field::new("clinic_id", DataType::Utf8, false),
@@ -416,19 +554,59 @@ fn calllist_batch(
     Ok(RecordBatch::try_new(
         Arc::new(schema),
         vec![
-            Arc::new(entries.iter().map(|e| Some(patients.clinics[e.clinic as usize].as_str())).collect::<StringArray>()),
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| Some(patients.clinics[e.clinic as usize].as_str()))
+                    .collect::<StringArray>(),
+            ),
             Arc::new(entries.iter().map(|e| e.rank).collect::<UInt32Array>()),
             ids_array(&patients.ids, entries.iter().map(p)),
-            Arc::new(entries.iter().map(|e| patients.language[p(e)].clone()).collect::<StringArray>()),
-            Arc::new(entries.iter().map(|e| e.score.total()).collect::<UInt32Array>()),
-            Arc::new(entries.iter().map(|e| e.score.gaps).collect::<UInt32Array>()),
-            Arc::new(entries.iter().map(|e| e.score.risk).collect::<UInt32Array>()),
-            Arc::new(entries.iter().map(|e| e.score.utilisation).collect::<UInt32Array>()),
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| patients.language[p(e)].clone())
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| e.score.total())
+                    .collect::<UInt32Array>(),
+            ),
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| e.score.gaps)
+                    .collect::<UInt32Array>(),
+            ),
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| e.score.risk)
+                    .collect::<UInt32Array>(),
+            ),
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| e.score.utilisation)
+                    .collect::<UInt32Array>(),
+            ),
             col(0),
             col(1),
             col(2),
-            Arc::new(entries.iter().map(|e| Some(risk_text(risk.cv[p(e)].as_ref()))).collect::<StringArray>()),
-            Arc::new(entries.iter().map(|e| Some(util(e))).collect::<StringArray>()),
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| Some(risk_text(risk.cv[p(e)].as_ref())))
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| Some(util(e)))
+                    .collect::<StringArray>(),
+            ),
             col(3),
             Arc::new(entries.iter().map(|e| e.resting).collect::<UInt32Array>()),
         ],
@@ -441,14 +619,33 @@ fn exclusions_batch(r: &Ranked, clinics: &[String]) -> Result<RecordBatch> {
         Field::new("with_gaps", DataType::UInt64, false),
         Field::new("listed", DataType::UInt64, false),
     ];
-    fields.extend(Rule::ALL.iter().map(|rule| Field::new(rule.as_str(), DataType::UInt64, false)));
+    fields.extend(
+        Rule::ALL
+            .iter()
+            .map(|rule| Field::new(rule.as_str(), DataType::UInt64, false)),
+    );
     let mut cols: Vec<ArrayRef> = vec![
-        Arc::new(clinics.iter().map(|c| Some(c.as_str())).collect::<StringArray>()),
-        Arc::new(r.counts.iter().map(|c| c.with_gaps).collect::<UInt64Array>()),
+        Arc::new(
+            clinics
+                .iter()
+                .map(|c| Some(c.as_str()))
+                .collect::<StringArray>(),
+        ),
+        Arc::new(
+            r.counts
+                .iter()
+                .map(|c| c.with_gaps)
+                .collect::<UInt64Array>(),
+        ),
         Arc::new(r.counts.iter().map(|c| c.listed).collect::<UInt64Array>()),
     ];
     for i in 0..Rule::ALL.len() {
-        cols.push(Arc::new(r.counts.iter().map(|c| c.excluded[i]).collect::<UInt64Array>()));
+        cols.push(Arc::new(
+            r.counts
+                .iter()
+                .map(|c| c.excluded[i])
+                .collect::<UInt64Array>(),
+        ));
     }
     Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)?)
 }
@@ -458,7 +655,8 @@ pub fn read_capacities(path: Option<&Path>) -> Result<Capacities> {
     let Some(path) = path else {
         return Ok(Capacities::default());
     };
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(Capacities::parse(&path.display().to_string(), &text)?)
 }
 
@@ -470,13 +668,22 @@ fn write_dir_atomic(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
     }
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     for (name, bytes) in files {
-        std::fs::write(tmp.join(name), bytes).with_context(|| format!("writing {}", tmp.join(name).display()))?;
+        std::fs::write(tmp.join(name), bytes)
+            .with_context(|| format!("writing {}", tmp.join(name).display()))?;
     }
-    let old = dir.with_file_name(format!(".{}.old-{}", dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(), std::process::id()));
+    let old = dir.with_file_name(format!(
+        ".{}.old-{}",
+        dir.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
     if dir.exists() {
-        std::fs::rename(dir, &old).with_context(|| format!("moving the old {} aside", dir.display()))?;
+        std::fs::rename(dir, &old)
+            .with_context(|| format!("moving the old {} aside", dir.display()))?;
     }
-    std::fs::rename(&tmp, dir).with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
+    std::fs::rename(&tmp, dir)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
     if old.exists() {
         std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
     }
@@ -486,7 +693,10 @@ fn write_dir_atomic(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
 pub fn run(args: Args) -> Result<()> {
     let info = RunInfo::read(&args.run)?;
     let config = match &args.config {
-        Some(p) => RankConfig::parse(&p.display().to_string(), &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)?,
+        Some(p) => RankConfig::parse(
+            &p.display().to_string(),
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )?,
         None => RankConfig::default(),
     };
     let capacities = read_capacities(args.capacities.as_deref())?;
@@ -500,11 +710,17 @@ pub fn run(args: Args) -> Result<()> {
     let texts = match &info.library {
         Some(lib) => io::criterion_texts(lib)?,
         None => {
-            eprintln!("warning: run.json names no library: call lists show criterion ids instead of titles and no actions");
+            eprintln!(
+                "warning: run.json names no library: call lists show criterion ids instead of titles and no actions"
+            );
             HashMap::new()
         }
     };
-    let band: Vec<_> = risk.cv.iter().map(|c| c.as_ref().and_then(|c| c.band)).collect();
+    let band: Vec<_> = risk
+        .cv
+        .iter()
+        .map(|c| c.as_ref().and_then(|c| c.band))
+        .collect();
     let people = People {
         ids: &patients.ids,
         clinic: &patients.clinic,
@@ -515,31 +731,60 @@ pub fn run(args: Args) -> Result<()> {
         band: &band,
         tier: &risk.tier,
     };
-    let ranked = rank(&people, &firings.criteria, &firings.gaps, info.as_of, &config.cooldown_days, &config.weights);
+    let ranked = rank(
+        &people,
+        &firings.criteria,
+        &firings.gaps,
+        info.as_of,
+        &config.cooldown_days,
+        &config.weights,
+    );
 
     io::write_parquet_atomic(&args.run.join("risk.parquet"), &risk.batch)?;
     let all = calllist_batch(&ranked.entries, &patients, &risk, &firings, &texts)?;
     io::write_parquet_atomic(&args.run.join("calllist.parquet"), &all)?;
-    io::write_parquet_atomic(&args.run.join("exclusions.parquet"), &exclusions_batch(&ranked, &patients.clinics)?)?;
+    io::write_parquet_atomic(
+        &args.run.join("exclusions.parquet"),
+        &exclusions_batch(&ranked, &patients.clinics)?,
+    )?;
 
     let mut files = Vec::new();
     let mut audit_rows = Vec::new();
     let mut start = 0usize;
     for (ci, clinic) in patients.clinics.iter().enumerate() {
-        let len = ranked.entries[start..].iter().take_while(|e| e.clinic as usize == ci).count();
+        let len = ranked.entries[start..]
+            .iter()
+            .take_while(|e| e.clinic as usize == ci)
+            .count();
         let cap = capacities.of(clinic).map_or(len, |c| (c as usize).min(len));
         let batch = all.slice(start, cap);
         start += len;
-        let name = format!("{}.{}", io::clinic_file_stem(clinic), args.format.extension());
+        let name = format!(
+            "{}.{}",
+            io::clinic_file_stem(clinic),
+            args.format.extension()
+        );
         files.push((name.clone(), args.format.encode(&batch)?));
         audit_rows.push((clinic.clone(), cap, name));
     }
     // Clinic order in the entries is the patients-table order of first appearance.
     let calllists = args.run.join("calllists");
     write_dir_atomic(&calllists, &files)?;
-    io::audit(&args.run, "rank", "ALL", ranked.entries.len(), "calllist.parquet")?;
+    io::audit(
+        &args.run,
+        "rank",
+        "ALL",
+        ranked.entries.len(),
+        "calllist.parquet",
+    )?;
     for (clinic, rows, name) in &audit_rows {
-        io::audit(&args.run, "rank", clinic, *rows, &format!("calllists/{name}"))?;
+        io::audit(
+            &args.run,
+            "rank",
+            clinic,
+            *rows,
+            &format!("calllists/{name}"),
+        )?;
     }
     let total: u64 = ranked.counts.iter().map(|c| c.with_gaps).sum();
     let mut excluded = [0u64; 4];
@@ -554,8 +799,17 @@ pub fn run(args: Args) -> Result<()> {
         patients.clinics.len(),
         info.as_of_text,
         ranked.entries.len(),
-        Rule::ALL.iter().zip(excluded).map(|(r, x)| format!("{} {x}", r.as_str())).collect::<Vec<_>>().join(", ")
+        Rule::ALL
+            .iter()
+            .zip(excluded)
+            .map(|(r, x)| format!("{} {x}", r.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    eprintln!("wrote {}/{{risk,calllist,exclusions}}.parquet and {}/", args.run.display(), calllists.display());
+    eprintln!(
+        "wrote {}/{{risk,calllist,exclusions}}.parquet and {}/",
+        args.run.display(),
+        calllists.display()
+    );
     Ok(())
 }

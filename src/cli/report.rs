@@ -26,8 +26,16 @@ pub struct Args {
 }
 
 /// Counts `(clinic, category)` pairs into a grid; `None` categories go to the last column.
-fn grid(clinics: &[String], categories: Vec<String>, pairs: impl Iterator<Item = (Option<String>, Option<usize>)>) -> Grid {
-    let at: HashMap<&str, usize> = clinics.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+fn grid(
+    clinics: &[String],
+    categories: Vec<String>,
+    pairs: impl Iterator<Item = (Option<String>, Option<usize>)>,
+) -> Grid {
+    let at: HashMap<&str, usize> = clinics
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
     let mut rows = vec![vec![0u64; categories.len()]; clinics.len()];
     let last = categories.len() - 1;
     for (clinic, cat) in pairs {
@@ -42,13 +50,21 @@ pub fn run(args: Args) -> Result<()> {
     let info = io::RunInfo::read(&args.run)?;
     let exf = args.run.join("exclusions.parquet");
     if !exf.exists() {
-        bail!("{} does not exist: run `caregap rank --run {}` first", exf.display(), args.run.display());
+        bail!(
+            "{} does not exist: run `caregap rank --run {}` first",
+            exf.display(),
+            args.run.display()
+        );
     }
     let ex = io::read_parquet(&exf)?;
     let ex_clinic = io::strings(&ex, "clinic_id", &exf)?;
     let mut clinics: Vec<String> = ex_clinic.iter().flatten().cloned().collect();
     clinics.sort();
-    let order: HashMap<&str, usize> = clinics.iter().enumerate().map(|(i, c)| (c.as_str(), i)).collect();
+    let order: HashMap<&str, usize> = clinics
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
 
     // Exclusions grid.
     let mut cats = vec!["listed".to_string()];
@@ -61,7 +77,10 @@ pub fn run(args: Args) -> Result<()> {
             }
         }
     }
-    let exclusions = Grid { categories: cats, rows: ex_rows };
+    let exclusions = Grid {
+        categories: cats,
+        rows: ex_rows,
+    };
 
     // Risk and tiers.
     let rf = args.run.join("risk.parquet");
@@ -69,19 +88,33 @@ pub fn run(args: Args) -> Result<()> {
     let r_clinic = io::strings(&risk, "clinic_id", &rf)?;
     let band = io::strings(&risk, "cv_band", &rf)?;
     let tier = io::strings(&risk, "utilisation_tier", &rf)?;
-    let mut band_cats: Vec<String> = RiskBand::ALL.iter().map(|b| b.as_str().to_string()).collect();
+    let mut band_cats: Vec<String> = RiskBand::ALL
+        .iter()
+        .map(|b| b.as_str().to_string())
+        .collect();
     band_cats.push("no estimate".into());
     let bands = grid(
         &clinics,
         band_cats,
-        r_clinic.iter().cloned().zip(band.iter().map(|b| RiskBand::ALL.iter().position(|x| Some(x.as_str()) == b.as_deref()))),
+        r_clinic.iter().cloned().zip(band.iter().map(|b| {
+            RiskBand::ALL
+                .iter()
+                .position(|x| Some(x.as_str()) == b.as_deref())
+        })),
     );
-    let mut tier_cats: Vec<String> = UtilTier::ALL.iter().map(|t| t.as_str().to_string()).collect();
+    let mut tier_cats: Vec<String> = UtilTier::ALL
+        .iter()
+        .map(|t| t.as_str().to_string())
+        .collect();
     tier_cats.push("no measure".into());
     let tiers = grid(
         &clinics,
         tier_cats,
-        r_clinic.iter().cloned().zip(tier.iter().map(|t| UtilTier::ALL.iter().position(|x| Some(x.as_str()) == t.as_deref()))),
+        r_clinic.iter().cloned().zip(tier.iter().map(|t| {
+            UtilTier::ALL
+                .iter()
+                .position(|x| Some(x.as_str()) == t.as_deref())
+        })),
     );
 
     // Criteria.
@@ -97,10 +130,14 @@ pub fn run(args: Args) -> Result<()> {
     };
     let mut crits: BTreeMap<String, CriterionCounts> = BTreeMap::new();
     for r in 0..s.num_rows() {
-        let (Some(id), Some(clinic)) = (&s_crit[r], &s_clinic[r]) else { continue };
+        let (Some(id), Some(clinic)) = (&s_crit[r], &s_clinic[r]) else {
+            continue;
+        };
         let c = crits.entry(id.clone()).or_insert_with(|| CriterionCounts {
             id: id.clone(),
-            title: texts.get(id).map_or_else(|| id.clone(), |t| t.title.clone()),
+            title: texts
+                .get(id)
+                .map_or_else(|| id.clone(), |t| t.title.clone()),
             in_population: vec![0; clinics.len()],
             open: vec![0; clinics.len()],
             all_in_population: 0,
@@ -119,8 +156,13 @@ pub fn run(args: Args) -> Result<()> {
             "as of {}; data {}; library {}{}",
             info.as_of_text,
             info.data.display(),
-            info.library.as_ref().map_or_else(|| "?".into(), |l| l.display().to_string()),
-            info.library_hash.as_ref().map(|h| format!(" (sha256 {h})")).unwrap_or_default()
+            info.library
+                .as_ref()
+                .map_or_else(|| "?".into(), |l| l.display().to_string()),
+            info.library_hash
+                .as_ref()
+                .map(|h| format!(" (sha256 {h})"))
+                .unwrap_or_default()
         ),
         clinics,
         criteria: crits.into_values().collect(),
@@ -129,6 +171,10 @@ pub fn run(args: Args) -> Result<()> {
         exclusions,
     };
     io::write_atomic(&args.out, render_html(&data, args.min_cell).as_bytes())?;
-    eprintln!("wrote {} (cells under {} suppressed)", args.out.display(), args.min_cell);
+    eprintln!(
+        "wrote {} (cells under {} suppressed)",
+        args.out.display(),
+        args.min_cell
+    );
     Ok(())
 }

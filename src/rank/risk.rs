@@ -152,12 +152,13 @@ impl UtilTier {
 /// Assigns tiers over the whole population (not per clinic).
 ///
 /// Rule, deterministic and independent of row order and ids: with `n` people
-/// that have a measure, a person is in `top1` when fewer than `ceil(0.01·n)`
-/// people have a strictly larger measure, else `top5` when fewer than
-/// `ceil(0.05·n)` do, else `top20` when fewer than `ceil(0.20·n)` do, else
-/// `rest`. Equal measures therefore always share a tier (a tier may hold a
-/// little more than its share when ties straddle the cut). A measure of zero
-/// or below is always `rest`; a missing (or NaN) measure has no tier.
+/// that have a measure, and `at_least(v)` the number of them whose measure is
+/// `v` or more (the person included), a person is in `top1` when
+/// `at_least(v) <= ceil(0.01·n)`, else `top5` when `at_least(v) <= ceil(0.05·n)`,
+/// else `top20` when `at_least(v) <= ceil(0.20·n)`, else `rest`. Equal
+/// measures therefore always share a tier, and a tier never holds more than
+/// its share: people tied across a cut all go to the lower tier. A measure of
+/// zero or below is always `rest`; a missing (or NaN) measure has no tier.
 pub fn utilisation_tiers(measure: &[Option<f64>]) -> Vec<Option<UtilTier>> {
     let mut known: Vec<f64> = measure
         .iter()
@@ -166,7 +167,7 @@ pub fn utilisation_tiers(measure: &[Option<f64>]) -> Vec<Option<UtilTier>> {
         .filter(|v| !v.is_nan())
         .collect();
     let n = known.len();
-    // Descending; `larger(v)` = number of values strictly greater than v.
+    // Descending, so `at_least(v)` is a partition point.
     known.sort_unstable_by(|a, b| b.total_cmp(a));
     let cut = |share: f64| (share * n as f64).ceil() as usize;
     let cuts = [
@@ -181,10 +182,10 @@ pub fn utilisation_tiers(measure: &[Option<f64>]) -> Vec<Option<UtilTier>> {
             if v <= 0.0 {
                 return Some(UtilTier::Rest);
             }
-            let larger = known.partition_point(|x| *x > v);
+            let at_least = known.partition_point(|x| *x >= v);
             Some(
                 cuts.iter()
-                    .find(|(c, _)| larger < *c)
+                    .find(|(c, _)| at_least <= *c)
                     .map_or(UtilTier::Rest, |(_, t)| *t),
             )
         })
@@ -315,21 +316,27 @@ mod tests {
         assert_eq!(t[160], Some(UtilTier::Top20));
         assert_eq!(t[159], Some(UtilTier::Rest));
 
-        // Ties straddling a cut share the higher tier, whatever the order.
-        let m = vec![Some(3.0), Some(5.0), Some(5.0), Some(0.0), None, Some(1.0)];
+        // Ties straddling a cut share the lower tier, whatever the order.
+        // n = 10 known: cuts 1, 1, 2; the two 9s would need 2 places in top1.
+        let m = vec![
+            Some(9.0),
+            Some(2.0),
+            Some(9.0),
+            Some(8.0),
+            None,
+            Some(0.0),
+            Some(7.0),
+            Some(6.0),
+            Some(5.0),
+            Some(4.0),
+            Some(3.0),
+        ];
         let t = utilisation_tiers(&m);
-        // n = 5 known: cuts 1, 1, 1 → only measures with nobody above are top1.
-        assert_eq!(
-            t,
-            vec![
-                Some(UtilTier::Rest),
-                Some(UtilTier::Top1),
-                Some(UtilTier::Top1),
-                Some(UtilTier::Rest),
-                None,
-                Some(UtilTier::Rest),
-            ]
-        );
+        assert_eq!(t[0], Some(UtilTier::Top20));
+        assert_eq!(t[2], Some(UtilTier::Top20));
+        assert_eq!(t[3], Some(UtilTier::Rest));
+        assert_eq!(t[4], None);
+        assert_eq!(t[5], Some(UtilTier::Rest));
         let mut rev = m.clone();
         rev.reverse();
         let mut t_rev = utilisation_tiers(&rev);

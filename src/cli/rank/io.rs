@@ -55,7 +55,10 @@ pub fn read_table(dir: &Path, name: &str) -> Result<Option<(PathBuf, RecordBatch
         .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
         .collect();
     parts.sort();
-    let batches = parts.iter().map(|p| read_parquet(p)).collect::<Result<Vec<_>>>()?;
+    let batches = parts
+        .iter()
+        .map(|p| read_parquet(p))
+        .collect::<Result<Vec<_>>>()?;
     let Some(first) = batches.first() else {
         bail!("{} holds no .parquet parts", loc.display());
     };
@@ -66,9 +69,18 @@ pub fn read_table(dir: &Path, name: &str) -> Result<Option<(PathBuf, RecordBatch
 }
 
 /// A column by name, or an error naming the file, the column and what is expected.
-pub fn column<'a>(b: &'a RecordBatch, name: &str, file: &Path, expected: &str) -> Result<&'a ArrayRef> {
-    b.column_by_name(name)
-        .ok_or_else(|| anyhow!("{}: missing column `{name}` (expected {expected})", file.display()))
+pub fn column<'a>(
+    b: &'a RecordBatch,
+    name: &str,
+    file: &Path,
+    expected: &str,
+) -> Result<&'a ArrayRef> {
+    b.column_by_name(name).ok_or_else(|| {
+        anyhow!(
+            "{}: missing column `{name}` (expected {expected})",
+            file.display()
+        )
+    })
 }
 
 fn cast_to(a: &ArrayRef, to: &DataType, name: &str, file: &Path) -> Result<ArrayRef> {
@@ -83,7 +95,10 @@ fn cast_to(a: &ArrayRef, to: &DataType, name: &str, file: &Path) -> Result<Array
 
 pub fn strings(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Option<String>>> {
     let a = cast_to(column(b, name, file, "Utf8")?, &DataType::Utf8, name, file)?;
-    Ok(a.as_string::<i32>().iter().map(|s| s.map(str::to_string)).collect())
+    Ok(a.as_string::<i32>()
+        .iter()
+        .map(|s| s.map(str::to_string))
+        .collect())
 }
 
 pub fn opt_strings(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Option<String>>> {
@@ -94,27 +109,48 @@ pub fn opt_strings(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Optio
 }
 
 pub fn floats(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Option<f64>>> {
-    let a = cast_to(column(b, name, file, "Float64")?, &DataType::Float64, name, file)?;
+    let a = cast_to(
+        column(b, name, file, "Float64")?,
+        &DataType::Float64,
+        name,
+        file,
+    )?;
     Ok(a.as_primitive::<Float64Type>().iter().collect())
 }
 
 pub fn counts(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<u64>> {
-    let a = cast_to(column(b, name, file, "an integer")?, &DataType::UInt64, name, file)?;
-    Ok(a.as_primitive::<UInt64Type>().iter().map(|v| v.unwrap_or(0)).collect())
+    let a = cast_to(
+        column(b, name, file, "an integer")?,
+        &DataType::UInt64,
+        name,
+        file,
+    )?;
+    Ok(a.as_primitive::<UInt64Type>()
+        .iter()
+        .map(|v| v.unwrap_or(0))
+        .collect())
 }
 
 pub fn bools(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Option<bool>>> {
     let a = column(b, name, file, "Boolean")?;
-    let a = a
-        .as_boolean_opt()
-        .ok_or_else(|| anyhow!("{}: column `{name}` has type {}, expected Boolean", file.display(), a.data_type()))?;
+    let a = a.as_boolean_opt().ok_or_else(|| {
+        anyhow!(
+            "{}: column `{name}` has type {}, expected Boolean",
+            file.display(),
+            a.data_type()
+        )
+    })?;
     Ok(a.iter().collect())
 }
 
 pub fn days(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Option<Day>>> {
     let a = column(b, name, file, "Date32")?;
     if a.data_type() != &DataType::Date32 {
-        bail!("{}: column `{name}` has type {}, expected Date32", file.display(), a.data_type());
+        bail!(
+            "{}: column `{name}` has type {}, expected Date32",
+            file.display(),
+            a.data_type()
+        );
     }
     Ok(a.as_primitive::<Date32Type>().iter().collect())
 }
@@ -129,13 +165,23 @@ pub fn patient_ids(b: &RecordBatch, file: &Path) -> Result<PatientIds> {
     match a.data_type() {
         DataType::Int64 | DataType::Int32 | DataType::UInt32 => {
             let a = cast(a, &DataType::Int64)?;
-            Ok(PatientIds::Int(a.as_primitive::<Int64Type>().values().to_vec()))
+            Ok(PatientIds::Int(
+                a.as_primitive::<Int64Type>().values().to_vec(),
+            ))
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             let a = cast(a, &DataType::Utf8)?;
-            Ok(PatientIds::Str(a.as_string::<i32>().iter().map(|s| s.unwrap_or_default().to_string()).collect()))
+            Ok(PatientIds::Str(
+                a.as_string::<i32>()
+                    .iter()
+                    .map(|s| s.unwrap_or_default().to_string())
+                    .collect(),
+            ))
         }
-        other => bail!("{}: column `patient_id` has type {other}, expected Int64 or Utf8", file.display()),
+        other => bail!(
+            "{}: column `patient_id` has type {other}, expected Int64 or Utf8",
+            file.display()
+        ),
     }
 }
 
@@ -148,16 +194,30 @@ pub enum IdIndex {
 impl IdIndex {
     pub fn new(ids: &PatientIds) -> IdIndex {
         match ids {
-            PatientIds::Int(v) => IdIndex::Int(v.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect()),
-            PatientIds::Str(v) => IdIndex::Str(v.iter().enumerate().map(|(i, id)| (id.clone(), i as u32)).collect()),
+            PatientIds::Int(v) => IdIndex::Int(
+                v.iter()
+                    .enumerate()
+                    .map(|(i, id)| (*id, i as u32))
+                    .collect(),
+            ),
+            PatientIds::Str(v) => IdIndex::Str(
+                v.iter()
+                    .enumerate()
+                    .map(|(i, id)| (id.clone(), i as u32))
+                    .collect(),
+            ),
         }
     }
 
     /// Index of every id of `other` (`None` = unknown). Types must agree.
     pub fn lookup_all(&self, other: &PatientIds, file: &Path) -> Result<Vec<Option<u32>>> {
         Ok(match (self, other) {
-            (IdIndex::Int(m), PatientIds::Int(v)) => v.iter().map(|id| m.get(id).copied()).collect(),
-            (IdIndex::Str(m), PatientIds::Str(v)) => v.iter().map(|id| m.get(id).copied()).collect(),
+            (IdIndex::Int(m), PatientIds::Int(v)) => {
+                v.iter().map(|id| m.get(id).copied()).collect()
+            }
+            (IdIndex::Str(m), PatientIds::Str(v)) => {
+                v.iter().map(|id| m.get(id).copied()).collect()
+            }
             _ => bail!(
                 "{}: patient_id has another type than in patients (Int64 vs Utf8)",
                 file.display()
@@ -168,7 +228,11 @@ impl IdIndex {
     /// Index of one id typed by a user.
     pub fn lookup_text(&self, text: &str) -> Option<u32> {
         match self {
-            IdIndex::Int(m) => text.trim().parse::<i64>().ok().and_then(|id| m.get(&id).copied()),
+            IdIndex::Int(m) => text
+                .trim()
+                .parse::<i64>()
+                .ok()
+                .and_then(|id| m.get(&id).copied()),
             IdIndex::Str(m) => m.get(text).copied(),
         }
     }
@@ -178,11 +242,15 @@ impl IdIndex {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_path(path);
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
@@ -224,9 +292,13 @@ impl RunInfo {
         let path = run.join("run.json");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {} (run `caregap score` first)", path.display()))?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
-        let text_of = |keys: &[&str]| keys.iter().find_map(|k| v.get(*k).and_then(|x| x.as_str())).map(str::to_string);
+        let v: serde_json::Value = serde_json::from_str(&text)
+            .with_context(|| format!("{} is not valid JSON", path.display()))?;
+        let text_of = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| v.get(*k).and_then(|x| x.as_str()))
+                .map(str::to_string)
+        };
         let path_of = |keys: &[&str]| {
             keys.iter().find_map(|k| {
                 let x = v.get(*k)?;
@@ -234,16 +306,30 @@ impl RunInfo {
                     .or_else(|| x.get("path").and_then(|p| p.as_str()))
                     .map(|s| {
                         let p = PathBuf::from(s);
-                        if p.is_relative() && !p.exists() { run.join(p) } else { p }
+                        if p.is_relative() && !p.exists() {
+                            run.join(p)
+                        } else {
+                            p
+                        }
                     })
             })
         };
-        let as_of_text = text_of(&["as_of"]).ok_or_else(|| anyhow!("{}: no `as_of`", path.display()))?;
-        let as_of = parse_day(&as_of_text)
-            .ok_or_else(|| anyhow!("{}: `as_of` {as_of_text:?} is not a date YYYY-MM-DD", path.display()))?;
-        let data = path_of(&["data", "data_dir"]).ok_or_else(|| anyhow!("{}: no `data` folder", path.display()))?;
-        let library_hash = text_of(&["library_hash"])
-            .or_else(|| v.get("library").and_then(|l| l.get("hash")).and_then(|h| h.as_str()).map(str::to_string));
+        let as_of_text =
+            text_of(&["as_of"]).ok_or_else(|| anyhow!("{}: no `as_of`", path.display()))?;
+        let as_of = parse_day(&as_of_text).ok_or_else(|| {
+            anyhow!(
+                "{}: `as_of` {as_of_text:?} is not a date YYYY-MM-DD",
+                path.display()
+            )
+        })?;
+        let data = path_of(&["data", "data_dir"])
+            .ok_or_else(|| anyhow!("{}: no `data` folder", path.display()))?;
+        let library_hash = text_of(&["library_hash"]).or_else(|| {
+            v.get("library")
+                .and_then(|l| l.get("hash"))
+                .and_then(|h| h.as_str())
+                .map(str::to_string)
+        });
         Ok(RunInfo {
             as_of,
             as_of_text,
@@ -276,8 +362,10 @@ pub fn criterion_texts(library: &Path) -> Result<HashMap<String, CriterionText>>
     files.sort();
     let mut out = HashMap::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-        let v: toml::Table = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", f.display()))?;
+        let text =
+            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+        let v: toml::Table =
+            toml::from_str(&text).with_context(|| format!("{} is not valid TOML", f.display()))?;
         let Some(list) = v.get("criterion").and_then(|c| c.as_array()) else {
             continue;
         };
@@ -301,7 +389,9 @@ pub fn criterion_texts(library: &Path) -> Result<HashMap<String, CriterionText>>
 pub fn audit(run: &Path, command: &str, clinic: &str, rows: usize, target: &str) -> Result<()> {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
     let now = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ");
-    let line = format!("{now}\tuser={user}\tcommand={command}\tclinic={clinic}\trows={rows}\tto={target}\n");
+    let line = format!(
+        "{now}\tuser={user}\tcommand={command}\tclinic={clinic}\trows={rows}\tto={target}\n"
+    );
     let path = run.join("audit.log");
     let mut f = std::fs::OpenOptions::new()
         .create(true)
@@ -402,7 +492,10 @@ pub fn batch_text(b: &RecordBatch) -> Result<Vec<Vec<Option<String>>>> {
         .iter()
         .map(|c| {
             let s = cast(c, &DataType::Utf8)?;
-            Ok(s.as_string::<i32>().iter().map(|x| x.map(str::to_string)).collect())
+            Ok(s.as_string::<i32>()
+                .iter()
+                .map(|x| x.map(str::to_string))
+                .collect())
         })
         .collect()
 }
@@ -411,10 +504,18 @@ pub fn batch_text(b: &RecordBatch) -> Result<Vec<Vec<Option<String>>>> {
 pub fn batch_csv(b: &RecordBatch) -> Result<String> {
     let cols = batch_text(b)?;
     let schema = b.schema();
-    let mut out: String = schema.fields().iter().map(|f| csv_field(f.name())).collect::<Vec<_>>().join(",");
+    let mut out: String = schema
+        .fields()
+        .iter()
+        .map(|f| csv_field(f.name()))
+        .collect::<Vec<_>>()
+        .join(",");
     out.push('\n');
     for r in 0..b.num_rows() {
-        let row: Vec<String> = cols.iter().map(|c| c[r].as_deref().map(csv_field).unwrap_or_default()).collect();
+        let row: Vec<String> = cols
+            .iter()
+            .map(|c| c[r].as_deref().map(csv_field).unwrap_or_default())
+            .collect();
         out.push_str(&row.join(","));
         out.push('\n');
     }
@@ -431,7 +532,10 @@ pub fn batch_json(b: &RecordBatch) -> Result<String> {
         for (f, c) in schema.fields().iter().zip(&cols) {
             let v = match (&c[r], f.data_type().is_numeric()) {
                 (None, _) => serde_json::Value::Null,
-                (Some(s), true) => s.parse::<serde_json::Number>().map_or_else(|_| serde_json::Value::String(s.clone()), serde_json::Value::Number),
+                (Some(s), true) => s.parse::<serde_json::Number>().map_or_else(
+                    |_| serde_json::Value::String(s.clone()),
+                    serde_json::Value::Number,
+                ),
                 (Some(s), false) => serde_json::Value::String(s.clone()),
             };
             obj.insert(f.name().clone(), v);
@@ -445,7 +549,17 @@ pub fn batch_json(b: &RecordBatch) -> Result<String> {
 pub fn clinic_file_stem(clinic: &str) -> String {
     let s: String = clinic
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
-    if s.is_empty() || s.starts_with('.') { format!("_{s}") } else { s }
+    if s.is_empty() || s.starts_with('.') {
+        format!("_{s}")
+    } else {
+        s
+    }
 }
