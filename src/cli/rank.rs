@@ -10,17 +10,16 @@
 pub mod io;
 
 use anyhow::{Context, Result, bail};
-use arrow::array::{
-    ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
-};
+use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
 use caregap::data::{Day, PatientIds};
-use caregap::rank::calllist::{Entry, OpenGap, People, Ranked, rank};
+use caregap::rank::calllist::{OpenGap, People, Ranked, rank};
 use caregap::rank::config::{Capacities, RankConfig};
 use caregap::rank::exclusions::{ConsentDecision, Contact, Outcome, Rule, outreach_allowed};
+use caregap::rank::export::{ListContext, calllist_batch, ids_array};
 use caregap::rank::risk::{CvInputs, CvRisk, UtilTier, assess_cv, utilisation_tiers};
 use caregap::rank::score2::RiskModel;
-use io::{CriterionText, IdIndex, RunInfo};
+use io::{IdIndex, RunInfo};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -244,13 +243,6 @@ pub struct RiskColumns {
     pub batch: RecordBatch,
 }
 
-fn ids_array(ids: &PatientIds, rows: impl Iterator<Item = usize>) -> ArrayRef {
-    match ids {
-        PatientIds::Int(v) => Arc::new(rows.map(|r| v[r]).collect::<Int64Array>()),
-        PatientIds::Str(v) => Arc::new(rows.map(|r| Some(v[r].as_str())).collect::<StringArray>()),
-    }
-}
-
 fn ids_type(ids: &PatientIds) -> DataType {
     match ids {
         PatientIds::Int(_) => DataType::Int64,
@@ -448,171 +440,6 @@ fn read_firings(run: &Path, index: &IdIndex) -> Result<Firings> {
     Ok(out)
 }
 
-/// Texts of one call-list row.
-fn row_texts(e: &Entry, f: &Firings, texts: &HashMap<String, CriterionText>) -> [String; 4] {
-    let mut ids = Vec::new();
-    let mut titles = Vec::new();
-    let mut evidence = Vec::new();
-    let mut actions: Vec<String> = Vec::new();
-    for &g in &e.gaps {
-        let gap = f.gaps[g as usize];
-        let id = &f.criteria[gap.criterion as usize];
-        ids.push(id.clone());
-        let t = texts.get(id);
-        titles.push(format!(
-            "{} (priority {})",
-            t.map_or(id.as_str(), |t| t.title.as_str()),
-            gap.priority
-        ));
-        if let Some(ev) = &f.evidence[g as usize] {
-            evidence.push(format!("{id}: {ev}"));
-        }
-        if let Some(a) = t.and_then(|t| t.action.clone()) {
-            if !actions.contains(&a) {
-                actions.push(a);
-            }
-        }
-    }
-    [
-        ids.join("; "),
-        titles.join(" | "),
-        evidence.join(" | "),
-        actions.join(" | "),
-    ]
-}
-
-fn risk_text(cv: Option<&CvRisk>) -> String {
-    let Some(cv) = cv else {
-        return "no risk data".into();
-    };
-    match (cv.risk_pct, cv.model) {
-        (Some(r), Some(m)) => {
-            let band = cv.band.map_or("", |b| b.as_str());
-            let note = cv
-                .reason
-                .as_deref()
-                .map(|n| format!("; {n}"))
-                .unwrap_or_default();
-            format!("{} {r:.1}% ({band}){note}", m.as_str())
-        }
-        _ => {
-            let band = cv
-                .band
-                .map(|b| format!(" ({})", b.as_str()))
-                .unwrap_or_default();
-            format!(
-                "no SCORE2: {}{band}",
-                cv.reason.as_deref().unwrap_or("not computed")
-            )
-        }
-    }
-}
-
-/// The call-list batch for the given entries (all clinics or one).
-#[allow(clippy::too_many_arguments)]
-fn calllist_batch(
-    entries: &[Entry],
-    patients: &PatientsTable,
-    risk: &RiskColumns,
-    firings: &Firings,
-    texts: &HashMap<String, CriterionText>,
-) -> Result<RecordBatch> {
-    let rendered: Vec<[String; 4]> = entries
-        .iter()
-        .map(|e| row_texts(e, firings, texts))
-        .collect();
-    let col = |i: usize| -> ArrayRef {
-        Arc::new(
-            rendered
-                .iter()
-                .map(|r| Some(r[i].as_str()))
-                .collect::<StringArray>(),
-        )
-    };
-    let p = |e: &Entry| e.person as usize;
-    let schema = Schema::new(vec![
-        Field::new("clinic_id", DataType::Utf8, false),
-        Field::new("rank", DataType::UInt32, false),
-        Field::new("patient_id", ids_type(&patients.ids), false),
-        Field::new("language", DataType::Utf8, true),
-        Field::new("score", DataType::UInt32, false),
-        Field::new("score_gaps", DataType::UInt32, false),
-        Field::new("score_risk", DataType::UInt32, false),
-        Field::new("score_utilisation", DataType::UInt32, false),
-        Field::new("criteria", DataType::Utf8, false),
-        Field::new("reasons", DataType::Utf8, false),
-        Field::new("evidence", DataType::Utf8, false),
-        Field::new("risk", DataType::Utf8, false),
-        Field::new("utilisation", DataType::Utf8, false),
-        Field::new("action", DataType::Utf8, false),
-        Field::new("resting_gaps", DataType::UInt32, false),
-    ]);
-    let util = |e: &Entry| match (risk.tier[p(e)], risk.measure[p(e)]) {
-        (Some(t), Some(m)) => format!("{} ({} = {m})", t.as_str(), risk.measure_name),
-        _ => format!("unknown ({} missing)", risk.measure_name),
-    };
-    Ok(RecordBatch::try_new(
-        Arc::new(schema),
-        vec![
-            Arc::new(
-                entries
-                    .iter()
-                    .map(|e| Some(patients.clinics[e.clinic as usize].as_str()))
-                    .collect::<StringArray>(),
-            ),
-            Arc::new(entries.iter().map(|e| e.rank).collect::<UInt32Array>()),
-            ids_array(&patients.ids, entries.iter().map(p)),
-            Arc::new(
-                entries
-                    .iter()
-                    .map(|e| patients.language[p(e)].clone())
-                    .collect::<StringArray>(),
-            ),
-            Arc::new(
-                entries
-                    .iter()
-                    .map(|e| e.score.total())
-                    .collect::<UInt32Array>(),
-            ),
-            Arc::new(
-                entries
-                    .iter()
-                    .map(|e| e.score.gaps)
-                    .collect::<UInt32Array>(),
-            ),
-            Arc::new(
-                entries
-                    .iter()
-                    .map(|e| e.score.risk)
-                    .collect::<UInt32Array>(),
-            ),
-            Arc::new(
-                entries
-                    .iter()
-                    .map(|e| e.score.utilisation)
-                    .collect::<UInt32Array>(),
-            ),
-            col(0),
-            col(1),
-            col(2),
-            Arc::new(
-                entries
-                    .iter()
-                    .map(|e| Some(risk_text(risk.cv[p(e)].as_ref())))
-                    .collect::<StringArray>(),
-            ),
-            Arc::new(
-                entries
-                    .iter()
-                    .map(|e| Some(util(e)))
-                    .collect::<StringArray>(),
-            ),
-            col(3),
-            Arc::new(entries.iter().map(|e| e.resting).collect::<UInt32Array>()),
-        ],
-    )?)
-}
-
 fn exclusions_batch(r: &Ranked, clinics: &[String]) -> Result<RecordBatch> {
     let mut fields = vec![
         Field::new("clinic_id", DataType::Utf8, false),
@@ -741,7 +568,20 @@ pub fn run(args: Args) -> Result<()> {
     );
 
     io::write_parquet_atomic(&args.run.join("risk.parquet"), &risk.batch)?;
-    let all = calllist_batch(&ranked.entries, &patients, &risk, &firings, &texts)?;
+    let ctx = ListContext {
+        ids: &patients.ids,
+        clinics: &patients.clinics,
+        language: &patients.language,
+        cv: &risk.cv,
+        tier: &risk.tier,
+        measure: &risk.measure,
+        measure_name: &risk.measure_name,
+        criteria: &firings.criteria,
+        gaps: &firings.gaps,
+        evidence: &firings.evidence,
+        texts: &texts,
+    };
+    let all = calllist_batch(&ranked.entries, &ctx)?;
     io::write_parquet_atomic(&args.run.join("calllist.parquet"), &all)?;
     io::write_parquet_atomic(
         &args.run.join("exclusions.parquet"),

@@ -8,6 +8,7 @@
 pub mod calllist;
 pub mod config;
 pub mod exclusions;
+pub mod export;
 pub mod priority;
 pub mod risk;
 pub mod score2;

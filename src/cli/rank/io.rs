@@ -340,13 +340,6 @@ impl RunInfo {
     }
 }
 
-/// A criterion's texts for call lists and reports.
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct CriterionText {
-    pub title: String,
-    pub action: Option<String>,
-}
-
 /// Reads `id`, `title` and `action` of every `[[criterion]]` in the library
 /// folder's `*.toml` files (the library was checked by `caregap score`).
 pub fn criterion_texts(library: &Path) -> Result<HashMap<String, CriterionText>> {
@@ -402,14 +395,9 @@ pub fn audit(run: &Path, command: &str, clinic: &str, rows: usize, target: &str)
         .with_context(|| format!("writing the audit log {}", path.display()))
 }
 
-/// One CSV field, quoted when it holds a comma, quote or line break.
-pub fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
+#[cfg(test)]
+use caregap::rank::export::csv_field;
+pub use caregap::rank::export::{CriterionText, batch_csv, batch_json};
 
 /// Splits CSV text into records (RFC 4180: quoted fields, doubled quotes, CRLF).
 /// Returns each record with its 1-based starting line.
@@ -469,7 +457,7 @@ mod tests {
     #[test]
     fn csv_round_trip() {
         let fields = ["a", "b,c", "say \"hi\"", "x\ny"];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f).into_owned()).collect();
         let text = format!("h1,h2,h3,h4\r\n{}\n\n", line.join(","));
         let recs = parse_csv(&text).unwrap();
         assert_eq!(recs.len(), 2);
@@ -484,65 +472,6 @@ mod tests {
         assert_eq!(parse_day("2024-02-29"), Some(19782));
         assert_eq!(parse_day("2024-02-30"), None);
     }
-}
-
-/// Every cell of a batch as text (`None` = null); dates as `YYYY-MM-DD`.
-pub fn batch_text(b: &RecordBatch) -> Result<Vec<Vec<Option<String>>>> {
-    b.columns()
-        .iter()
-        .map(|c| {
-            let s = cast(c, &DataType::Utf8)?;
-            Ok(s.as_string::<i32>()
-                .iter()
-                .map(|x| x.map(str::to_string))
-                .collect())
-        })
-        .collect()
-}
-
-/// The batch as CSV with a header; nulls as empty fields.
-pub fn batch_csv(b: &RecordBatch) -> Result<String> {
-    let cols = batch_text(b)?;
-    let schema = b.schema();
-    let mut out: String = schema
-        .fields()
-        .iter()
-        .map(|f| csv_field(f.name()))
-        .collect::<Vec<_>>()
-        .join(",");
-    out.push('\n');
-    for r in 0..b.num_rows() {
-        let row: Vec<String> = cols
-            .iter()
-            .map(|c| c[r].as_deref().map(csv_field).unwrap_or_default())
-            .collect();
-        out.push_str(&row.join(","));
-        out.push('\n');
-    }
-    Ok(out)
-}
-
-/// The batch as a JSON array of objects; numbers stay numbers, nulls null.
-pub fn batch_json(b: &RecordBatch) -> Result<String> {
-    let cols = batch_text(b)?;
-    let schema = b.schema();
-    let mut rows = Vec::with_capacity(b.num_rows());
-    for r in 0..b.num_rows() {
-        let mut obj = serde_json::Map::new();
-        for (f, c) in schema.fields().iter().zip(&cols) {
-            let v = match (&c[r], f.data_type().is_numeric()) {
-                (None, _) => serde_json::Value::Null,
-                (Some(s), true) => s.parse::<serde_json::Number>().map_or_else(
-                    |_| serde_json::Value::String(s.clone()),
-                    serde_json::Value::Number,
-                ),
-                (Some(s), false) => serde_json::Value::String(s.clone()),
-            };
-            obj.insert(f.name().clone(), v);
-        }
-        rows.push(serde_json::Value::Object(obj));
-    }
-    Ok(serde_json::to_string_pretty(&rows)? + "\n")
 }
 
 /// A clinic id made safe as a file name (anything but letters, digits, `.`, `_`, `-` becomes `_`).
