@@ -66,7 +66,7 @@ fn world() -> World {
     let mut contacts = vec![Vec::new(); N];
     let mut cv = Vec::with_capacity(N);
     let mut measure = Vec::with_capacity(N);
-    for p in 0..N {
+    for (p, mine) in contacts.iter_mut().enumerate() {
         let k = [0, 0, 1, 1, 1, 2, 3][r.below(7) as usize];
         for _ in 0..k {
             gaps.push(OpenGap {
@@ -74,10 +74,15 @@ fn world() -> World {
                 criterion: r.below(u64::from(CRITERIA)) as u32,
                 priority: 1 + r.below(10) as u8,
             });
-            evidence.push(Some(format!("last value {} on 2024-0{}-1{}", r.below(200), 1 + r.below(9), r.below(10))));
+            evidence.push(Some(format!(
+                "last value {} on 2024-0{}-1{}",
+                r.below(200),
+                1 + r.below(9),
+                r.below(10)
+            )));
         }
         if r.below(20) == 0 {
-            contacts[p].push(Contact {
+            mine.push(Contact {
                 date: AS_OF - r.below(400) as i32,
                 criterion: Some(criteria[r.below(u64::from(CRITERIA)) as usize].clone()),
                 outcome: Outcome::ALL[r.below(4) as usize],
@@ -103,7 +108,9 @@ fn world() -> World {
         alive: (0..N).map(|_| r.below(200) != 0).collect(),
         allowed: (0..N).map(|_| r.below(50) != 0).collect(),
         contacts,
-        language: (0..N).map(|_| Some(["fi", "sv", "en"][r.below(3) as usize].to_string())).collect(),
+        language: (0..N)
+            .map(|_| Some(["fi", "sv", "en"][r.below(3) as usize].to_string()))
+            .collect(),
         cv,
         measure,
         criteria,
@@ -116,7 +123,10 @@ fn world() -> World {
 fn bench(c: &mut Criterion) {
     let w = world();
     let tier = utilisation_tiers(&w.measure);
-    let band: Vec<_> = w.cv.iter().map(|c| c.as_ref().and_then(|c| c.band)).collect();
+    let band: Vec<_> =
+        w.cv.iter()
+            .map(|c| c.as_ref().and_then(|c| c.band))
+            .collect();
     let people = People {
         ids: &w.ids,
         clinic: &w.clinic,
@@ -143,8 +153,12 @@ fn bench(c: &mut Criterion) {
     };
     let mut g = c.benchmark_group("rank_640k");
     g.sample_size(10);
-    g.bench_function("utilisation_tiers", |b| b.iter(|| black_box(utilisation_tiers(&w.measure))));
-    g.bench_function("rank", |b| b.iter(|| black_box(rank(&people, &w.criteria, &w.gaps, AS_OF, &cd, &wt))));
+    g.bench_function("utilisation_tiers", |b| {
+        b.iter(|| black_box(utilisation_tiers(&w.measure)))
+    });
+    g.bench_function("rank", |b| {
+        b.iter(|| black_box(rank(&people, &w.criteria, &w.gaps, AS_OF, &cd, &wt)))
+    });
     g.bench_function("rank_and_export_capacity_100_csv", |b| {
         b.iter(|| {
             let r = rank(&people, &w.criteria, &w.gaps, AS_OF, &cd, &wt);
@@ -152,7 +166,10 @@ fn bench(c: &mut Criterion) {
             let mut start = 0;
             let mut bytes = 0;
             for ci in 0..CLINICS as u32 {
-                let len = r.entries[start..].iter().take_while(|e| e.clinic == ci).count();
+                let len = r.entries[start..]
+                    .iter()
+                    .take_while(|e| e.clinic == ci)
+                    .count();
                 let batch = calllist_batch(&r.entries[start..start + len.min(100)], &ctx).unwrap();
                 bytes += batch_csv(&batch).unwrap().len();
                 start += len;

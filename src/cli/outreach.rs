@@ -266,11 +266,11 @@ fn new_batch(
     Ok(RecordBatch::try_new(schema.clone(), cols)?)
 }
 
+/// A log row's identity: patient id as text, date, criterion, outcome.
+type LogKey = (String, Day, Option<String>, String);
+
 /// Keys of rows already in the log.
-fn existing_keys(
-    b: &RecordBatch,
-    file: &Path,
-) -> Result<HashSet<(String, Day, Option<String>, String)>> {
+fn existing_keys(b: &RecordBatch, file: &Path) -> Result<HashSet<LogKey>> {
     let ids = io::patient_ids(b, file)?;
     let date = io::days(b, "date", file)?;
     let crit = io::opt_strings(b, "criterion_id", file)?;

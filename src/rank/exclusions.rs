@@ -275,7 +275,7 @@ mod tests {
         let booked = contact(as_of - 89, Some("B"), Outcome::Booked);
         let declined_a = contact(as_of - 364, Some("A"), Outcome::Declined);
         assert_eq!(
-            decide(false, &[booked.clone()], &["A"], as_of, &cd),
+            decide(false, std::slice::from_ref(&booked), &["A"], as_of, &cd),
             Decision::Excluded(Rule::ConsentWithdrawn)
         );
         // A booking about another criterion still counts as already booked.
@@ -298,7 +298,7 @@ mod tests {
             }
         );
         assert_eq!(
-            decide(true, &[declined_a.clone()], &["A"], as_of, &cd),
+            decide(true, std::slice::from_ref(&declined_a), &["A"], as_of, &cd),
             Decision::Excluded(Rule::CoolDown)
         );
         assert_eq!(

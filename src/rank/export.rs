@@ -61,10 +61,10 @@ fn row_texts(e: &Entry, c: &ListContext) -> [String; 4] {
         if let Some(ev) = &c.evidence[g as usize] {
             evidence.push(format!("{id}: {ev}"));
         }
-        if let Some(a) = t.and_then(|t| t.action.as_deref()) {
-            if !actions.contains(&a) {
-                actions.push(a);
-            }
+        if let Some(a) = t.and_then(|t| t.action.as_deref())
+            && !actions.contains(&a)
+        {
+            actions.push(a);
         }
     }
     [

@@ -450,6 +450,25 @@ pub fn parse_csv(text: &str) -> Result<Vec<(usize, Vec<String>)>> {
     Ok(out)
 }
 
+/// A clinic id made safe as a file name (anything but letters, digits, `.`, `_`, `-` becomes `_`).
+pub fn clinic_file_stem(clinic: &str) -> String {
+    let s: String = clinic
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() || s.starts_with('.') {
+        format!("_{s}")
+    } else {
+        s
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -471,24 +490,5 @@ mod tests {
         assert_eq!(parse_day("1970-01-02"), Some(1));
         assert_eq!(parse_day("2024-02-29"), Some(19782));
         assert_eq!(parse_day("2024-02-30"), None);
-    }
-}
-
-/// A clinic id made safe as a file name (anything but letters, digits, `.`, `_`, `-` becomes `_`).
-pub fn clinic_file_stem(clinic: &str) -> String {
-    let s: String = clinic
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    if s.is_empty() || s.starts_with('.') {
-        format!("_{s}")
-    } else {
-        s
     }
 }
