@@ -122,7 +122,12 @@ pub fn run(args: Args) -> Result<()> {
     let s = io::read_parquet(&sf)?;
     let s_crit = io::strings(&s, "criterion_id", &sf)?;
     let s_clinic = io::strings(&s, "clinic_id", &sf)?;
-    let s_pop = io::counts(&s, "in_population", &sf)?;
+    // The denominator is the engine's: in the population and not excluded.
+    let s_pop: Vec<u64> = io::counts(&s, "in_population", &sf)?
+        .into_iter()
+        .zip(io::counts(&s, "excluded", &sf)?)
+        .map(|(p, x)| p.saturating_sub(x))
+        .collect();
     let s_open = io::counts(&s, "open", &sf)?;
     let texts = match &info.library {
         Some(lib) => io::criterion_texts(lib)?,

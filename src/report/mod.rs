@@ -13,6 +13,8 @@ fn show(v: u64, hidden: bool, k: u64) -> String {
 }
 
 /// One criterion's counts, per clinic (in [`ReportData::clinics`] order) and overall.
+/// `in_population` is the rate's denominator: people in the criterion's
+/// population whose `exclude` is not true (the engine's `rate`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CriterionCounts {
     pub id: String,
@@ -160,7 +162,7 @@ pub fn render_html(d: &ReportData, k: u64) -> String {
     };
     let (open, open_m) = crit_table(|c| (&c.open, c.all_open));
     let (pop, pop_m) = crit_table(|c| (&c.in_population, c.all_in_population));
-    out.push_str("<h2>Open gaps per criterion and clinic</h2>\n<p>Each cell: people with the gap open / people in the criterion's population (rate).</p>\n<table>\n<tr><th>criterion</th>");
+    out.push_str("<h2>Open gaps per criterion and clinic</h2>\n<p>Each cell: people with the gap open / people in the criterion's population and not excluded (rate).</p>\n<table>\n<tr><th>criterion</th>");
     for cl in &d.clinics {
         out.push_str(&format!("<th>{}</th>", esc(cl)));
     }
