@@ -541,3 +541,105 @@ fn rank_calllist_outreach_report_chain() {
             .contains("<td>6 / 60 (10.0%)</td>")
     );
 }
+
+#[test]
+fn outreach_folder_of_parts_gets_a_new_part_and_keeps_the_old() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path();
+    write(
+        &data.join("patients.parquet"),
+        vec![
+            ("patient_id", strs(&["a1", "a2"])),
+            (
+                "birth_date",
+                Arc::new(Date32Array::from(vec![0, 0])) as ArrayRef,
+            ),
+            ("sex", strs(&["F", "M"])),
+            ("clinic_id", strs(&["C1", "C1"])),
+        ],
+    );
+    std::fs::create_dir(data.join("outreach")).unwrap();
+    let part0 = data.join("outreach/part-0.parquet");
+    write(
+        &part0,
+        vec![
+            ("patient_id", strs(&["a1", "a1"])),
+            (
+                "date",
+                Arc::new(Date32Array::from(vec![
+                    day("2025-01-01"),
+                    day("2025-01-02"),
+                ])) as ArrayRef,
+            ),
+            (
+                "criterion_id",
+                Arc::new(StringArray::from(vec![None, Some("X")])),
+            ),
+            ("outcome", strs(&["declined", "no_answer"])),
+            // An extra, nullable column: new rows get null there.
+            (
+                "note",
+                Arc::new(StringArray::from(vec![Some("kept"), None])),
+            ),
+        ],
+    );
+    let before = std::fs::read(&part0).unwrap();
+    let d = data.to_str().unwrap();
+    ok(&[
+        "outreach",
+        "record",
+        "--data",
+        d,
+        "--patient",
+        "a2",
+        "--date",
+        "2025-02-01",
+        "--outcome",
+        "booked",
+    ]);
+    // The same contact again is skipped: no second new part.
+    ok(&[
+        "outreach",
+        "record",
+        "--data",
+        d,
+        "--patient",
+        "a2",
+        "--date",
+        "2025-02-01",
+        "--outcome",
+        "booked",
+    ]);
+    assert_eq!(std::fs::read(&part0).unwrap(), before);
+    let parts: Vec<_> = std::fs::read_dir(data.join("outreach"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    let new = parts.iter().find(|p| **p != part0).unwrap();
+    let b = read(new);
+    assert_eq!(b.num_rows(), 1);
+    assert_eq!(
+        b.schema().fields().len(),
+        5,
+        "same schema as the old parts, extra column null"
+    );
+    assert!(!data.join(".outreach.lock").exists());
+    // Unknown id (text ids are compared exactly).
+    assert!(
+        !caregap(&[
+            "outreach",
+            "record",
+            "--data",
+            d,
+            "--patient",
+            "A1",
+            "--date",
+            "2025-02-01",
+            "--outcome",
+            "booked"
+        ])
+        .status
+        .success()
+    );
+}
