@@ -132,6 +132,7 @@ fn bench(c: &mut Criterion) {
         clinic: &w.clinic,
         n_clinics: CLINICS,
         alive: &w.alive,
+        dead: &dead,
         outreach_allowed: &w.allowed,
         contacts: &w.contacts,
         band: &band,

@@ -73,6 +73,8 @@ pub struct PatientsTable {
     pub sex: Vec<Option<String>>,
     pub language: Vec<Option<String>>,
     pub alive: Vec<bool>,
+    /// Died on or before `as_of`.
+    pub dead: Vec<bool>,
 }
 
 pub fn read_patients(data: &Path, as_of: Day) -> Result<PatientsTable> {
@@ -103,6 +105,10 @@ pub fn read_patients(data: &Path, as_of: Day) -> Result<PatientsTable> {
         });
         clinic.push(i);
     }
+    let dead = death
+        .iter()
+        .map(|d| d.is_some_and(|d| d <= as_of))
+        .collect();
     let alive = birth
         .iter()
         .zip(&death)
@@ -115,6 +121,7 @@ pub fn read_patients(data: &Path, as_of: Day) -> Result<PatientsTable> {
         sex: io::strings(&b, "sex", &file)?,
         language: io::opt_strings(&b, "language", &file)?,
         alive,
+        dead,
     })
 }
 
@@ -553,6 +560,7 @@ pub fn run(args: Args) -> Result<()> {
         clinic: &patients.clinic,
         n_clinics: patients.clinics.len(),
         alive: &patients.alive,
+        dead: &patients.dead,
         outreach_allowed: &allowed,
         contacts: &contacts,
         band: &band,

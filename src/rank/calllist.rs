@@ -14,7 +14,11 @@ pub struct People<'a> {
     /// Index into the clinic table.
     pub clinic: &'a [u32],
     pub n_clinics: usize,
+    /// Alive on `as_of`: born on or before it and not dead on or before it.
     pub alive: &'a [bool],
+    /// Died on or before `as_of` (counted under [`Rule::Dead`]; people born
+    /// after `as_of` are neither alive nor dead, and counted nowhere).
+    pub dead: &'a [bool],
     pub outreach_allowed: &'a [bool],
     /// Each person's outreach contacts (any order).
     pub contacts: &'a [Vec<Contact>],
@@ -107,7 +111,9 @@ pub fn rank(
         let clinic = people.clinic[p];
         let c = &mut counts[clinic as usize];
         if !people.alive[p] {
-            c.excluded[rule_index(Rule::Dead)] += 1;
+            if people.dead[p] {
+                c.excluded[rule_index(Rule::Dead)] += 1;
+            }
             continue;
         }
         let mine = &mut by_person[start[p] as usize..start[p + 1] as usize];
@@ -187,6 +193,7 @@ mod tests {
         let ids = PatientIds::Int(vec![50, 40, 30, 20, 10, 60]);
         let clinic = [0, 0, 0, 1, 1, 1];
         let alive = [true, true, true, true, true, false];
+        let dead = [false, false, false, false, false, true];
         let allowed = [true, true, false, true, true, true];
         let mut contacts = vec![Vec::new(); 6];
         contacts[4] = vec![Contact {
@@ -201,6 +208,7 @@ mod tests {
             clinic: &clinic,
             n_clinics: 2,
             alive: &alive,
+            dead: &dead,
             outreach_allowed: &allowed,
             contacts: &contacts,
             band: &band,
@@ -265,6 +273,7 @@ mod tests {
         let ids = PatientIds::Str((0..n).map(|i| format!("p{:03}", (i * 7919) % n)).collect());
         let clinic: Vec<u32> = (0..n).map(|i| i % 3).collect();
         let alive = vec![true; n as usize];
+        let dead = vec![false; n as usize];
         let allowed = vec![true; n as usize];
         let contacts = vec![Vec::new(); n as usize];
         let band: Vec<Option<RiskBand>> = (0..n)
@@ -276,6 +285,7 @@ mod tests {
             clinic: &clinic,
             n_clinics: 3,
             alive: &alive,
+            dead: &dead,
             outreach_allowed: &allowed,
             contacts: &contacts,
             band: &band,
