@@ -123,6 +123,7 @@ fn world() -> World {
 fn bench(c: &mut Criterion) {
     let w = world();
     let tier = utilisation_tiers(&w.measure);
+    let dead: Vec<bool> = w.alive.iter().map(|a| !a).collect();
     let band: Vec<_> =
         w.cv.iter()
             .map(|c| c.as_ref().and_then(|c| c.band))

@@ -121,49 +121,56 @@ pub fn rank(
             continue;
         }
         c.with_gaps += 1;
-        names.clear();
-        names.extend(
-            mine.iter()
-                .map(|&g| criteria[gaps[g as usize].criterion as usize].as_str()),
-        );
-        match decide(
-            people.outreach_allowed[p],
-            &people.contacts[p],
-            &names,
-            as_of,
-            cooldowns,
-        ) {
-            Decision::Excluded(rule) => c.excluded[rule_index(rule)] += 1,
-            Decision::Listed { resting } => {
-                c.listed += 1;
-                let mut listed: Vec<u32> = mine
-                    .iter()
-                    .zip(&resting)
-                    .filter(|(_, r)| !**r)
-                    .map(|(g, _)| *g)
-                    .collect();
-                listed.sort_by(|&a, &b| {
-                    let (ga, gb) = (&gaps[a as usize], &gaps[b as usize]);
-                    gb.priority.cmp(&ga.priority).then_with(|| {
-                        criteria[ga.criterion as usize].cmp(&criteria[gb.criterion as usize])
-                    })
-                });
-                let s = score(
-                    listed.iter().map(|&g| gaps[g as usize].priority),
-                    people.band[p],
-                    people.tier[p],
-                    weights,
-                );
-                entries.push(Entry {
-                    person: p as u32,
-                    clinic,
-                    rank: 0,
-                    score: s,
-                    resting: (resting.len() - listed.len()) as u32,
-                    gaps: listed,
-                });
+        // Fast path: nothing to check without a withdrawal or any contact.
+        let resting: Vec<bool> = if people.outreach_allowed[p] && people.contacts[p].is_empty() {
+            Vec::new()
+        } else {
+            names.clear();
+            names.extend(
+                mine.iter()
+                    .map(|&g| criteria[gaps[g as usize].criterion as usize].as_str()),
+            );
+            match decide(
+                people.outreach_allowed[p],
+                &people.contacts[p],
+                &names,
+                as_of,
+                cooldowns,
+            ) {
+                Decision::Excluded(rule) => {
+                    c.excluded[rule_index(rule)] += 1;
+                    continue;
+                }
+                Decision::Listed { resting } => resting,
             }
-        }
+        };
+        c.listed += 1;
+        let mut listed: Vec<u32> = mine
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !resting.get(*i).copied().unwrap_or(false))
+            .map(|(_, g)| *g)
+            .collect();
+        listed.sort_by(|&a, &b| {
+            let (ga, gb) = (&gaps[a as usize], &gaps[b as usize]);
+            gb.priority
+                .cmp(&ga.priority)
+                .then_with(|| criteria[ga.criterion as usize].cmp(&criteria[gb.criterion as usize]))
+        });
+        let s = score(
+            listed.iter().map(|&g| gaps[g as usize].priority),
+            people.band[p],
+            people.tier[p],
+            weights,
+        );
+        entries.push(Entry {
+            person: p as u32,
+            clinic,
+            rank: 0,
+            score: s,
+            resting: (mine.len() - listed.len()) as u32,
+            gaps: listed,
+        });
     }
     entries.sort_unstable_by(|a, b| {
         a.clinic
