@@ -26,6 +26,12 @@ enum Command {
     Outreach(cli::outreach::Args),
     /// Aggregate HTML report with small-cell suppression.
     Report(cli::report::Args),
+    /// Validate a criteria library and summarise it.
+    Check(cli::check::Args),
+    /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
+    Inspect(cli::inspect::InspectArgs),
+    /// Generate a synthetic population (Parquet) for demos, tests and benchmarks.
+    Synth(cli::synth::SynthArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +41,9 @@ fn main() -> std::process::ExitCode {
         Command::Calllist(args) => cli::calllist::run(args),
         Command::Outreach(args) => cli::outreach::run(args),
         Command::Report(args) => cli::report::run(args),
+        Command::Check(args) => cli::check::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
+        Command::Synth(args) => cli::synth::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -3,3 +3,6 @@ pub mod calllist;
 pub mod outreach;
 pub mod rank;
 pub mod report;
+pub mod check;
+pub mod inspect;
+pub mod synth;
