@@ -1,8 +1,8 @@
 //! One module per subcommand. Only the CLI reads and writes files.
 pub mod calllist;
+pub mod check;
+pub mod inspect;
 pub mod outreach;
 pub mod rank;
 pub mod report;
-pub mod check;
-pub mod inspect;
 pub mod synth;

@@ -90,11 +90,6 @@ impl Drop for Lock {
     }
 }
 
-fn today() -> Day {
-    let t = chrono::Local::now().date_naive();
-    io::parse_day(&t.format("%Y-%m-%d").to_string()).unwrap_or(Day::MAX)
-}
-
 /// Validates one row's texts; `Err` holds every problem of the row.
 fn validate(
     index: &io::IdIndex,
@@ -352,7 +347,7 @@ fn append(data: &Path, rows: Vec<NewRow>) -> Result<()> {
 }
 
 pub fn run(args: Args) -> Result<()> {
-    let today = today();
+    let today = caregap::data::today();
     match args.command {
         Sub::Record {
             data,

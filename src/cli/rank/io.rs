@@ -279,12 +279,7 @@ pub struct RunInfo {
     pub library_hash: Option<String>,
 }
 
-/// Parses `YYYY-MM-DD` into a [`Day`].
-pub fn parse_day(s: &str) -> Option<Day> {
-    let d = chrono::NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").ok()?;
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    Day::try_from((d - epoch).num_days()).ok()
-}
+pub use caregap::data::parse_day;
 
 impl RunInfo {
     /// Reads `run.json`; paths in it are taken relative to the run folder when relative.
