@@ -4,4 +4,6 @@ pub mod eval;
 pub mod lang;
 pub mod output;
 pub mod plan;
+pub mod rank;
+pub mod report;
 pub mod testcase;

@@ -18,6 +18,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Risk per person, priorities, exclusions and every clinic's call list.
+    Rank(cli::rank::Args),
+    /// One clinic's call list (CSV, Parquet or JSON), audited.
+    Calllist(cli::calllist::Args),
+    /// Record or import outreach outcomes into the data folder's log.
+    Outreach(cli::outreach::Args),
+    /// Aggregate HTML report with small-cell suppression.
+    Report(cli::report::Args),
     /// Validate a criteria library and summarise it.
     Check(cli::check::Args),
     /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
@@ -35,6 +43,10 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
+        Command::Rank(args) => cli::rank::run(args),
+        Command::Calllist(args) => cli::calllist::run(args),
+        Command::Outreach(args) => cli::outreach::run(args),
+        Command::Report(args) => cli::report::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Synth(args) => cli::synth::run(args),

@@ -1,7 +1,11 @@
 //! One module per subcommand. Only the CLI reads and writes files.
+pub mod calllist;
 pub mod check;
 pub mod inspect;
+pub mod outreach;
 pub mod plan;
+pub mod rank;
+pub mod report;
 pub mod score;
 pub mod synth;
 pub mod test_library;
