@@ -480,6 +480,13 @@ fn read_event_unit(
 ) -> Result<EventChunk, DataError> {
     let mut ch = EventChunk::default();
     let file_index = unit.file_index;
+    // Sized once: growing by doubling would copy and fault pages again.
+    ch.patient.reserve_exact(unit.rows);
+    ch.date.reserve_exact(unit.rows);
+    ch.code.reserve_exact(unit.rows);
+    ch.value.reserve_exact(unit.rows);
+    ch.has_value.reserve_exact(unit.rows);
+    ch.unit.reserve_exact(unit.rows);
     let mut pid = Vec::new();
     let (mut kind_ids, mut sys_ids, mut code_ids, mut unit_ids) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -507,12 +514,6 @@ fn read_event_unit(
                 unit_ids.resize(n, NULL_ID);
             }
         }
-        ch.patient.reserve(n);
-        ch.date.reserve(n);
-        ch.code.reserve(n);
-        ch.value.reserve(n);
-        ch.has_value.reserve(n);
-        ch.unit.reserve(n);
         let mut last_triple = None;
         for i in 0..n {
             let p = pid[i];
