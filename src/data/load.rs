@@ -480,6 +480,13 @@ fn read_event_unit(
 ) -> Result<EventChunk, DataError> {
     let mut ch = EventChunk::default();
     let file_index = unit.file_index;
+    // Sized once: growing by doubling would copy and fault pages again.
+    ch.patient.reserve_exact(unit.rows);
+    ch.date.reserve_exact(unit.rows);
+    ch.code.reserve_exact(unit.rows);
+    ch.value.reserve_exact(unit.rows);
+    ch.has_value.reserve_exact(unit.rows);
+    ch.unit.reserve_exact(unit.rows);
     let mut pid = Vec::new();
     let (mut kind_ids, mut sys_ids, mut code_ids, mut unit_ids) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -507,12 +514,6 @@ fn read_event_unit(
                 unit_ids.resize(n, NULL_ID);
             }
         }
-        ch.patient.reserve(n);
-        ch.date.reserve(n);
-        ch.code.reserve(n);
-        ch.value.reserve(n);
-        ch.has_value.reserve(n);
-        ch.unit.reserve(n);
         let mut last_triple = None;
         for i in 0..n {
             let p = pid[i];
@@ -628,9 +629,17 @@ impl GlobalDicts {
                 id
             })
             .collect();
-        // Index 0 of the unit map is null.
+        // Only units of usable rows enter the dictionary (a dictionary-encoded
+        // column also holds the units of rejected rows). Index 0 is null.
+        let mut used = vec![false; ch.units.values.len() + 1];
+        for &u in &ch.unit {
+            used[u as usize] = true;
+        }
         let unit_map = std::iter::once(0)
-            .chain(ch.units.values.iter().map(|u| {
+            .chain(ch.units.values.iter().zip(&used[1..]).map(|(u, &used)| {
+                if !used {
+                    return 0;
+                }
                 let next = self.units.len() as u32;
                 let id = *self.unit_ids.entry(u.clone()).or_insert(next);
                 if id == next {
@@ -660,15 +669,20 @@ fn load_events(
     };
     let maps: Vec<(Vec<u32>, Vec<u32>)> = chunks.iter().map(|ch| dicts.absorb(ch)).collect();
     let mut tally = Tally::default();
-    for (ch, (code_map, unit_map)) in chunks.iter_mut().zip(&maps) {
+    for ch in &mut chunks {
         tally.merge(std::mem::take(&mut ch.tally));
-        for c in &mut ch.code {
-            *c = code_map[*c as usize];
-        }
-        for u in &mut ch.unit {
-            *u = unit_map[*u as usize];
-        }
     }
+    chunks
+        .par_iter_mut()
+        .zip(&maps)
+        .for_each(|(ch, (code_map, unit_map))| {
+            for c in &mut ch.code {
+                *c = code_map[*c as usize];
+            }
+            for u in &mut ch.unit {
+                *u = unit_map[*u as usize];
+            }
+        });
     drop(maps);
 
     // Group by patient with a stable counting sort: offsets from counts, then

@@ -513,6 +513,8 @@ pub(crate) struct Unit<'a> {
     pub file: &'a TableFile,
     /// 0-based row of the row group's first row within the file.
     pub first_row: u64,
+    /// Rows in the row group.
+    pub rows: usize,
     reader: ParquetRecordBatchReader,
 }
 
@@ -567,6 +569,7 @@ where
                 file_index: fi,
                 file,
                 first_row: file.rg_start[rg],
+                rows: file.meta.metadata().row_group(rg).num_rows() as usize,
                 reader,
             })
         })
