@@ -1,3 +1,4 @@
 //! caregap: care-gap detection and risk stratification for primary care.
 pub mod data;
 pub mod lang;
+pub mod sql;
