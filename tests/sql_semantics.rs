@@ -253,3 +253,13 @@ fn leap_day_birthdays_and_month_end_windows() {
     let rows = run_duckdb(&py, &setup, &emit(&lib, day("2023-03-01"), Dialect::DuckDb, &opts));
     assert_eq!(rows, vec![json!([1, "A", 23.0, 0.0, 0.0, 0.0]).as_array().unwrap().clone()]);
 }
+
+#[test]
+#[allow(clippy::print_stdout)]
+fn print_script_for_review() {
+    if std::env::var_os("CAREGAP_PRINT_SQL").is_some() {
+        for d in [Dialect::DuckDb, Dialect::Spark, Dialect::Postgres] {
+            println!("{}", emit(&library(), day("2024-03-31"), d, &SqlOptions::default()));
+        }
+    }
+}
