@@ -63,7 +63,10 @@ fn gen_num(r: &mut Rng, depth: u32) -> Expr {
             let op = [ArithOp::Add, ArithOp::Sub, ArithOp::Mul, ArithOp::Div][r.below(4) as usize];
             arith(op, gen_num(r, d), gen_num(r, d))
         }
-        3 => x(Type::Num, ExprKind::If(b(gen_bool(r, d)), b(gen_num(r, d)), b(gen_num(r, d)))),
+        3 => x(
+            Type::Num,
+            ExprKind::If(b(gen_bool(r, d)), b(gen_num(r, d)), b(gen_num(r, d))),
+        ),
         4 => x(Type::Num, ExprKind::Coalesce(vec_of(r, d, gen_num))),
         5 => x(Type::Num, ExprKind::Abs(b(gen_num(r, d)))),
         6 => x(Type::Num, ExprKind::Round(b(gen_num(r, d)))),
@@ -87,7 +90,11 @@ fn gen_str(r: &mut Rng, depth: u32) -> Expr {
     match r.below(2) {
         0 => x(
             Type::Str,
-            ExprKind::If(Box::new(gen_bool(r, d)), Box::new(gen_str(r, d)), Box::new(gen_str(r, d))),
+            ExprKind::If(
+                Box::new(gen_bool(r, d)),
+                Box::new(gen_str(r, d)),
+                Box::new(gen_str(r, d)),
+            ),
         ),
         _ => x(Type::Str, ExprKind::Coalesce(vec_of(r, d, gen_str))),
     }
@@ -105,27 +112,66 @@ fn gen_bool(r: &mut Rng, depth: u32) -> Expr {
     let d = depth - 1;
     let b = |e: Expr| Box::new(e);
     let cmp_op = |r: &mut Rng| {
-        [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge][r.below(6) as usize]
+        [
+            CmpOp::Eq,
+            CmpOp::Ne,
+            CmpOp::Lt,
+            CmpOp::Le,
+            CmpOp::Gt,
+            CmpOp::Ge,
+        ][r.below(6) as usize]
     };
     match r.below(12) {
         0 => not(gen_bool(r, d)),
-        1 => x(Type::Bool, ExprKind::And(b(gen_bool(r, d)), b(gen_bool(r, d)))),
-        2 => x(Type::Bool, ExprKind::Or(b(gen_bool(r, d)), b(gen_bool(r, d)))),
+        1 => x(
+            Type::Bool,
+            ExprKind::And(b(gen_bool(r, d)), b(gen_bool(r, d))),
+        ),
+        2 => x(
+            Type::Bool,
+            ExprKind::Or(b(gen_bool(r, d)), b(gen_bool(r, d))),
+        ),
         3 | 4 => cmp(cmp_op(r), gen_num(r, d), gen_num(r, d)),
-        5 => cmp([CmpOp::Eq, CmpOp::Ne][r.below(2) as usize], gen_str(r, d), gen_str(r, d)),
-        6 => cmp([CmpOp::Eq, CmpOp::Ne][r.below(2) as usize], gen_bool(r, d), gen_bool(r, d)),
-        7 => x(Type::Bool, ExprKind::Between(b(gen_num(r, d)), b(gen_num(r, d)), b(gen_num(r, d)))),
-        8 => x(Type::Bool, ExprKind::In(b(gen_num(r, d)), vec_of(r, d, gen_num))),
-        9 => x(Type::Bool, ExprKind::In(b(gen_str(r, d)), vec_of(r, d, gen_str))),
+        5 => cmp(
+            [CmpOp::Eq, CmpOp::Ne][r.below(2) as usize],
+            gen_str(r, d),
+            gen_str(r, d),
+        ),
+        6 => cmp(
+            [CmpOp::Eq, CmpOp::Ne][r.below(2) as usize],
+            gen_bool(r, d),
+            gen_bool(r, d),
+        ),
+        7 => x(
+            Type::Bool,
+            ExprKind::Between(b(gen_num(r, d)), b(gen_num(r, d)), b(gen_num(r, d))),
+        ),
+        8 => x(
+            Type::Bool,
+            ExprKind::In(b(gen_num(r, d)), vec_of(r, d, gen_num)),
+        ),
+        9 => x(
+            Type::Bool,
+            ExprKind::In(b(gen_str(r, d)), vec_of(r, d, gen_str)),
+        ),
         10 => {
             let inner = match r.below(3) {
                 0 => gen_num(r, d),
                 1 => gen_str(r, d),
                 _ => gen_bool(r, d),
             };
-            x(Type::Bool, ExprKind::IsNull { expr: b(inner), negated: r.below(2) == 0 })
+            x(
+                Type::Bool,
+                ExprKind::IsNull {
+                    expr: b(inner),
+                    negated: r.below(2) == 0,
+                },
+            )
         }
-        _ => x(Type::Bool, ExprKind::If(b(gen_bool(r, d)), b(gen_bool(r, d)), b(gen_bool(r, d)))),
+        _ => x(
+            Type::Bool,
+            ExprKind::If(b(gen_bool(r, d)), b(gen_bool(r, d)), b(gen_bool(r, d))),
+        ),
     }
 }
 
@@ -281,18 +327,30 @@ fn eval(e: &Expr, p: &Person) -> V {
             .unwrap_or(V::Null),
         ExprKind::Abs(a) => V::N(n(a).map(f64::abs)),
         ExprKind::Round(a) => V::N(n(a).map(f64::round)),
-        ExprKind::Least(es) => V::N(es.iter().filter_map(|e| n(e)).reduce(f64::min)),
-        ExprKind::Greatest(es) => V::N(es.iter().filter_map(|e| n(e)).reduce(f64::max)),
+        ExprKind::Least(es) => V::N(es.iter().filter_map(&n).reduce(f64::min)),
+        ExprKind::Greatest(es) => V::N(es.iter().filter_map(&n).reduce(f64::max)),
     }
 }
 
 fn population() -> (Vec<Patient>, Vec<Event>) {
     let sexes = ["F", "M", "X"];
     let clinics = ["A", "B", "it's"];
-    let births = ["1940-05-05", "1980-03-31", "2000-02-29", "2010-12-31", "1955-01-01"];
+    let births = [
+        "1940-05-05",
+        "1980-03-31",
+        "2000-02-29",
+        "2010-12-31",
+        "1955-01-01",
+    ];
     let mut patients = Vec::new();
     let mut events = Vec::new();
-    let dates = ["2023-01-15", "2023-07-01", "2024-02-29", "2024-05-31", "2024-06-01"];
+    let dates = [
+        "2023-01-15",
+        "2023-07-01",
+        "2024-02-29",
+        "2024-05-31",
+        "2024-06-01",
+    ];
     let mut r = Rng(0x9E37_79B9_7F4A_7C15);
     for id in 0..30i64 {
         patients.push(Patient {
@@ -308,11 +366,19 @@ fn population() -> (Vec<Patient>, Vec<Event>) {
                 0 => ev(id, date, "diagnosis", "ICD10", "E11.9"),
                 1 => {
                     let e = ev(id, date, "measurement", "LOINC", "4548-4");
-                    if r.below(4) == 0 { e } else { e.value([0.0, 2.5, 6.5, 7.0, -1.5][r.below(5) as usize]) }
+                    if r.below(4) == 0 {
+                        e
+                    } else {
+                        e.value([0.0, 2.5, 6.5, 7.0, -1.5][r.below(5) as usize])
+                    }
                 }
                 _ => {
                     let e = ev(id, date, "medication", "ATC", "A10BA02");
-                    if r.below(3) == 0 { e } else { e.value([0.0, 10.0, 30.5, 90.0][r.below(4) as usize]) }
+                    if r.below(3) == 0 {
+                        e
+                    } else {
+                        e.value([0.0, 10.0, 30.5, 90.0][r.below(4) as usize])
+                    }
                 }
             });
         }
@@ -322,14 +388,24 @@ fn population() -> (Vec<Patient>, Vec<Event>) {
 
 fn library(exprs: &[Expr]) -> Library {
     let vs = |name: &str, kind, system: &str, p: &str| {
-        value_set(name, kind, None, vec![(system, vec![Pattern::Prefix(p.into())])])
+        value_set(
+            name,
+            kind,
+            None,
+            vec![(system, vec![Pattern::Prefix(p.into())])],
+        )
     };
     let mut features: Vec<Feature> = base_features()
         .into_iter()
         .enumerate()
         .map(|(i, e)| feature(&format!("base{i}"), e))
         .collect();
-    features.extend(exprs.iter().enumerate().map(|(i, e)| feature(&format!("e{i}"), e.clone())));
+    features.extend(
+        exprs
+            .iter()
+            .enumerate()
+            .map(|(i, e)| feature(&format!("e{i}"), e.clone())),
+    );
     Library {
         value_sets: vec![
             vs("dx.t2d", EventKind::Diagnosis, "ICD10", "E11"),
@@ -363,7 +439,13 @@ fn same(got: &V, want: &V) -> bool {
 fn check_batch(py: &std::path::PathBuf, seed: u64) -> Result<(), TestCaseError> {
     let mut r = Rng(seed | 1);
     let exprs: Vec<Expr> = (0..PER_CASE)
-        .map(|_| if r.below(2) == 0 { gen_num(&mut r, 4) } else { gen_bool(&mut r, 4) })
+        .map(|_| {
+            if r.below(2) == 0 {
+                gen_num(&mut r, 4)
+            } else {
+                gen_bool(&mut r, 4)
+            }
+        })
         .collect();
     let lib = library(&exprs);
     let (patients, events) = population();
@@ -392,7 +474,9 @@ fn check_batch(py: &std::path::PathBuf, seed: u64) -> Result<(), TestCaseError> 
             },
             sex: pt.sex.into(),
             clinic: pt.clinic.into(),
-            base: (0..N_BASE).map(|i| from_json(&row[2 + i], base_types[i])).collect(),
+            base: (0..N_BASE)
+                .map(|i| from_json(&row[2 + i], base_types[i]))
+                .collect(),
         };
         for (i, e) in exprs.iter().enumerate() {
             let got = from_json(&row[2 + N_BASE + i], e.ty);

@@ -56,10 +56,16 @@ fn events() -> Vec<Event> {
             ..ev(2, "2021-01-01", "diagnosis", "ICD10", "I10")
         },
         // lab.sbp: LOINC =8480-6, unit mmHg.
-        ev(1, "2024-02-29", "measurement", "LOINC", "8480-6").value(150.0).unit("mmHg"),
-        ev(1, "2024-03-01", "measurement", "LOINC", "8480-6").value(130.0).unit(" MMHG "),
+        ev(1, "2024-02-29", "measurement", "LOINC", "8480-6")
+            .value(150.0)
+            .unit("mmHg"),
+        ev(1, "2024-03-01", "measurement", "LOINC", "8480-6")
+            .value(130.0)
+            .unit(" MMHG "),
         ev(1, "2024-03-01", "measurement", "LOINC", "84806").value(135.0),
-        ev(1, "2024-03-30", "measurement", "LOINC", "8480-6").value(170.0).unit("mm[Hg]"),
+        ev(1, "2024-03-30", "measurement", "LOINC", "8480-6")
+            .value(170.0)
+            .unit("mm[Hg]"),
         ev(1, "2024-03-30", "measurement", "LOINC", "848061").value(999.0),
         ev(1, "2024-03-31", "measurement", "LOINC", "8480-6"),
         ev(1, "2024-03-31", "measurement", "LOINC", "8480-6").value(f64::NAN),
@@ -112,32 +118,80 @@ fn library() -> Library {
         feature("mean_sbp", agg(AggFunc::Mean, 1, None)),
         feature("count_sbp_1mo", agg(AggFunc::Count, 1, m1)),
         feature("days_since_sbp", agg(AggFunc::DaysSince, 1, None)),
-        feature("days_since_first_sbp", agg(AggFunc::DaysSinceFirst, 1, None)),
+        feature(
+            "days_since_first_sbp",
+            agg(AggFunc::DaysSinceFirst, 1, None),
+        ),
         feature("active_statin", agg(AggFunc::Active, 2, None)),
-        feature("active_statin_1d", agg(AggFunc::Active, 2, Some(Window::Days(1)))),
+        feature(
+            "active_statin_1d",
+            agg(AggFunc::Active, 2, Some(Window::Days(1))),
+        ),
         feature("count_statin", agg(AggFunc::Count, 2, None)),
         feature("age", x(Type::Num, ExprKind::Age)),
-        feature("round", x(Type::Num, ExprKind::Round(Box::new(x(Type::Num, ExprKind::Neg(Box::new(num(2.5)))))))),
+        feature(
+            "round",
+            x(
+                Type::Num,
+                ExprKind::Round(Box::new(x(Type::Num, ExprKind::Neg(Box::new(num(2.5)))))),
+            ),
+        ),
         feature("least", x(Type::Num, ExprKind::Least(vec![null(), last()]))),
-        feature("greatest", x(Type::Num, ExprKind::Greatest(vec![last(), num(140.0)]))),
-        feature("div", arith(ArithOp::Div, num(1.0), arith(ArithOp::Sub, count_htn(), num(2.0)))),
+        feature(
+            "greatest",
+            x(Type::Num, ExprKind::Greatest(vec![last(), num(140.0)])),
+        ),
+        feature(
+            "div",
+            arith(
+                ArithOp::Div,
+                num(1.0),
+                arith(ArithOp::Sub, count_htn(), num(2.0)),
+            ),
+        ),
         feature(
             "if_null_cond",
             x(
                 Type::Num,
-                ExprKind::If(Box::new(cmp(CmpOp::Gt, last(), num(140.0))), Box::new(num(1.0)), Box::new(num(0.0))),
+                ExprKind::If(
+                    Box::new(cmp(CmpOp::Gt, last(), num(140.0))),
+                    Box::new(num(1.0)),
+                    Box::new(num(0.0)),
+                ),
             ),
         ),
-        feature("in_null", x(Type::Bool, ExprKind::In(Box::new(count_htn()), vec![num(1.0), null()]))),
-        feature("sex_lower", cmp(CmpOp::Eq, x(Type::Str, ExprKind::Sex), text("f"))),
+        feature(
+            "in_null",
+            x(
+                Type::Bool,
+                ExprKind::In(Box::new(count_htn()), vec![num(1.0), null()]),
+            ),
+        ),
+        feature(
+            "sex_lower",
+            cmp(CmpOp::Eq, x(Type::Str, ExprKind::Sex), text("f")),
+        ),
         feature("not_null", not(cmp(CmpOp::Gt, last(), num(100.0)))),
         feature("null_feature", null()),
         feature(
             "sub_assoc",
-            arith(ArithOp::Sub, num(10.0), arith(ArithOp::Sub, num(4.0), num(3.0))),
+            arith(
+                ArithOp::Sub,
+                num(10.0),
+                arith(ArithOp::Sub, num(4.0), num(3.0)),
+            ),
         ),
-        feature("neg_neg", x(Type::Num, ExprKind::Neg(Box::new(x(Type::Num, ExprKind::Neg(Box::new(num(3.0)))))))),
-        feature("it's \"quoted\"", cmp(CmpOp::Eq, x(Type::Str, ExprKind::Clinic), text("it's"))),
+        feature(
+            "neg_neg",
+            x(
+                Type::Num,
+                ExprKind::Neg(Box::new(x(Type::Num, ExprKind::Neg(Box::new(num(3.0)))))),
+            ),
+        ),
+        feature(
+            "it's \"quoted\"",
+            cmp(CmpOp::Eq, x(Type::Str, ExprKind::Clinic), text("it's")),
+        ),
     ];
     let criteria = vec![
         criterion(
@@ -152,7 +206,12 @@ fn library() -> Library {
             not(agg(AggFunc::Has, 0, None)),
             Some(null()),
         ),
-        criterion("C3", x(Type::Bool, ExprKind::Lit(Literal::Bool(true))), null(), None),
+        criterion(
+            "C3",
+            x(Type::Bool, ExprKind::Lit(Literal::Bool(true))),
+            null(),
+            None,
+        ),
     ];
     Library {
         value_sets,
@@ -180,21 +239,66 @@ fn features_follow_the_spec() {
         ..SqlOptions::default()
     };
     let script = emit(&lib, day("2024-03-31"), Dialect::DuckDb, &opts);
-    let rows = by_patient(run_duckdb(&py, &tables_sql(&patients(), &events()), &script));
+    let rows = by_patient(run_duckdb(
+        &py,
+        &tables_sql(&patients(), &events()),
+        &script,
+    ));
     let names: Vec<&str> = lib.features.iter().map(|f| f.name.as_str()).collect();
     let expected = [
-        json!([1, "A", true, 2.0, 135.0, 135.0, 150.0, 130.0, 150.0, 415.0 / 3.0, 4.0, 0.0, 31.0,
-               false, true, 1.0, 74.0, -3.0, 135.0, 140.0, null, 0.0, null, false, false, null, 9.0, 3.0, false]),
-        json!([2, "B", true, 1.0, 7.0, null, 7.0, 5.0, 7.0, 6.0, 0.0, 90.0, 90.0,
-               false, false, 1.0, 63.0, -3.0, 7.0, 140.0, -1.0, 0.0, true, false, true, null, 9.0, 3.0, false]),
-        json!([5, "A", false, 0.0, null, null, null, null, null, null, 0.0, null, null,
-               true, true, 1.0, 64.0, -3.0, null, 140.0, -0.5, 0.0, null, false, null, null, 9.0, 3.0, false]),
+        json!([
+            1,
+            "A",
+            true,
+            2.0,
+            135.0,
+            135.0,
+            150.0,
+            130.0,
+            150.0,
+            415.0 / 3.0,
+            4.0,
+            0.0,
+            31.0,
+            false,
+            true,
+            1.0,
+            74.0,
+            -3.0,
+            135.0,
+            140.0,
+            null,
+            0.0,
+            null,
+            false,
+            false,
+            null,
+            9.0,
+            3.0,
+            false
+        ]),
+        json!([
+            2, "B", true, 1.0, 7.0, null, 7.0, 5.0, 7.0, 6.0, 0.0, 90.0, 90.0, false, false, 1.0,
+            63.0, -3.0, 7.0, 140.0, -1.0, 0.0, true, false, true, null, 9.0, 3.0, false
+        ]),
+        json!([
+            5, "A", false, 0.0, null, null, null, null, null, null, 0.0, null, null, true, true,
+            1.0, 64.0, -3.0, null, 140.0, -0.5, 0.0, null, false, null, null, 9.0, 3.0, false
+        ]),
     ];
-    assert_eq!(rows.len(), expected.len(), "people alive on as_of: {rows:?}");
+    assert_eq!(
+        rows.len(),
+        expected.len(),
+        "people alive on as_of: {rows:?}"
+    );
     for (row, want) in rows.iter().zip(expected) {
         let want = want.as_array().unwrap();
         for (i, (got, want)) in row.iter().zip(want).enumerate() {
-            let col = if i < 2 { ["patient_id", "clinic_id"][i] } else { names[i - 2] };
+            let col = if i < 2 {
+                ["patient_id", "clinic_id"][i]
+            } else {
+                names[i - 2]
+            };
             let same = match (got.as_f64(), want.as_f64()) {
                 (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * b.abs().max(1.0),
                 _ => got == want,
@@ -209,10 +313,25 @@ fn firings_follow_the_spec() {
     let Some(py) = duckdb_python("firings_follow_the_spec") else {
         return;
     };
-    let script = emit(&library(), day("2024-03-31"), Dialect::DuckDb, &SqlOptions::default());
+    let script = emit(
+        &library(),
+        day("2024-03-31"),
+        Dialect::DuckDb,
+        &SqlOptions::default(),
+    );
     let mut rows = run_duckdb(&py, &tables_sql(&patients(), &events()), &script);
-    rows.sort_by(|a, b| a[0].as_i64().cmp(&b[0].as_i64()).then(a[2].as_str().cmp(&b[2].as_str())));
-    assert_eq!(rows, vec![json!([1, "A", "C1", 5]), json!([5, "A", "C2", 5])].into_iter().map(|v| v.as_array().unwrap().clone()).collect::<Vec<_>>());
+    rows.sort_by(|a, b| {
+        a[0].as_i64()
+            .cmp(&b[0].as_i64())
+            .then(a[2].as_str().cmp(&b[2].as_str()))
+    });
+    assert_eq!(
+        rows,
+        vec![json!([1, "A", "C1", 5]), json!([5, "A", "C2", 5])]
+            .into_iter()
+            .map(|v| v.as_array().unwrap().clone())
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -232,7 +351,12 @@ fn leap_day_birthdays_and_month_end_windows() {
         ev(1, "2023-01-29", "visit", "VISIT", "X"),
     ];
     let lib = Library {
-        value_sets: vec![value_set("visit.x", EventKind::Visit, Some("ignored"), vec![("VISIT", vec![Pattern::Exact("X".into())])])],
+        value_sets: vec![value_set(
+            "visit.x",
+            EventKind::Visit,
+            Some("ignored"),
+            vec![("VISIT", vec![Pattern::Exact("X".into())])],
+        )],
         features: vec![
             feature("age", x(Type::Num, ExprKind::Age)),
             feature("n_1mo", agg(AggFunc::Count, 0, Some(Window::Months(1)))),
@@ -247,11 +371,35 @@ fn leap_day_birthdays_and_month_end_windows() {
     };
     let setup = tables_sql(&people, &events);
     // 2023-02-28 - 1mo = 2023-01-28 (window: after it); still 22 on 28 Feb.
-    let rows = run_duckdb(&py, &setup, &emit(&lib, day("2023-02-28"), Dialect::DuckDb, &opts));
-    assert_eq!(rows, vec![json!([1, "A", 22.0, 1.0, 0.0, 0.0]).as_array().unwrap().clone()]);
+    let rows = run_duckdb(
+        &py,
+        &setup,
+        &emit(&lib, day("2023-02-28"), Dialect::DuckDb, &opts),
+    );
+    assert_eq!(
+        rows,
+        vec![
+            json!([1, "A", 22.0, 1.0, 0.0, 0.0])
+                .as_array()
+                .unwrap()
+                .clone()
+        ]
+    );
     // 2023-03-01: 23 years old; 1mo back is 2023-02-01.
-    let rows = run_duckdb(&py, &setup, &emit(&lib, day("2023-03-01"), Dialect::DuckDb, &opts));
-    assert_eq!(rows, vec![json!([1, "A", 23.0, 0.0, 0.0, 0.0]).as_array().unwrap().clone()]);
+    let rows = run_duckdb(
+        &py,
+        &setup,
+        &emit(&lib, day("2023-03-01"), Dialect::DuckDb, &opts),
+    );
+    assert_eq!(
+        rows,
+        vec![
+            json!([1, "A", 23.0, 0.0, 0.0, 0.0])
+                .as_array()
+                .unwrap()
+                .clone()
+        ]
+    );
 }
 
 #[test]
@@ -259,7 +407,10 @@ fn leap_day_birthdays_and_month_end_windows() {
 fn print_script_for_review() {
     if std::env::var_os("CAREGAP_PRINT_SQL").is_some() {
         for d in [Dialect::DuckDb, Dialect::Spark, Dialect::Postgres] {
-            println!("{}", emit(&library(), day("2024-03-31"), d, &SqlOptions::default()));
+            println!(
+                "{}",
+                emit(&library(), day("2024-03-31"), d, &SqlOptions::default())
+            );
         }
     }
 }

@@ -97,18 +97,18 @@ impl Dialect {
             (Dialect::DuckDb, false) => {
                 format!("arg_min(value, {{'d': date, 'v': -value}}) FILTER (WHERE {cond})")
             }
-            (Dialect::Spark, true) => format!(
-                "max(CASE WHEN {cond} THEN named_struct('d', date, 'v', value) END).v"
-            ),
-            (Dialect::Spark, false) => format!(
-                "-min(CASE WHEN {cond} THEN named_struct('d', date, 'v', -value) END).v"
-            ),
+            (Dialect::Spark, true) => {
+                format!("max(CASE WHEN {cond} THEN named_struct('d', date, 'v', value) END).v")
+            }
+            (Dialect::Spark, false) => {
+                format!("-min(CASE WHEN {cond} THEN named_struct('d', date, 'v', -value) END).v")
+            }
             (Dialect::Postgres, true) => format!(
                 "(array_agg(value ORDER BY date DESC, value DESC) FILTER (WHERE {cond}))[1]"
             ),
-            (Dialect::Postgres, false) => format!(
-                "(array_agg(value ORDER BY date ASC, value DESC) FILTER (WHERE {cond}))[1]"
-            ),
+            (Dialect::Postgres, false) => {
+                format!("(array_agg(value ORDER BY date ASC, value DESC) FILTER (WHERE {cond}))[1]")
+            }
         }
     }
 
@@ -128,7 +128,9 @@ impl Dialect {
     pub(crate) fn round(self, x: &str) -> String {
         match self {
             Dialect::Postgres => {
-                format!("(trunc({x}) + CASE WHEN abs({x} - trunc({x})) >= 0.5 THEN sign({x}) ELSE 0 END)")
+                format!(
+                    "(trunc({x}) + CASE WHEN abs({x} - trunc({x})) >= 0.5 THEN sign({x}) ELSE 0 END)"
+                )
             }
             _ => format!("round({x})"),
         }
@@ -148,7 +150,10 @@ impl Dialect {
         let mut s = String::new();
         match self {
             Dialect::Spark => {
-                let _ = writeln!(s, "SELECT c.patient_id, c.clinic_id, f.criterion_id, f.priority");
+                let _ = writeln!(
+                    s,
+                    "SELECT c.patient_id, c.clinic_id, f.criterion_id, f.priority"
+                );
                 let _ = writeln!(s, "FROM {from} c");
                 let _ = write!(s, "LATERAL VIEW stack({}", criteria.len());
                 for (id, priority, col) in criteria {
@@ -157,7 +162,10 @@ impl Dialect {
                 let _ = writeln!(s, "\n) f AS criterion_id, priority, fires");
             }
             _ => {
-                let _ = writeln!(s, "SELECT c.patient_id, c.clinic_id, f.criterion_id, f.priority");
+                let _ = writeln!(
+                    s,
+                    "SELECT c.patient_id, c.clinic_id, f.criterion_id, f.priority"
+                );
                 let _ = writeln!(s, "FROM {from} c");
                 let _ = write!(s, "CROSS JOIN LATERAL (VALUES");
                 for (i, (id, priority, col)) in criteria.iter().enumerate() {

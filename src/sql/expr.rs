@@ -50,17 +50,28 @@ impl ExprWriter<'_> {
     /// better and compare exactly (the other side is a double).
     fn cmp_operand(&self, e: &Expr) -> String {
         if let ExprKind::Lit(Literal::Num(x)) = e.kind
-            && x.fract() == 0.0
-            && x.abs() < 1e15
+            && x.is_finite()
             && x >= 0.0
         {
-            return format!("{x}");
+            if x.fract() == 0.0 && x < 1e15 {
+                return format!("{x}");
+            }
+            // A short decimal (`1.4`) converts to the same double in every
+            // engine; longer ones keep the exact typed form.
+            let text = format!("{x:?}");
+            let digits = text.chars().filter(char::is_ascii_digit).count();
+            if !text.contains('e') && digits <= 15 {
+                return text;
+            }
         }
         self.operand(e, Prec::Add)
     }
 
     fn list(&self, es: &[Expr]) -> String {
-        es.iter().map(|e| self.write(e)).collect::<Vec<_>>().join(", ")
+        es.iter()
+            .map(|e| self.write(e))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     fn emit(&self, e: &Expr) -> (String, Prec) {
@@ -73,7 +84,11 @@ impl ExprWriter<'_> {
             ExprKind::Lit(l) => match l {
                 Literal::Num(x) => {
                     let s = d.double_lit(*x);
-                    let p = if *x < 0.0 || s.starts_with('-') { Prec::Neg } else { Prec::Atom };
+                    let p = if *x < 0.0 || s.starts_with('-') {
+                        Prec::Neg
+                    } else {
+                        Prec::Atom
+                    };
                     (s, p)
                 }
                 Literal::Str(s) => (d.string(s), Prec::Atom),
@@ -93,11 +108,19 @@ impl ExprWriter<'_> {
                 (format!("-{sep}{inner}"), Prec::Neg)
             }
             ExprKind::And(a, b) => (
-                format!("{} AND {}", self.operand(a, Prec::And), self.operand(b, Prec::Not)),
+                format!(
+                    "{} AND {}",
+                    self.operand(a, Prec::And),
+                    self.operand(b, Prec::Not)
+                ),
                 Prec::And,
             ),
             ExprKind::Or(a, b) => (
-                format!("{} OR {}", self.operand(a, Prec::Or), self.operand(b, Prec::And)),
+                format!(
+                    "{} OR {}",
+                    self.operand(a, Prec::Or),
+                    self.operand(b, Prec::And)
+                ),
                 Prec::Or,
             ),
             ExprKind::Cmp(op, a, b) => {
@@ -109,7 +132,10 @@ impl ExprWriter<'_> {
                     CmpOp::Gt => ">",
                     CmpOp::Ge => ">=",
                 };
-                (format!("{} {op} {}", self.cmp_operand(a), self.cmp_operand(b)), Prec::Cmp)
+                (
+                    format!("{} {op} {}", self.cmp_operand(a), self.cmp_operand(b)),
+                    Prec::Cmp,
+                )
             }
             ExprKind::Arith(op, a, b) => {
                 let (sym, prec) = match op {
@@ -139,14 +165,27 @@ impl ExprWriter<'_> {
             ExprKind::In(x, items) => {
                 let items: Vec<String> = items
                     .iter()
-                    .map(|i| if i.ty == Type::Num { self.cmp_operand(i) } else { self.write(i) })
+                    .map(|i| {
+                        if i.ty == Type::Num {
+                            self.cmp_operand(i)
+                        } else {
+                            self.write(i)
+                        }
+                    })
                     .collect();
-                let x = if x.ty == Type::Num { self.cmp_operand(x) } else { self.operand(x, Prec::Add) };
+                let x = if x.ty == Type::Num {
+                    self.cmp_operand(x)
+                } else {
+                    self.operand(x, Prec::Add)
+                };
                 (format!("{x} IN ({})", items.join(", ")), Prec::Cmp)
             }
             ExprKind::IsNull { expr, negated } => {
                 let not = if *negated { " NOT" } else { "" };
-                (format!("{} IS{not} NULL", self.operand(expr, Prec::Add)), Prec::Cmp)
+                (
+                    format!("{} IS{not} NULL", self.operand(expr, Prec::Add)),
+                    Prec::Cmp,
+                )
             }
             ExprKind::If(c, a, b) => (
                 format!(

@@ -107,7 +107,9 @@ fn window_bound(as_of: NaiveDate, w: Option<Window>) -> Option<NaiveDate> {
 
 /// One-line text for a `--` comment.
 fn comment(s: &str) -> String {
-    s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 struct Script<'a> {
@@ -207,8 +209,17 @@ impl<'a> Script<'a> {
 
     fn header(&self, out: &mut String) {
         let lib = self.lib;
-        let what = if self.opts.features { "feature table" } else { "firings" };
-        let _ = writeln!(out, "-- caregap {what}, scored as of {}, {} dialect.", self.as_of, self.d.name());
+        let what = if self.opts.features {
+            "feature table"
+        } else {
+            "firings"
+        };
+        let _ = writeln!(
+            out,
+            "-- caregap {what}, scored as of {}, {} dialect.",
+            self.as_of,
+            self.d.name()
+        );
         let _ = writeln!(out, "-- Criteria library sha256 {}", lib.hash);
         let _ = writeln!(
             out,
@@ -218,12 +229,25 @@ impl<'a> Script<'a> {
             lib.features.len(),
             lib.value_sets.len()
         );
-        let _ = writeln!(out, "-- Reads {} and {} (columns as in the caregap data model).", self.opts.patients, self.opts.events);
+        let _ = writeln!(
+            out,
+            "-- Reads {} and {} (columns as in the caregap data model).",
+            self.opts.patients, self.opts.events
+        );
         if self.opts.features {
-            let _ = writeln!(out, "-- Output: one row per person alive on the scoring date: patient_id, clinic_id, one column per feature.");
+            let _ = writeln!(
+                out,
+                "-- Output: one row per person alive on the scoring date: patient_id, clinic_id, one column per feature."
+            );
         } else {
-            let _ = writeln!(out, "-- Output: one row per firing: patient_id, clinic_id, criterion_id, priority.");
-            let _ = writeln!(out, "-- A criterion fires when population IS TRUE AND gap IS TRUE AND exclude IS NOT TRUE.");
+            let _ = writeln!(
+                out,
+                "-- Output: one row per firing: patient_id, clinic_id, criterion_id, priority."
+            );
+            let _ = writeln!(
+                out,
+                "-- A criterion fires when population IS TRUE AND gap IS TRUE AND exclude IS NOT TRUE."
+            );
         }
     }
 
@@ -252,7 +276,12 @@ impl<'a> Script<'a> {
 
     /// The value sets the needed aggregates use, in library order.
     fn value_sets(&self) -> Vec<usize> {
-        let mut used: Vec<usize> = self.names.aggregates.iter().map(|(a, _)| a.value_set).collect();
+        let mut used: Vec<usize> = self
+            .names
+            .aggregates
+            .iter()
+            .map(|(a, _)| a.value_set)
+            .collect();
         used.sort_unstable();
         used.dedup();
         used
@@ -279,13 +308,19 @@ impl<'a> Script<'a> {
         s.push_str("-- '.', ' ' and '-'), systems upper-cased, NaN values as null. Rows with a null date,\n");
         s.push_str("-- kind, system or code, a kind no value set uses, or a negative medication supply are left out.\n");
         let _ = writeln!(s, "SELECT patient_id, date, kind, upper(system) AS system,");
-        let _ = writeln!(s, "    upper(replace(replace(replace(code, '.', ''), ' ', ''), '-', '')) AS code,");
+        let _ = writeln!(
+            s,
+            "    upper(replace(replace(replace(code, '.', ''), ' ', ''), '-', '')) AS code,"
+        );
         let _ = writeln!(s, "    nullif(value, {nan}) AS value, unit");
         let _ = writeln!(s, "FROM {}", self.opts.events);
         let _ = writeln!(s, "WHERE date <= {a}");
         let _ = writeln!(s, "    AND kind IN ({})", kinds.join(", "));
         let _ = writeln!(s, "    AND system IS NOT NULL AND code IS NOT NULL");
-        let _ = write!(s, "    AND NOT (kind = 'medication' AND coalesce(value, 0) < 0)");
+        let _ = write!(
+            s,
+            "    AND NOT (kind = 'medication' AND coalesce(value, 0) < 0)"
+        );
         s
     }
 
@@ -352,13 +387,25 @@ impl<'a> Script<'a> {
         s.push_str("-- prefix, exact, or range (the first characters, as many as the bounds have, between\n");
         s.push_str("-- the bounds by code point; a shorter code never matches).\n");
         let _ = writeln!(s, "SELECT DISTINCT c.kind, c.system, c.code, p.vs, p.unit");
-        let _ = writeln!(s, "FROM (SELECT DISTINCT kind, system, code FROM events_norm) c");
-        let _ = writeln!(s, "JOIN patterns p ON p.kind = c.kind AND p.system = c.system");
+        let _ = writeln!(
+            s,
+            "FROM (SELECT DISTINCT kind, system, code FROM events_norm) c"
+        );
+        let _ = writeln!(
+            s,
+            "JOIN patterns p ON p.kind = c.kind AND p.system = c.system"
+        );
         let _ = writeln!(s, "WHERE CASE p.form");
         let _ = writeln!(s, "    WHEN 'exact' THEN c.code = p.lo");
-        let _ = writeln!(s, "    WHEN 'prefix' THEN substr(c.code, 1, length(p.lo)) = p.lo");
+        let _ = writeln!(
+            s,
+            "    WHEN 'prefix' THEN substr(c.code, 1, length(p.lo)) = p.lo"
+        );
         let _ = writeln!(s, "    ELSE length(c.code) >= length(p.lo)");
-        let _ = writeln!(s, "        AND substr(c.code, 1, length(p.lo)){c} BETWEEN p.lo AND p.hi");
+        let _ = writeln!(
+            s,
+            "        AND substr(c.code, 1, length(p.lo)){c} BETWEEN p.lo AND p.hi"
+        );
         let _ = write!(s, "END");
         s
     }
@@ -373,7 +420,10 @@ impl<'a> Script<'a> {
             s,
             "JOIN code_sets m ON m.kind = e.kind AND m.system = e.system AND m.code = e.code"
         );
-        let _ = write!(s, "WHERE m.unit IS NULL OR e.unit IS NULL OR lower(trim(e.unit)) = m.unit");
+        let _ = write!(
+            s,
+            "WHERE m.unit IS NULL OR e.unit IS NULL OR lower(trim(e.unit)) = m.unit"
+        );
         s
     }
 
@@ -384,7 +434,11 @@ impl<'a> Script<'a> {
         if a.func != AggFunc::Active
             && let Some(b) = window_bound(self.as_of, a.window)
         {
-            let _ = write!(cond, " AND date > {}", d.date(&b.format("%Y-%m-%d").to_string()));
+            let _ = write!(
+                cond,
+                " AND date > {}",
+                d.date(&b.format("%Y-%m-%d").to_string())
+            );
         }
         let with_value = format!("{cond} AND value IS NOT NULL");
         match a.func {
@@ -397,14 +451,16 @@ impl<'a> Script<'a> {
             AggFunc::DaysSince => d.filtered("max", "date", &cond),
             AggFunc::DaysSinceFirst => d.filtered("min", "date", &cond),
             AggFunc::Active => {
-                let epoch = (self.as_of - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date")).num_days();
+                let epoch = (self.as_of - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"))
+                    .num_days();
                 let day = d.days_between(&d.date("1970-01-01"), "date");
                 let supply = format!("coalesce(value, {DEFAULT_SUPPLY_DAYS})");
                 let grace = match a.window {
                     Some(Window::Days(g)) if g > 0 => format!(" + {g}"),
                     _ => String::new(),
                 };
-                let cond = format!("{cond} AND {supply} <> 0 AND {epoch} < {day} + {supply}{grace}");
+                let cond =
+                    format!("{cond} AND {supply} <> 0 AND {epoch} < {day} + {supply}{grace}");
                 d.filtered("count", "*", &cond)
             }
         }
@@ -412,14 +468,21 @@ impl<'a> Script<'a> {
 
     fn aggregates(&self) -> String {
         let mut s = String::new();
-        s.push_str("-- One grouped pass over the matched events: every aggregate the library uses.\n");
+        s.push_str(
+            "-- One grouped pass over the matched events: every aggregate the library uses.\n",
+        );
         s.push_str("-- last/first: value of the latest/earliest event with a value, the largest on a tie of dates.\n");
         s.push_str("-- active: as_of < date + supply + grace (in days; supply null = 90, supply 0 never active).\n");
         let _ = writeln!(s, "SELECT patient_id,");
         let n = self.names.aggregates.len();
         for (i, (a, col)) in self.names.aggregates.iter().enumerate() {
             let sep = if i + 1 == n { "" } else { "," };
-            let _ = writeln!(s, "    {} AS {col}{sep}  -- {}", self.aggregate_sql(a), self.agg_text(a));
+            let _ = writeln!(
+                s,
+                "    {} AS {col}{sep}  -- {}",
+                self.aggregate_sql(a),
+                self.agg_text(a)
+            );
         }
         let _ = write!(s, "FROM matched\nGROUP BY patient_id");
         s
@@ -450,13 +513,20 @@ impl<'a> Script<'a> {
                 AggFunc::Has | AggFunc::Active => format!("coalesce({x}, 0) > 0"),
                 AggFunc::Count => format!("CAST(coalesce({x}, 0) AS {})", d.double()),
                 AggFunc::DaysSince | AggFunc::DaysSinceFirst => {
-                    format!("CAST({} AS {})", d.days_between(&x, &self.as_of_lit()), d.double())
+                    format!(
+                        "CAST({} AS {})",
+                        d.days_between(&x, &self.as_of_lit()),
+                        d.double()
+                    )
                 }
                 _ => x,
             };
             let _ = writeln!(s, "    {value} AS {col}{sep}");
         }
-        let _ = write!(s, "FROM people p\nLEFT JOIN aggregates a ON a.patient_id = p.patient_id");
+        let _ = write!(
+            s,
+            "FROM people p\nLEFT JOIN aggregates a ON a.patient_id = p.patient_id"
+        );
         s
     }
 
@@ -491,13 +561,21 @@ impl<'a> Script<'a> {
     fn definitions(&self, ids: &[usize], from: &str) -> String {
         let w = self.writer();
         let mut s = String::new();
-        let names: Vec<&str> = ids.iter().map(|&i| self.lib.definitions[i].name.as_str()).collect();
+        let names: Vec<&str> = ids
+            .iter()
+            .map(|&i| self.lib.definitions[i].name.as_str())
+            .collect();
         let _ = writeln!(s, "-- Definitions: {}", comment(&names.join(", ")));
         let _ = writeln!(s, "SELECT *,");
         for (i, &id) in ids.iter().enumerate() {
             let sep = if i + 1 == ids.len() { "" } else { "," };
             let def = &self.lib.definitions[id];
-            let _ = writeln!(s, "    {} AS {}{sep}", w.write(&def.expr), self.names.definition(id));
+            let _ = writeln!(
+                s,
+                "    {} AS {}{sep}",
+                w.write(&def.expr),
+                self.names.definition(id)
+            );
         }
         let _ = write!(s, "FROM {from}");
         s
@@ -542,7 +620,10 @@ impl<'a> Script<'a> {
                  FROM criteria\nWHERE FALSE"
             );
         }
-        format!("-- One row per firing.\n{}", self.d.unpivot("criteria", &crit).trim_end())
+        format!(
+            "-- One row per firing.\n{}",
+            self.d.unpivot("criteria", &crit).trim_end()
+        )
     }
 
     fn feature_select(&self, from: &str) -> String {
@@ -599,6 +680,8 @@ fn for_each_child(e: &Expr, mut f: impl FnMut(&Expr)) {
             f(x);
             items.iter().for_each(f);
         }
-        ExprKind::Coalesce(es) | ExprKind::Least(es) | ExprKind::Greatest(es) => es.iter().for_each(f),
+        ExprKind::Coalesce(es) | ExprKind::Least(es) | ExprKind::Greatest(es) => {
+            es.iter().for_each(f)
+        }
     }
 }

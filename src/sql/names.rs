@@ -91,7 +91,13 @@ pub(crate) fn window_text(w: Window) -> String {
 fn sanitize(text: &str) -> String {
     let mut s: String = text
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
         .collect();
     s.truncate(MAX_IDENT);
     s

@@ -80,7 +80,13 @@ pub struct Event {
     pub unit: Option<&'static str>,
 }
 
-pub fn ev(patient: i64, date: &'static str, kind: &'static str, system: &'static str, code: &'static str) -> Event {
+pub fn ev(
+    patient: i64,
+    date: &'static str,
+    kind: &'static str,
+    system: &'static str,
+    code: &'static str,
+) -> Event {
     Event {
         patient,
         date: Some(date),
@@ -169,7 +175,14 @@ pub fn agg(func: AggFunc, value_set: usize, window: Option<Window>) -> Expr {
         AggFunc::Has | AggFunc::Active => Type::Bool,
         _ => Type::Num,
     };
-    x(ty, ExprKind::Agg(Aggregate { func, value_set, window }))
+    x(
+        ty,
+        ExprKind::Agg(Aggregate {
+            func,
+            value_set,
+            window,
+        }),
+    )
 }
 pub fn cmp(op: CmpOp, a: Expr, b: Expr) -> Expr {
     x(Type::Bool, ExprKind::Cmp(op, Box::new(a), Box::new(b)))
@@ -181,7 +194,12 @@ pub fn not(a: Expr) -> Expr {
     x(Type::Bool, ExprKind::Not(Box::new(a)))
 }
 
-pub fn value_set(name: &str, kind: EventKind, unit: Option<&str>, systems: Vec<(&str, Vec<Pattern>)>) -> ValueSet {
+pub fn value_set(
+    name: &str,
+    kind: EventKind,
+    unit: Option<&str>,
+    systems: Vec<(&str, Vec<Pattern>)>,
+) -> ValueSet {
     ValueSet {
         name: name.into(),
         kind,
