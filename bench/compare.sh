@@ -43,7 +43,7 @@ seconds() {
 "$bin" sql --criteria "$criteria" --as-of "$as_of" --dialect duckdb --data "$dir" > "$dir/duckdb/firings.sql"
 
 t_caregap=$(RAYON_NUM_THREADS="$threads" seconds "$bin" score --data "$dir" --criteria "$criteria" --as-of "$as_of" --out "$dir/caregap")
-t_duckdb=$(seconds "$python" "$root/scripts/sql/run_duckdb.py" --threads "$threads" \
+t_duckdb=$(seconds "$python" "$root/scripts/sql/run_sql.py" --threads "$threads" \
     --parquet "$dir/duckdb/firings.parquet" "$dir/duckdb/firings.sql")
 
 "$python" - "$dir" "$n" "$threads" "$t_caregap" "$t_duckdb" <<'PY'

@@ -11,7 +11,7 @@ mod sql_common;
 
 use caregap::data::EventKind;
 use caregap::lang::ir::*;
-use caregap::sql::{Dialect, SqlOptions, emit};
+use caregap::sql::{SqlOptions, emit};
 use proptest::prelude::*;
 use serde_json::Value;
 use sql_common::*;
@@ -436,7 +436,7 @@ fn same(got: &V, want: &V) -> bool {
     }
 }
 
-fn check_batch(py: &std::path::PathBuf, seed: u64) -> Result<(), TestCaseError> {
+fn check_batch(engine: &Engine, seed: u64) -> Result<(), TestCaseError> {
     let mut r = Rng(seed | 1);
     let exprs: Vec<Expr> = (0..PER_CASE)
         .map(|_| {
@@ -454,8 +454,12 @@ fn check_batch(py: &std::path::PathBuf, seed: u64) -> Result<(), TestCaseError> 
         features: true,
         ..SqlOptions::default()
     };
-    let script = emit(&lib, as_of, Dialect::DuckDb, &opts);
-    let rows = run_duckdb(py, &tables_sql(&patients, &events), &script);
+    let script = emit(&lib, as_of, engine.dialect, &opts);
+    let rows = run_sql(
+        engine,
+        &tables_sql(engine.dialect, &patients, &events),
+        &script,
+    );
     prop_assert_eq!(rows.len(), patients.len());
     for row in &rows {
         let id = row[0].as_i64().expect("id");
@@ -483,7 +487,8 @@ fn check_batch(py: &std::path::PathBuf, seed: u64) -> Result<(), TestCaseError> 
             let want = eval(e, &person);
             prop_assert!(
                 same(&got, &want),
-                "patient {}: e{} = {:?}, expected {:?}\nexpression: {:#?}\nbase: {:?}",
+                "{:?}: patient {}: e{} = {:?}, expected {:?}\nexpression: {:#?}\nbase: {:?}",
+                engine.dialect,
                 id,
                 i,
                 got,
@@ -505,15 +510,14 @@ fn cases() -> u32 {
 
 #[test]
 fn random_expressions_match_the_language_semantics() {
-    let Some(py) = duckdb_python("random_expressions_match_the_language_semantics") else {
-        return;
-    };
-    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
-        cases: cases(),
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    });
-    runner
-        .run(&any::<u64>(), |seed| check_batch(&py, seed))
-        .unwrap();
+    for engine in engines("random_expressions_match_the_language_semantics", false) {
+        let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+            cases: cases(),
+            failure_persistence: None,
+            ..ProptestConfig::default()
+        });
+        runner
+            .run(&any::<u64>(), |seed| check_batch(&engine, seed))
+            .unwrap();
+    }
 }

@@ -230,18 +230,22 @@ fn by_patient(rows: Vec<Vec<Value>>) -> Vec<Vec<Value>> {
 
 #[test]
 fn features_follow_the_spec() {
-    let Some(py) = duckdb_python("features_follow_the_spec") else {
-        return;
-    };
+    for engine in engines("features_follow_the_spec", true) {
+        check_features(&engine);
+    }
+}
+
+fn check_features(engine: &Engine) {
     let lib = library();
     let opts = SqlOptions {
         features: true,
         ..SqlOptions::default()
     };
-    let script = emit(&lib, day("2024-03-31"), Dialect::DuckDb, &opts);
-    let rows = by_patient(run_duckdb(
-        &py,
-        &tables_sql(&patients(), &events()),
+    let d = engine.dialect;
+    let script = emit(&lib, day("2024-03-31"), d, &opts);
+    let rows = by_patient(run_sql(
+        engine,
+        &tables_sql(d, &patients(), &events()),
         &script,
     ));
     let names: Vec<&str> = lib.features.iter().map(|f| f.name.as_str()).collect();
@@ -303,42 +307,35 @@ fn features_follow_the_spec() {
                 (Some(a), Some(b)) => (a - b).abs() <= 1e-9 * b.abs().max(1.0),
                 _ => got == want,
             };
-            assert!(same, "patient {}: {col} = {got}, expected {want}", row[0]);
+            assert!(
+                same,
+                "{d:?}: patient {}: {col} = {got}, expected {want}",
+                row[0]
+            );
         }
     }
 }
 
 #[test]
 fn firings_follow_the_spec() {
-    let Some(py) = duckdb_python("firings_follow_the_spec") else {
-        return;
-    };
-    let script = emit(
-        &library(),
-        day("2024-03-31"),
-        Dialect::DuckDb,
-        &SqlOptions::default(),
-    );
-    let mut rows = run_duckdb(&py, &tables_sql(&patients(), &events()), &script);
-    rows.sort_by(|a, b| {
-        a[0].as_i64()
-            .cmp(&b[0].as_i64())
-            .then(a[2].as_str().cmp(&b[2].as_str()))
-    });
-    assert_eq!(
-        rows,
-        vec![json!([1, "A", "C1", 5]), json!([5, "A", "C2", 5])]
-            .into_iter()
-            .map(|v| v.as_array().unwrap().clone())
-            .collect::<Vec<_>>()
-    );
+    for engine in engines("firings_follow_the_spec", true) {
+        let d = engine.dialect;
+        let script = emit(&library(), day("2024-03-31"), d, &SqlOptions::default());
+        let mut rows = run_sql(&engine, &tables_sql(d, &patients(), &events()), &script);
+        rows.sort_by(|a, b| {
+            a[0].as_i64()
+                .cmp(&b[0].as_i64())
+                .then(a[2].as_str().cmp(&b[2].as_str()))
+        });
+        assert_eq!(
+            json!(rows),
+            json!([[1, "A", "C1", 5], [5, "A", "C2", 5]]),
+            "{d:?}"
+        );
+    }
 }
-
 #[test]
 fn leap_day_birthdays_and_month_end_windows() {
-    let Some(py) = duckdb_python("leap_day_birthdays_and_month_end_windows") else {
-        return;
-    };
     let people = vec![Patient {
         id: 1,
         birth: "2000-02-29",
@@ -369,37 +366,20 @@ fn leap_day_birthdays_and_month_end_windows() {
         features: true,
         ..SqlOptions::default()
     };
-    let setup = tables_sql(&people, &events);
-    // 2023-02-28 - 1mo = 2023-01-28 (window: after it); still 22 on 28 Feb.
-    let rows = run_duckdb(
-        &py,
-        &setup,
-        &emit(&lib, day("2023-02-28"), Dialect::DuckDb, &opts),
-    );
-    assert_eq!(
-        rows,
-        vec![
-            json!([1, "A", 22.0, 1.0, 0.0, 0.0])
-                .as_array()
-                .unwrap()
-                .clone()
-        ]
-    );
-    // 2023-03-01: 23 years old; 1mo back is 2023-02-01.
-    let rows = run_duckdb(
-        &py,
-        &setup,
-        &emit(&lib, day("2023-03-01"), Dialect::DuckDb, &opts),
-    );
-    assert_eq!(
-        rows,
-        vec![
-            json!([1, "A", 23.0, 0.0, 0.0, 0.0])
-                .as_array()
-                .unwrap()
-                .clone()
-        ]
-    );
+    // 2023-02-28: still 22; 1mo back is 2023-01-28 (the window starts after it),
+    // 30d back is 2023-01-29. 2023-03-01: 23; 1mo back is 2023-02-01.
+    let cases = [
+        ("2023-02-28", json!([[1, "A", 22.0, 1.0, 0.0, 0.0]])),
+        ("2023-03-01", json!([[1, "A", 23.0, 0.0, 0.0, 0.0]])),
+    ];
+    for engine in engines("leap_day_birthdays_and_month_end_windows", true) {
+        let d = engine.dialect;
+        let setup = tables_sql(d, &people, &events);
+        for (as_of, want) in &cases {
+            let rows = run_sql(&engine, &setup, &emit(&lib, day(as_of), d, &opts));
+            assert_eq!(&json!(rows), want, "{d:?} as of {as_of}");
+        }
+    }
 }
 
 #[test]

@@ -67,9 +67,37 @@ impl ExprWriter<'_> {
         self.operand(e, Prec::Add)
     }
 
-    fn list(&self, es: &[Expr]) -> String {
+    /// A null of type `ty` where `e` is of the literal-null type and `ty` is
+    /// not: PostgreSQL types a bare `NULL` as text (`least(NULL, NULL) * 3`).
+    fn typed_null(&self, e: &Expr, ty: Type) -> Option<String> {
+        let t = match ty {
+            _ if e.ty != Type::Null => return None,
+            Type::Num => self.dialect.double(),
+            Type::Bool => "BOOLEAN",
+            Type::Str => match self.dialect {
+                Dialect::Spark => "STRING",
+                Dialect::Postgres => "TEXT",
+                Dialect::DuckDb => "VARCHAR",
+            },
+            Type::Null => return None,
+        };
+        Some(format!("CAST(NULL AS {t})"))
+    }
+
+    /// `operand`, with a typed null for an operand of the literal-null type.
+    fn operand_in(&self, e: &Expr, ty: Type, min: Prec) -> String {
+        self.typed_null(e, ty)
+            .unwrap_or_else(|| self.operand(e, min))
+    }
+
+    /// `write`, with a typed null for an operand of the literal-null type.
+    fn write_in(&self, e: &Expr, ty: Type) -> String {
+        self.typed_null(e, ty).unwrap_or_else(|| self.write(e))
+    }
+
+    fn list_in(&self, es: &[Expr], ty: Type) -> String {
         es.iter()
-            .map(|e| self.write(e))
+            .map(|e| self.write_in(e, ty))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -102,7 +130,7 @@ impl ExprWriter<'_> {
             ExprKind::Agg(a) => (self.names.aggregate(a).to_string(), Prec::Atom),
             ExprKind::Not(x) => (format!("NOT {}", self.operand(x, Prec::Not)), Prec::Not),
             ExprKind::Neg(x) => {
-                let inner = self.operand(x, Prec::Neg);
+                let inner = self.operand_in(x, e.ty, Prec::Neg);
                 // `--` would start a comment.
                 let sep = if inner.starts_with('-') { " " } else { "" };
                 (format!("-{sep}{inner}"), Prec::Neg)
@@ -144,12 +172,15 @@ impl ExprWriter<'_> {
                     ArithOp::Mul => ("*", Prec::Mul),
                     ArithOp::Div => ("/", Prec::Mul),
                 };
-                let left = self.operand(a, prec);
+                let left = self.operand_in(a, e.ty, prec);
                 // Left-associative: an equal-strength right operand needs parentheses.
-                let right = self.operand(b, next(prec));
+                let right = self.operand_in(b, e.ty, next(prec));
                 match op {
                     // Division by zero (also 0/0) is null.
-                    ArithOp::Div => (format!("{left} / nullif({}, 0)", self.write(b)), Prec::Mul),
+                    ArithOp::Div => (
+                        format!("{left} / nullif({}, 0)", self.write_in(b, e.ty)),
+                        Prec::Mul,
+                    ),
                     _ => (format!("{left} {sym} {right}"), prec),
                 }
             }
@@ -191,22 +222,22 @@ impl ExprWriter<'_> {
                 format!(
                     "CASE WHEN {} THEN {} ELSE {} END",
                     self.write(c),
-                    self.write(a),
-                    self.write(b)
+                    self.write_in(a, e.ty),
+                    self.write_in(b, e.ty)
                 ),
                 Prec::Atom,
             ),
-            ExprKind::Coalesce(es) => (format!("coalesce({})", self.list(es)), Prec::Atom),
-            ExprKind::Abs(x) => (format!("abs({})", self.write(x)), Prec::Atom),
+            ExprKind::Coalesce(es) => (format!("coalesce({})", self.list_in(es, e.ty)), Prec::Atom),
+            ExprKind::Abs(x) => (format!("abs({})", self.write_in(x, e.ty)), Prec::Atom),
             ExprKind::Round(x) => {
-                let x = self.operand(x, Prec::Atom);
+                let x = self.operand_in(x, e.ty, Prec::Atom);
                 (d.round(&x), Prec::Atom)
             }
             // PostgreSQL's, DuckDB's and Spark's least/greatest all ignore
             // nulls and are null only when every operand is null, as the
             // language asks.
-            ExprKind::Least(es) => (format!("least({})", self.list(es)), Prec::Atom),
-            ExprKind::Greatest(es) => (format!("greatest({})", self.list(es)), Prec::Atom),
+            ExprKind::Least(es) => (format!("least({})", self.list_in(es, e.ty)), Prec::Atom),
+            ExprKind::Greatest(es) => (format!("greatest({})", self.list_in(es, e.ty)), Prec::Atom),
         }
     }
 }

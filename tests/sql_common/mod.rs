@@ -7,6 +7,24 @@ use std::process::Command;
 
 use caregap::data::EventKind;
 use caregap::lang::ir::*;
+use caregap::sql::Dialect;
+
+/// An SQL engine the tests can run scripts on.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub python: PathBuf,
+    pub dialect: Dialect,
+}
+
+impl Engine {
+    fn name(&self) -> &'static str {
+        match self.dialect {
+            Dialect::DuckDb => "duckdb",
+            Dialect::Postgres => "postgres",
+            Dialect::Spark => "spark",
+        }
+    }
+}
 
 /// The venv's Python, or `None` (with a message) when it is missing and
 /// `CAREGAP_REQUIRE_DUCKDB` is unset. With the flag set, a missing venv fails.
@@ -33,16 +51,44 @@ pub fn duckdb_python(test: &str) -> Option<PathBuf> {
     None
 }
 
-/// Runs `setup` then `script` on a fresh in-memory DuckDB; returns the rows.
-pub fn run_duckdb(python: &PathBuf, setup: &str, script: &str) -> Vec<Vec<serde_json::Value>> {
+/// The engines to test on: DuckDB (when the venv exists), PostgreSQL when
+/// `CAREGAP_PG_DSN` is set, Spark when `CAREGAP_SQL_SPARK` is set and
+/// `spark` is allowed (a local session takes seconds to start).
+pub fn engines(test: &str, spark: bool) -> Vec<Engine> {
+    let Some(python) = duckdb_python(test) else {
+        return Vec::new();
+    };
+    let mut out = vec![Engine {
+        python: python.clone(),
+        dialect: Dialect::DuckDb,
+    }];
+    if std::env::var_os("CAREGAP_PG_DSN").is_some() {
+        out.push(Engine {
+            python: python.clone(),
+            dialect: Dialect::Postgres,
+        });
+    }
+    if spark && std::env::var_os("CAREGAP_SQL_SPARK").is_some() {
+        out.push(Engine {
+            python,
+            dialect: Dialect::Spark,
+        });
+    }
+    out
+}
+
+/// Runs `setup` then `script` on a fresh session of `engine`; returns the rows.
+pub fn run_sql(engine: &Engine, setup: &str, script: &str) -> Vec<Vec<serde_json::Value>> {
     let dir = tempfile::tempdir().expect("temp dir");
     let setup_path = dir.path().join("setup.sql");
     let script_path = dir.path().join("script.sql");
     std::fs::write(&setup_path, setup).expect("write setup");
     std::fs::write(&script_path, script).expect("write script");
-    let runner = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/sql/run_duckdb.py");
-    let out = Command::new(python)
+    let runner = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/sql/run_sql.py");
+    let out = Command::new(&engine.python)
         .arg(runner)
+        .arg("--engine")
+        .arg(engine.name())
         .arg("--setup")
         .arg(&setup_path)
         .arg(&script_path)
@@ -50,7 +96,8 @@ pub fn run_duckdb(python: &PathBuf, setup: &str, script: &str) -> Vec<Vec<serde_
         .expect("run python");
     assert!(
         out.status.success(),
-        "DuckDB failed:\n{}\n--- script ---\n{script}",
+        "{} failed:\n{}\n--- script ---\n{script}",
+        engine.name(),
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("JSON rows")
@@ -109,44 +156,103 @@ impl Event {
     }
 }
 
-fn s(x: Option<&str>) -> String {
-    x.map_or("NULL".into(), |x| format!("'{}'", x.replace('\'', "''")))
+fn q(d: Dialect, x: Option<&str>) -> String {
+    match (d, x) {
+        (_, None) => "NULL".into(),
+        (Dialect::Spark, Some(x)) => format!("'{}'", x.replace('\\', "\\\\").replace('\'', "\\'")),
+        (_, Some(x)) => format!("'{}'", x.replace('\'', "''")),
+    }
 }
 
-fn d(x: Option<&str>) -> String {
+fn date(x: Option<&str>) -> String {
     x.map_or("NULL".into(), |x| format!("DATE '{x}'"))
 }
 
-/// `CREATE TABLE patients/events` statements holding the given rows.
-pub fn tables_sql(patients: &[Patient], events: &[Event]) -> String {
-    let mut out = String::from(
-        "CREATE TABLE patients (patient_id BIGINT, birth_date DATE, sex VARCHAR, clinic_id VARCHAR, death_date DATE);\n\
-         CREATE TABLE events (patient_id BIGINT, date DATE, kind VARCHAR, system VARCHAR, code VARCHAR, value DOUBLE, unit VARCHAR);\n",
-    );
-    for p in patients {
-        out += &format!(
-            "INSERT INTO patients VALUES ({}, DATE '{}', {}, {}, {});\n",
-            p.id,
-            p.birth,
-            s(Some(p.sex)),
-            s(Some(p.clinic)),
-            d(p.death)
-        );
-    }
-    for e in events {
-        let value = match e.value {
-            None => "NULL".to_string(),
-            Some(v) if v.is_nan() => "'NaN'::DOUBLE".to_string(),
-            Some(v) => format!("'{v:?}'::DOUBLE"),
+/// Statements (one per line, each ending in `;`) creating the session's
+/// `patients` and `events` tables with the given rows.
+pub fn tables_sql(d: Dialect, patients: &[Patient], events: &[Event]) -> String {
+    let double = if d == Dialect::Postgres {
+        "DOUBLE PRECISION"
+    } else {
+        "DOUBLE"
+    };
+    let patient_rows: Vec<String> = patients
+        .iter()
+        .map(|p| {
+            format!(
+                "({}, DATE '{}', {}, {}, {})",
+                p.id,
+                p.birth,
+                q(d, Some(p.sex)),
+                q(d, Some(p.clinic)),
+                date(p.death)
+            )
+        })
+        .collect();
+    let event_rows: Vec<String> = events
+        .iter()
+        .map(|e| {
+            let value = match e.value {
+                None => "NULL".to_string(),
+                Some(v) if v.is_nan() => format!("CAST('NaN' AS {double})"),
+                Some(v) => format!("CAST('{v:?}' AS {double})"),
+            };
+            format!(
+                "({}, {}, {}, {}, {}, {value}, {})",
+                e.patient,
+                date(e.date),
+                q(d, e.kind),
+                q(d, e.system),
+                q(d, e.code),
+                q(d, e.unit)
+            )
+        })
+        .collect();
+    let string = if d == Dialect::Spark {
+        "STRING"
+    } else {
+        "VARCHAR"
+    };
+    let cols_p = [
+        ("patient_id", "BIGINT"),
+        ("birth_date", "DATE"),
+        ("sex", string),
+        ("clinic_id", string),
+        ("death_date", "DATE"),
+    ];
+    let cols_e = [
+        ("patient_id", "BIGINT"),
+        ("date", "DATE"),
+        ("kind", string),
+        ("system", string),
+        ("code", string),
+        ("value", double),
+        ("unit", string),
+    ];
+    let mut out = String::new();
+    for (table, cols, rows) in [
+        ("patients", &cols_p[..], &patient_rows),
+        ("events", &cols_e[..], &event_rows),
+    ] {
+        let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
+        let casts: Vec<String> = cols
+            .iter()
+            .map(|(n, t)| format!("CAST({n} AS {t}) AS {n}"))
+            .collect();
+        let values = if d == Dialect::Spark {
+            format!("VALUES {}", rows.join(", "))
+        } else {
+            format!("(VALUES {})", rows.join(", "))
+        };
+        let view = if d == Dialect::Spark {
+            "CREATE OR REPLACE TEMP VIEW"
+        } else {
+            "CREATE TEMP TABLE"
         };
         out += &format!(
-            "INSERT INTO events VALUES ({}, {}, {}, {}, {}, {value}, {});\n",
-            e.patient,
-            d(e.date),
-            s(e.kind),
-            s(e.system),
-            s(e.code),
-            s(e.unit)
+            "{view} {table} AS SELECT {} FROM {values} AS t({});\n",
+            casts.join(", "),
+            names.join(", ")
         );
     }
     out
