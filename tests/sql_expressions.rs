@@ -510,7 +510,7 @@ fn cases() -> u32 {
 
 #[test]
 fn random_expressions_match_the_language_semantics() {
-    for engine in engines("random_expressions_match_the_language_semantics", false) {
+    for engine in engines("random_expressions_match_the_language_semantics", true) {
         let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
             cases: cases(),
             failure_persistence: None,

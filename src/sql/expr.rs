@@ -102,6 +102,18 @@ impl ExprWriter<'_> {
             .join(", ")
     }
 
+    /// `coalesce`/`least`/`greatest`: of one operand, the operand itself
+    /// (Spark refuses `greatest(x)`).
+    fn variadic(&self, func: &str, es: &[Expr], ty: Type) -> (String, Prec) {
+        match es {
+            [one] => match self.typed_null(one, ty) {
+                Some(null) => (null, Prec::Atom),
+                None => self.emit(one),
+            },
+            _ => (format!("{func}({})", self.list_in(es, ty)), Prec::Atom),
+        }
+    }
+
     fn emit(&self, e: &Expr) -> (String, Prec) {
         let d = self.dialect;
         // An expression of type Null is always null.
@@ -227,7 +239,7 @@ impl ExprWriter<'_> {
                 ),
                 Prec::Atom,
             ),
-            ExprKind::Coalesce(es) => (format!("coalesce({})", self.list_in(es, e.ty)), Prec::Atom),
+            ExprKind::Coalesce(es) => self.variadic("coalesce", es, e.ty),
             ExprKind::Abs(x) => (format!("abs({})", self.write_in(x, e.ty)), Prec::Atom),
             ExprKind::Round(x) => {
                 let x = self.operand_in(x, e.ty, Prec::Atom);
@@ -236,8 +248,8 @@ impl ExprWriter<'_> {
             // PostgreSQL's, DuckDB's and Spark's least/greatest all ignore
             // nulls and are null only when every operand is null, as the
             // language asks.
-            ExprKind::Least(es) => (format!("least({})", self.list_in(es, e.ty)), Prec::Atom),
-            ExprKind::Greatest(es) => (format!("greatest({})", self.list_in(es, e.ty)), Prec::Atom),
+            ExprKind::Least(es) => self.variadic("least", es, e.ty),
+            ExprKind::Greatest(es) => self.variadic("greatest", es, e.ty),
         }
     }
 }
