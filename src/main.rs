@@ -17,11 +17,19 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
+    Inspect(cli::inspect::InspectArgs),
+    /// Generate a synthetic population (Parquet) for demos, tests and benchmarks.
+    Synth(cli::synth::SynthArgs),
+}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let result: anyhow::Result<()> = match cli.command {};
+    let result: anyhow::Result<()> = match cli.command {
+        Command::Inspect(args) => cli::inspect::run(args),
+        Command::Synth(args) => cli::synth::run(args),
+    };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {

@@ -1,1 +1,3 @@
 //! One module per subcommand. Only the CLI reads and writes files.
+pub mod inspect;
+pub mod synth;

@@ -1,0 +1,960 @@
+//! The loader: Parquet tables to a [`Dataset`] (see the module docs of
+//! [`crate::data`] for the layout and invariants).
+
+use std::path::{Path, PathBuf};
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+use rayon::prelude::*;
+
+use super::consents::{Consent, ConsentScope, Consents, Contact, Outcome, Outreach};
+use super::days::format_day;
+use super::error::DataError;
+use super::population::*;
+use super::read::*;
+use super::report::{LoadReport, Reason, Table, TableReport, Tally};
+
+/// How to load a dataset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadOptions {
+    /// The scoring date: events dated after it are set aside (counted as
+    /// [`Reason::AfterAsOf`]) and never enter the store.
+    pub as_of: Day,
+    /// Turn any unusable row into an error instead of counting it.
+    pub strict: bool,
+    /// More event files read after the `events` table as part of it, e.g.
+    /// `events_future.parquet` when building model labels (load with the
+    /// label period's end as `as_of`, then evaluate features at an earlier date).
+    pub extra_event_files: Vec<PathBuf>,
+}
+
+impl LoadOptions {
+    pub fn new(as_of: Day) -> LoadOptions {
+        LoadOptions {
+            as_of,
+            strict: false,
+            extra_event_files: Vec::new(),
+        }
+    }
+}
+
+/// Everything a run reads: the population, the optional tables and the account
+/// of what was read and set aside.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dataset {
+    pub population: Population,
+    pub consents: Consents,
+    pub outreach: Outreach,
+    pub report: LoadReport,
+}
+
+/// Loads the tables of the data model from `dir` (see [`crate::data`]).
+pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
+    let required = |table| {
+        table_paths(dir, table)?.ok_or_else(|| DataError::MissingTable {
+            table,
+            dir: dir.to_path_buf(),
+        })
+    };
+    let patient_paths = required(Table::Patients)?;
+    let mut event_paths = required(Table::Events)?;
+    event_paths.extend(opts.extra_event_files.iter().cloned());
+    let consent_paths = table_paths(dir, Table::Consents)?;
+    let outreach_paths = table_paths(dir, Table::Outreach)?;
+
+    let mut report = LoadReport {
+        as_of: format_day(opts.as_of),
+        tables: Vec::new(),
+        rejected: Vec::new(),
+    };
+    let mut account = |table, files: &[TableFile], used: u64, tally: Tally| {
+        let files = file_rows(files);
+        let rows_read = files.iter().map(|f| f.rows).sum();
+        if opts.strict
+            && let Some((reason, ex)) = tally.first()
+        {
+            return Err(DataError::Rejected {
+                table,
+                file: files[ex.file].path.clone(),
+                row: ex.row,
+                reason: reason.to_string(),
+                value: ex.value.clone(),
+                total: tally.total(),
+            });
+        }
+        let rows_rejected = tally.total();
+        report.rejected.extend(tally.into_rejections(table, &files));
+        report.tables.push(TableReport {
+            table,
+            files,
+            rows_read,
+            rows_used: used,
+            rows_rejected,
+        });
+        Ok(())
+    };
+
+    let files = open_table(&patient_paths, Table::Patients, PATIENT_COLUMNS, None)?;
+    let id_type = files[0].id_type;
+    if let Some(other) = files.iter().find(|f| f.id_type != id_type) {
+        return Err(DataError::IdTypeMismatch {
+            path: other.path.clone(),
+            table: Table::Patients,
+            found: other.id_type.describe(),
+            patients: id_type.describe(),
+        });
+    }
+    let (patients, index, tally) = load_patients(&files, id_type)?;
+    account(Table::Patients, &files, patients.len() as u64, tally)?;
+
+    let files = open_table(&event_paths, Table::Events, EVENT_COLUMNS, Some(id_type))?;
+    let (events, codes, units, tally) = load_events(&files, &index, patients.len(), opts.as_of)?;
+    account(Table::Events, &files, events.len() as u64, tally)?;
+
+    let mut consents = Consents {
+        n_patients: patients.len(),
+        rows: Vec::new(),
+    };
+    if let Some(paths) = consent_paths {
+        let files = open_table(&paths, Table::Consents, CONSENT_COLUMNS, Some(id_type))?;
+        let (rows, tally) = load_consents(&files, &index)?;
+        account(Table::Consents, &files, rows.len() as u64, tally)?;
+        consents.rows = rows;
+    }
+    let mut outreach = Outreach::default();
+    if let Some(paths) = outreach_paths {
+        let files = open_table(&paths, Table::Outreach, OUTREACH_COLUMNS, Some(id_type))?;
+        let (rows, tally) = load_outreach(&files, &index)?;
+        account(Table::Outreach, &files, rows.len() as u64, tally)?;
+        outreach.rows = rows;
+    }
+
+    Ok(Dataset {
+        population: Population {
+            as_of: opts.as_of,
+            patients,
+            events,
+            codes,
+            units,
+        },
+        consents,
+        outreach,
+        report,
+    })
+}
+
+const PATIENT_COLUMNS: &[ColumnSpec] = &[
+    col("patient_id", Expect::PatientId, true),
+    col("birth_date", Expect::Date, true),
+    dict_col("sex", true),
+    dict_col("clinic_id", true),
+    col("death_date", Expect::Date, false),
+    dict_col("municipality", false),
+    dict_col("language", false),
+];
+
+const EVENT_COLUMNS: &[ColumnSpec] = &[
+    col("patient_id", Expect::PatientId, true),
+    col("date", Expect::Date, true),
+    dict_col("kind", true),
+    dict_col("system", true),
+    dict_col("code", true),
+    col("value", Expect::Float64, false),
+    dict_col("unit", false),
+];
+
+const CONSENT_COLUMNS: &[ColumnSpec] = &[
+    col("patient_id", Expect::PatientId, true),
+    dict_col("scope", true),
+    col("granted", Expect::Boolean, true),
+    col("date", Expect::Date, true),
+];
+
+const OUTREACH_COLUMNS: &[ColumnSpec] = &[
+    col("patient_id", Expect::PatientId, true),
+    col("date", Expect::Date, true),
+    dict_col("criterion_id", false),
+    dict_col("outcome", true),
+];
+
+/// Sentinels of a resolved patient id (real indices are below them).
+const NO_PATIENT: u32 = NULL_ID;
+const ORPHAN: u32 = u32::MAX - 1;
+const REJECTED: u32 = u32::MAX - 2;
+
+/// Maps patient ids to dense indices ([`REJECTED`] for ids whose row was unusable).
+enum PatientIndex {
+    Int(FxMap<i64, u32>),
+    Str(FxMap<Box<str>, u32>),
+}
+
+impl PatientIndex {
+    /// Resolves each row of an id column to an index or a sentinel.
+    fn resolve(&self, col: &dyn Array, out: &mut Vec<u32>) {
+        out.clear();
+        out.reserve(col.len());
+        match self {
+            PatientIndex::Int(map) => {
+                let ids = col.as_primitive::<Int64Type>();
+                let mut last = None;
+                for i in 0..ids.len() {
+                    if ids.is_null(i) {
+                        out.push(NO_PATIENT);
+                        continue;
+                    }
+                    let id = ids.value(i);
+                    let p = match last {
+                        Some((prev, p)) if prev == id => p,
+                        _ => {
+                            let p = map.get(&id).copied().unwrap_or(ORPHAN);
+                            last = Some((id, p));
+                            p
+                        }
+                    };
+                    out.push(p);
+                }
+            }
+            PatientIndex::Str(map) => {
+                let mut last: Option<(Box<str>, u32)> = None;
+                for_each_str(col, |_, s| {
+                    let Some(s) = s else {
+                        out.push(NO_PATIENT);
+                        return;
+                    };
+                    let p = match &last {
+                        Some((prev, p)) if **prev == *s => *p,
+                        _ => {
+                            let p = map.get(s).copied().unwrap_or(ORPHAN);
+                            last = Some((s.into(), p));
+                            p
+                        }
+                    };
+                    out.push(p);
+                });
+            }
+        }
+    }
+}
+
+/// The reason a resolved patient makes a row unusable, if any.
+fn patient_reason(p: u32) -> Option<Reason> {
+    match p {
+        NO_PATIENT => Some(Reason::NullRequired {
+            column: "patient_id",
+        }),
+        ORPHAN => Some(Reason::OrphanPatient),
+        REJECTED => Some(Reason::RejectedPatient),
+        _ => None,
+    }
+}
+
+/// A column the projection guarantees (required, checked on open).
+fn required<'b>(batch: &'b RecordBatch, name: &str) -> &'b dyn Array {
+    column(batch, name)
+        .unwrap_or_else(|| panic!("required column {name} was checked on open"))
+        .as_ref()
+}
+
+// ---------------------------------------------------------------- patients
+
+#[derive(Default)]
+struct PatientChunk {
+    file_index: usize,
+    /// 1-based file row of each row.
+    row: Vec<u64>,
+    int_ids: Vec<Option<i64>>,
+    str_ids: Vec<Option<Box<str>>>,
+    birth: Vec<Option<Day>>,
+    death: Vec<Option<Day>>,
+    strings: Interner,
+    sex: Vec<u32>,
+    clinic: Vec<u32>,
+    municipality: Vec<u32>,
+    language: Vec<u32>,
+}
+
+fn read_patient_unit(unit: Unit<'_>, id_type: IdType) -> Result<PatientChunk, DataError> {
+    let mut ch = PatientChunk {
+        file_index: unit.file_index,
+        ..PatientChunk::default()
+    };
+    let mut scratch = Vec::new();
+    unit.for_each_batch(|batch, first| {
+        let n = batch.num_rows();
+        ch.row.extend((0..n as u64).map(|i| first + i + 1));
+        let ids = required(batch, "patient_id");
+        match id_type {
+            IdType::Int => ch.int_ids.extend(ids.as_primitive::<Int64Type>().iter()),
+            IdType::Str => for_each_str(ids, |_, s| ch.str_ids.push(s.map(Box::from))),
+        }
+        ch.birth.extend(
+            required(batch, "birth_date")
+                .as_primitive::<Date32Type>()
+                .iter(),
+        );
+        match column(batch, "death_date") {
+            Some(c) => ch.death.extend(c.as_primitive::<Date32Type>().iter()),
+            None => ch.death.extend(std::iter::repeat_n(None, n)),
+        }
+        for (name, out) in [
+            ("sex", &mut ch.sex),
+            ("clinic_id", &mut ch.clinic),
+            ("municipality", &mut ch.municipality),
+            ("language", &mut ch.language),
+        ] {
+            match column(batch, name) {
+                Some(c) => {
+                    intern_column(c.as_ref(), &mut ch.strings, &mut scratch);
+                    out.extend_from_slice(&scratch);
+                }
+                None => out.extend(std::iter::repeat_n(NULL_ID, n)),
+            }
+        }
+    })?;
+    Ok(ch)
+}
+
+/// Builds a [`DictColumn`] incrementally (values in order of first appearance).
+#[derive(Default)]
+struct DictBuilder {
+    map: FxMap<Box<str>, u32>,
+    col: DictColumn,
+}
+
+impl DictBuilder {
+    fn push(&mut self, value: Option<&str>) {
+        let code = value.map(|s| match self.map.get(s) {
+            Some(&c) => c,
+            None => {
+                let c = self.col.values.len() as u32;
+                self.col.values.push(s.to_string());
+                self.map.insert(s.into(), c);
+                c
+            }
+        });
+        self.col.codes.push(code);
+    }
+}
+
+fn load_patients(
+    files: &[TableFile],
+    id_type: IdType,
+) -> Result<(Patients, PatientIndex, Tally), DataError> {
+    let chunks = read_units(files, |unit| read_patient_unit(unit, id_type))?;
+    let n: usize = chunks.iter().map(|c| c.row.len()).sum();
+    let mut tally = Tally::default();
+    let mut int_index = FxMap::default();
+    let mut str_index: FxMap<Box<str>, u32> = FxMap::default();
+    let (mut int_ids, mut str_ids) = (Vec::new(), Vec::new());
+    let mut birth_date = Vec::with_capacity(n);
+    let mut death_date = Vec::with_capacity(n);
+    let [mut sex, mut clinic, mut municipality, mut language] =
+        std::array::from_fn(|_| DictBuilder::default());
+    for ch in &chunks {
+        let file = &files[ch.file_index];
+        for i in 0..ch.row.len() {
+            let row = ch.row[i];
+            let id_text = match id_type {
+                IdType::Int => ch.int_ids[i].map(|v| v.to_string()),
+                IdType::Str => ch.str_ids[i].as_ref().map(|s| s.to_string()),
+            };
+            let Some(id_text) = id_text else {
+                tally.add(
+                    Reason::NullRequired {
+                        column: "patient_id",
+                    },
+                    ch.file_index,
+                    row,
+                    || "null".into(),
+                );
+                continue;
+            };
+            let missing = if ch.birth[i].is_none() {
+                Some("birth_date")
+            } else if ch.sex[i] == NULL_ID {
+                Some("sex")
+            } else if ch.clinic[i] == NULL_ID {
+                Some("clinic_id")
+            } else {
+                None
+            };
+            let index = match missing {
+                Some(_) => REJECTED,
+                None => birth_date.len() as u32,
+            };
+            let previous = match id_type {
+                IdType::Int => int_index.insert(ch.int_ids[i].expect("checked"), index),
+                IdType::Str => str_index.insert(ch.str_ids[i].clone().expect("checked"), index),
+            };
+            if previous.is_some() {
+                let (first_file, first_row) = find_first(&chunks, id_type, ch, i);
+                return Err(DataError::DuplicatePatient {
+                    path: file.path.clone(),
+                    row,
+                    id: id_text,
+                    first_path: files[first_file].path.clone(),
+                    first_row,
+                });
+            }
+            if let Some(column) = missing {
+                tally.add(Reason::NullRequired { column }, ch.file_index, row, || {
+                    format!("null (patient_id {id_text})")
+                });
+                continue;
+            }
+            match id_type {
+                IdType::Int => int_ids.push(ch.int_ids[i].expect("checked")),
+                IdType::Str => str_ids.push(id_text),
+            }
+            birth_date.push(ch.birth[i].expect("checked"));
+            death_date.push(ch.death[i]);
+            sex.push(ch.strings.get(ch.sex[i]));
+            clinic.push(ch.strings.get(ch.clinic[i]));
+            municipality.push(ch.strings.get(ch.municipality[i]));
+            language.push(ch.strings.get(ch.language[i]));
+        }
+    }
+    let (ids, index) = match id_type {
+        IdType::Int => (PatientIds::Int(int_ids), PatientIndex::Int(int_index)),
+        IdType::Str => (PatientIds::Str(str_ids), PatientIndex::Str(str_index)),
+    };
+    let patients = Patients {
+        ids,
+        birth_date,
+        sex: sex.col,
+        clinic: clinic.col,
+        death_date,
+        municipality: municipality.col,
+        language: language.col,
+    };
+    Ok((patients, index, tally))
+}
+
+/// The (file, row) where the id of row `i` of `dup_chunk` first appeared.
+fn find_first(
+    chunks: &[PatientChunk],
+    id_type: IdType,
+    dup_chunk: &PatientChunk,
+    i: usize,
+) -> (usize, u64) {
+    let same = |ch: &PatientChunk, j: usize| match id_type {
+        IdType::Int => ch.int_ids[j] == dup_chunk.int_ids[i],
+        IdType::Str => ch.str_ids[j] == dup_chunk.str_ids[i],
+    };
+    for ch in chunks {
+        for j in 0..ch.row.len() {
+            if same(ch, j) {
+                return (ch.file_index, ch.row[j]);
+            }
+        }
+    }
+    (dup_chunk.file_index, dup_chunk.row[i])
+}
+
+// ---------------------------------------------------------------- events
+
+/// The usable events of one row group, in input order, with chunk-local ids.
+#[derive(Default)]
+struct EventChunk {
+    patient: Vec<u32>,
+    date: Vec<Day>,
+    /// Chunk-local code id (index into `triples`), made global after reading.
+    code: Vec<u32>,
+    value: Vec<f64>,
+    has_value: Vec<bool>,
+    /// Chunk-local unit id + 1; 0 is null. Made global after reading.
+    unit: Vec<u32>,
+    kinds: Interner,
+    systems: Interner,
+    codes: Interner,
+    units: Interner,
+    /// Distinct (kind, system id, code id) in order of first appearance.
+    triples: Vec<(EventKind, u32, u32)>,
+    tally: Tally,
+}
+
+fn read_event_unit(
+    unit: Unit<'_>,
+    index: &PatientIndex,
+    as_of: Day,
+) -> Result<EventChunk, DataError> {
+    let mut ch = EventChunk::default();
+    let file_index = unit.file_index;
+    let mut pid = Vec::new();
+    let (mut kind_ids, mut sys_ids, mut code_ids, mut unit_ids) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut kind_of: Vec<Option<EventKind>> = Vec::new();
+    let mut triple_ids: FxMap<(u32, u32, u32), u32> = FxMap::default();
+    unit.for_each_batch(|batch, first| {
+        let n = batch.num_rows();
+        let pid_col = required(batch, "patient_id");
+        index.resolve(pid_col, &mut pid);
+        let dates = required(batch, "date").as_primitive::<Date32Type>();
+        let kind_col = required(batch, "kind");
+        intern_column(kind_col, &mut ch.kinds, &mut kind_ids);
+        kind_of.extend(
+            ch.kinds.values[kind_of.len()..]
+                .iter()
+                .map(|s| EventKind::parse(s)),
+        );
+        intern_column(required(batch, "system"), &mut ch.systems, &mut sys_ids);
+        intern_column(required(batch, "code"), &mut ch.codes, &mut code_ids);
+        let values = column(batch, "value").map(|c| c.as_primitive::<Float64Type>());
+        match column(batch, "unit") {
+            Some(c) => intern_column(c.as_ref(), &mut ch.units, &mut unit_ids),
+            None => {
+                unit_ids.clear();
+                unit_ids.resize(n, NULL_ID);
+            }
+        }
+        ch.patient.reserve(n);
+        ch.date.reserve(n);
+        ch.code.reserve(n);
+        ch.value.reserve(n);
+        ch.has_value.reserve(n);
+        ch.unit.reserve(n);
+        let mut last_triple = None;
+        for i in 0..n {
+            let p = pid[i];
+            let (kind_id, sys, code) = (kind_ids[i], sys_ids[i], code_ids[i]);
+            let kind = if kind_id == NULL_ID {
+                None
+            } else {
+                kind_of[kind_id as usize]
+            };
+            let (has, value) = match values {
+                Some(v) if v.is_valid(i) => (true, v.value(i)),
+                _ => (false, 0.0),
+            };
+            let date = dates.value(i);
+            let reason = if p == NO_PATIENT {
+                patient_reason(p)
+            } else if dates.is_null(i) {
+                Some(Reason::NullRequired { column: "date" })
+            } else if kind_id == NULL_ID {
+                Some(Reason::NullRequired { column: "kind" })
+            } else if sys == NULL_ID {
+                Some(Reason::NullRequired { column: "system" })
+            } else if code == NULL_ID {
+                Some(Reason::NullRequired { column: "code" })
+            } else if kind.is_none() {
+                Some(Reason::UnknownKind)
+            } else if p >= REJECTED {
+                patient_reason(p)
+            } else if date > as_of {
+                Some(Reason::AfterAsOf)
+            } else if kind == Some(EventKind::Medication) && has && value < 0.0 {
+                Some(Reason::NegativeSupply)
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                let row = first + i as u64 + 1;
+                let shown = |name: &str| render(required(batch, name), i);
+                ch.tally
+                    .add(reason.clone(), file_index, row, || match reason {
+                        Reason::NullRequired { column } => format!("{column} = null"),
+                        Reason::UnknownKind => format!("kind = {:?}", shown("kind")),
+                        Reason::OrphanPatient | Reason::RejectedPatient => {
+                            format!("patient_id = {}", shown("patient_id"))
+                        }
+                        Reason::AfterAsOf => format!("date = {}", format_day(date)),
+                        _ => format!("value = {value}"),
+                    });
+                continue;
+            }
+            let kind = kind.expect("checked");
+            let key = (kind as u32, sys, code);
+            let id = match last_triple {
+                Some((k, id)) if k == key => id,
+                _ => {
+                    let next = ch.triples.len() as u32;
+                    let id = *triple_ids.entry(key).or_insert(next);
+                    if id == next {
+                        ch.triples.push((kind, sys, code));
+                    }
+                    last_triple = Some((key, id));
+                    id
+                }
+            };
+            ch.patient.push(p);
+            ch.date.push(date);
+            ch.code.push(id);
+            ch.value.push(value);
+            ch.has_value.push(has);
+            ch.unit.push(unit_ids[i].wrapping_add(1));
+        }
+    })?;
+    Ok(ch)
+}
+
+/// Global dictionaries built from the chunks' local ones, normalising each
+/// distinct raw string once.
+#[derive(Default)]
+struct GlobalDicts {
+    systems: FxMap<Box<str>, Box<str>>,
+    codes: FxMap<Box<str>, Box<str>>,
+    entries: FxMap<CodeEntry, u32>,
+    table: CodeTable,
+    unit_ids: FxMap<Box<str>, u32>,
+    units: Vec<String>,
+}
+
+impl GlobalDicts {
+    /// Local-to-global maps for a chunk's codes and units.
+    fn absorb(&mut self, ch: &EventChunk) -> (Vec<u32>, Vec<u32>) {
+        let code_map = ch
+            .triples
+            .iter()
+            .map(|&(kind, sys, code)| {
+                let raw_sys = &ch.systems.values[sys as usize];
+                let system = self
+                    .systems
+                    .entry(raw_sys.clone())
+                    .or_insert_with(|| normalise_system(raw_sys).into())
+                    .to_string();
+                let raw_code = &ch.codes.values[code as usize];
+                let code = self
+                    .codes
+                    .entry(raw_code.clone())
+                    .or_insert_with(|| normalise_code(raw_code).into())
+                    .to_string();
+                let entry = CodeEntry { kind, system, code };
+                let next = self.table.entries.len() as u32;
+                let id = *self.entries.entry(entry.clone()).or_insert(next);
+                if id == next {
+                    self.table.entries.push(entry);
+                }
+                id
+            })
+            .collect();
+        // Index 0 of the unit map is null.
+        let unit_map = std::iter::once(0)
+            .chain(ch.units.values.iter().map(|u| {
+                let next = self.units.len() as u32;
+                let id = *self.unit_ids.entry(u.clone()).or_insert(next);
+                if id == next {
+                    self.units.push(u.to_string());
+                }
+                id
+            }))
+            .collect();
+        (code_map, unit_map)
+    }
+}
+
+type EventsOut = (Events, CodeTable, Vec<String>, Tally);
+
+fn load_events(
+    files: &[TableFile],
+    index: &PatientIndex,
+    n_patients: usize,
+    as_of: Day,
+) -> Result<EventsOut, DataError> {
+    let mut chunks = read_units(files, |unit| read_event_unit(unit, index, as_of))?;
+
+    // Dictionaries: global ids in reading order, so independent of threads.
+    let mut dicts = GlobalDicts {
+        units: vec![String::new()],
+        ..GlobalDicts::default()
+    };
+    let maps: Vec<(Vec<u32>, Vec<u32>)> = chunks.iter().map(|ch| dicts.absorb(ch)).collect();
+    let mut tally = Tally::default();
+    for (ch, (code_map, unit_map)) in chunks.iter_mut().zip(&maps) {
+        tally.merge(std::mem::take(&mut ch.tally));
+        for c in &mut ch.code {
+            *c = code_map[*c as usize];
+        }
+        for u in &mut ch.unit {
+            *u = unit_map[*u as usize];
+        }
+    }
+    drop(maps);
+
+    // Group by patient with a stable counting sort: offsets from counts, then
+    // each row's destination (reusing the patient column's memory).
+    let total: u64 = chunks.iter().map(|c| c.patient.len() as u64).sum();
+    if total > u32::MAX as u64 {
+        return Err(DataError::TooManyEvents {
+            count: total,
+            limit: u32::MAX as u64,
+        });
+    }
+    let total = total as usize;
+    let mut offsets = vec![0u32; n_patients + 1];
+    for ch in &chunks {
+        for &p in &ch.patient {
+            offsets[p as usize + 1] += 1;
+        }
+    }
+    for p in 0..n_patients {
+        offsets[p + 1] += offsets[p];
+    }
+    let mut cursor = offsets.clone();
+    let mut dest: Vec<Vec<u32>> = Vec::with_capacity(chunks.len());
+    for ch in &mut chunks {
+        let mut d = std::mem::take(&mut ch.patient);
+        for p in &mut d {
+            let slot = &mut cursor[*p as usize];
+            *p = *slot;
+            *slot += 1;
+        }
+        dest.push(d);
+    }
+    drop(cursor);
+
+    // Scatter each column on its own thread, freeing the chunk parts as it goes.
+    let dates: Vec<Vec<Day>> = chunks
+        .iter_mut()
+        .map(|c| std::mem::take(&mut c.date))
+        .collect();
+    let codes: Vec<Vec<u32>> = chunks
+        .iter_mut()
+        .map(|c| std::mem::take(&mut c.code))
+        .collect();
+    let values: Vec<Vec<f64>> = chunks
+        .iter_mut()
+        .map(|c| std::mem::take(&mut c.value))
+        .collect();
+    let has: Vec<Vec<bool>> = chunks
+        .iter_mut()
+        .map(|c| std::mem::take(&mut c.has_value))
+        .collect();
+    let units: Vec<Vec<u32>> = chunks
+        .iter_mut()
+        .map(|c| std::mem::take(&mut c.unit))
+        .collect();
+    drop(chunks);
+    let ((date, code), ((value, has_value), unit)) = rayon::join(
+        || {
+            rayon::join(
+                || scatter(dates, &dest, total),
+                || scatter(codes, &dest, total),
+            )
+        },
+        || {
+            rayon::join(
+                || {
+                    rayon::join(
+                        || scatter(values, &dest, total),
+                        || scatter(has, &dest, total),
+                    )
+                },
+                || scatter(units, &dest, total),
+            )
+        },
+    );
+    drop(dest);
+    let mut events = Events {
+        offsets,
+        date,
+        code,
+        value,
+        has_value,
+        unit,
+    };
+    sort_within_patients(&mut events);
+    Ok((events, dicts.table, dicts.units, tally))
+}
+
+/// Writes `parts[c][i]` to `out[dest[c][i]]`, dropping each part once written.
+fn scatter<T: Copy + Default + Send>(
+    parts: Vec<Vec<T>>,
+    dest: &[Vec<u32>],
+    total: usize,
+) -> Vec<T> {
+    let mut out = vec![T::default(); total];
+    for (part, d) in parts.into_iter().zip(dest) {
+        for (&v, &at) in part.iter().zip(d) {
+            out[at as usize] = v;
+        }
+    }
+    out
+}
+
+/// Sorts each patient's events by date, keeping input order among equal
+/// dates (a stable sort); already-sorted patients (the usual case) are only
+/// checked.
+fn sort_within_patients(ev: &mut Events) {
+    const BLOCK: usize = 4096;
+    let n = ev.offsets.len() - 1;
+    let bounds: Vec<usize> = (0..n.div_ceil(BLOCK))
+        .map(|b| ev.offsets[(b * BLOCK).min(n)] as usize)
+        .chain(std::iter::once(ev.offsets[n] as usize))
+        .collect();
+    let offsets = &ev.offsets;
+    let date = split_by(&mut ev.date, &bounds);
+    let code = split_by(&mut ev.code, &bounds);
+    let value = split_by(&mut ev.value, &bounds);
+    let has = split_by(&mut ev.has_value, &bounds);
+    let unit = split_by(&mut ev.unit, &bounds);
+    date.into_par_iter()
+        .zip(code)
+        .zip(value)
+        .zip(has)
+        .zip(unit)
+        .enumerate()
+        .for_each(|(b, ((((date, code), value), has), unit))| {
+            let base = bounds[b];
+            let mut perm: Vec<u32> = Vec::new();
+            for p in b * BLOCK..((b + 1) * BLOCK).min(n) {
+                let r = offsets[p] as usize - base..offsets[p + 1] as usize - base;
+                if date[r.clone()].is_sorted() {
+                    continue;
+                }
+                perm.clear();
+                perm.extend(0..r.len() as u32);
+                let d = &date[r.clone()];
+                perm.sort_by_key(|&i| d[i as usize]);
+                permute(&mut date[r.clone()], &perm);
+                permute(&mut code[r.clone()], &perm);
+                permute(&mut value[r.clone()], &perm);
+                permute(&mut has[r.clone()], &perm);
+                permute(&mut unit[r], &perm);
+            }
+        });
+}
+
+fn permute<T: Copy>(slice: &mut [T], perm: &[u32]) {
+    let copy: Vec<T> = perm.iter().map(|&i| slice[i as usize]).collect();
+    slice.copy_from_slice(&copy);
+}
+
+/// Splits `v` into the consecutive pieces `bounds[i]..bounds[i + 1]`.
+fn split_by<'a, T>(mut v: &'a mut [T], bounds: &[usize]) -> Vec<&'a mut [T]> {
+    let mut out = Vec::with_capacity(bounds.len().saturating_sub(1));
+    for w in bounds.windows(2) {
+        let (head, tail) = v.split_at_mut(w[1] - w[0]);
+        out.push(head);
+        v = tail;
+    }
+    out
+}
+
+// ---------------------------------------------------------------- consents, outreach
+
+fn load_consents(
+    files: &[TableFile],
+    index: &PatientIndex,
+) -> Result<(Vec<Consent>, Tally), DataError> {
+    let chunks = read_units(files, |unit| {
+        let file_index = unit.file_index;
+        let mut rows = Vec::new();
+        let mut tally = Tally::default();
+        let (mut pid, mut scope_ids) = (Vec::new(), Vec::new());
+        let mut scopes = Interner::default();
+        unit.for_each_batch(|batch, first| {
+            index.resolve(required(batch, "patient_id"), &mut pid);
+            intern_column(required(batch, "scope"), &mut scopes, &mut scope_ids);
+            let granted = required(batch, "granted").as_boolean();
+            let dates = required(batch, "date").as_primitive::<Date32Type>();
+            for i in 0..batch.num_rows() {
+                let scope = scopes.get(scope_ids[i]);
+                let reason = if pid[i] == NO_PATIENT {
+                    patient_reason(pid[i])
+                } else if scope.is_none() {
+                    Some(Reason::NullRequired { column: "scope" })
+                } else if dates.is_null(i) {
+                    Some(Reason::NullRequired { column: "date" })
+                } else if granted.is_null(i) {
+                    Some(Reason::NullGranted)
+                } else if scope.and_then(ConsentScope::parse).is_none() {
+                    Some(Reason::UnknownScope)
+                } else {
+                    patient_reason(pid[i])
+                };
+                if let Some(reason) = reason {
+                    let shown = match reason {
+                        Reason::UnknownScope => format!("scope = {:?}", scope.unwrap_or("")),
+                        Reason::OrphanPatient | Reason::RejectedPatient => {
+                            format!("patient_id = {}", render(required(batch, "patient_id"), i))
+                        }
+                        Reason::NullGranted => "granted = null".into(),
+                        Reason::NullRequired { column } => format!("{column} = null"),
+                        _ => String::new(),
+                    };
+                    tally.add(reason, file_index, first + i as u64 + 1, || shown);
+                    continue;
+                }
+                rows.push(Consent {
+                    patient: pid[i],
+                    scope: scope.and_then(ConsentScope::parse).expect("checked"),
+                    granted: granted.value(i),
+                    date: dates.value(i),
+                });
+            }
+        })?;
+        Ok((rows, tally))
+    })?;
+    Ok(concat(chunks))
+}
+
+fn load_outreach(
+    files: &[TableFile],
+    index: &PatientIndex,
+) -> Result<(Vec<Contact>, Tally), DataError> {
+    let chunks = read_units(files, |unit| {
+        let file_index = unit.file_index;
+        let mut rows = Vec::new();
+        let mut tally = Tally::default();
+        let (mut pid, mut outcome_ids, mut crit_ids) = (Vec::new(), Vec::new(), Vec::new());
+        let mut strings = Interner::default();
+        unit.for_each_batch(|batch, first| {
+            let n = batch.num_rows();
+            index.resolve(required(batch, "patient_id"), &mut pid);
+            intern_column(required(batch, "outcome"), &mut strings, &mut outcome_ids);
+            match column(batch, "criterion_id") {
+                Some(c) => intern_column(c.as_ref(), &mut strings, &mut crit_ids),
+                None => {
+                    crit_ids.clear();
+                    crit_ids.resize(n, NULL_ID);
+                }
+            }
+            let dates = required(batch, "date").as_primitive::<Date32Type>();
+            for i in 0..n {
+                let outcome = strings.get(outcome_ids[i]);
+                let reason = if pid[i] == NO_PATIENT {
+                    patient_reason(pid[i])
+                } else if dates.is_null(i) {
+                    Some(Reason::NullRequired { column: "date" })
+                } else if outcome.is_none() {
+                    Some(Reason::NullRequired { column: "outcome" })
+                } else if outcome.and_then(Outcome::parse).is_none() {
+                    Some(Reason::UnknownOutcome)
+                } else {
+                    patient_reason(pid[i])
+                };
+                if let Some(reason) = reason {
+                    let shown = match reason {
+                        Reason::UnknownOutcome => format!("outcome = {:?}", outcome.unwrap_or("")),
+                        Reason::OrphanPatient | Reason::RejectedPatient => {
+                            format!("patient_id = {}", render(required(batch, "patient_id"), i))
+                        }
+                        Reason::NullRequired { column } => format!("{column} = null"),
+                        _ => String::new(),
+                    };
+                    tally.add(reason, file_index, first + i as u64 + 1, || shown);
+                    continue;
+                }
+                rows.push(Contact {
+                    patient: pid[i],
+                    date: dates.value(i),
+                    criterion_id: strings.get(crit_ids[i]).map(str::to_string),
+                    outcome: outcome.and_then(Outcome::parse).expect("checked"),
+                });
+            }
+        })?;
+        Ok((rows, tally))
+    })?;
+    Ok(concat(chunks))
+}
+
+fn concat<T>(chunks: Vec<(Vec<T>, Tally)>) -> (Vec<T>, Tally) {
+    let mut rows = Vec::new();
+    let mut tally = Tally::default();
+    for (r, t) in chunks {
+        rows.extend(r);
+        tally.merge(t);
+    }
+    (rows, tally)
+}
