@@ -18,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Validate a criteria library and summarise it.
+    Check(cli::check::Args),
     /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
     Inspect(cli::inspect::InspectArgs),
     /// Generate a synthetic population (Parquet) for demos, tests and benchmarks.
@@ -27,6 +29,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
+        Command::Check(args) => cli::check::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Synth(args) => cli::synth::run(args),
     };
