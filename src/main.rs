@@ -20,6 +20,8 @@ struct Cli {
 enum Command {
     /// Validate a criteria library and summarise it.
     Check(cli::check::Args),
+    /// Print a criteria library as one SQL script (DuckDB, Spark or PostgreSQL).
+    Sql(cli::sql::Args),
     /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
     Inspect(cli::inspect::InspectArgs),
     /// Generate a synthetic population (Parquet) for demos, tests and benchmarks.
@@ -30,6 +32,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
         Command::Check(args) => cli::check::run(args),
+        Command::Sql(args) => cli::sql::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Synth(args) => cli::synth::run(args),
     };

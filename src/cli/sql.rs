@@ -72,9 +72,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let (patients, events) = match &args.data {
         Some(dir) => {
             if dialect != Dialect::DuckDb {
-                bail!("--data reads Parquet through DuckDB's read_parquet: use it with --dialect duckdb, or name the tables with --patients-table/--events-table");
+                bail!(
+                    "--data reads Parquet through DuckDB's read_parquet: use it with --dialect duckdb, or name the tables with --patients-table/--events-table"
+                );
             }
-            (parquet_source(dir, "patients")?, parquet_source(dir, "events")?)
+            (
+                parquet_source(dir, "patients")?,
+                parquet_source(dir, "events")?,
+            )
         }
         None => (args.patients_table, args.events_table),
     };
