@@ -6,4 +6,5 @@ pub mod output;
 pub mod plan;
 pub mod rank;
 pub mod report;
+pub mod sql;
 pub mod testcase;

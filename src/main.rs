@@ -28,6 +28,8 @@ enum Command {
     Report(cli::report::Args),
     /// Validate a criteria library and summarise it.
     Check(cli::check::Args),
+    /// Print a criteria library as one SQL script (DuckDB, Spark or PostgreSQL).
+    Sql(cli::sql::Args),
     /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
     Inspect(cli::inspect::InspectArgs),
     /// Generate a synthetic population (Parquet) for demos, tests and benchmarks.
@@ -48,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Outreach(args) => cli::outreach::run(args),
         Command::Report(args) => cli::report::run(args),
         Command::Check(args) => cli::check::run(args),
+        Command::Sql(args) => cli::sql::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Synth(args) => cli::synth::run(args),
         Command::Score(args) => cli::score::run(args),

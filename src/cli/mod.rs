@@ -7,5 +7,6 @@ pub mod plan;
 pub mod rank;
 pub mod report;
 pub mod score;
+pub mod sql;
 pub mod synth;
 pub mod test_library;

@@ -1,0 +1,104 @@
+//! Column names of the emitted script: readable, unique, and short enough for
+//! PostgreSQL (which cuts identifiers at 63 bytes).
+
+use std::collections::HashMap;
+
+use crate::lang::ir::{AggFunc, Aggregate, Library, Window};
+
+/// Longest generated identifier, in bytes.
+const MAX_IDENT: usize = 60;
+
+/// The aggregates and definitions a script needs, in order, with their columns.
+#[derive(Debug, Default)]
+pub(crate) struct Names {
+    pub aggregates: Vec<(Aggregate, String)>,
+    agg_index: HashMap<Aggregate, usize>,
+    /// Per definition of the library: its column (set for the needed ones).
+    definitions: Vec<Option<String>>,
+}
+
+impl Names {
+    pub fn new(lib: &Library) -> Names {
+        Names {
+            definitions: vec![None; lib.definitions.len()],
+            ..Names::default()
+        }
+    }
+
+    /// Registers an aggregate (once) and names its column.
+    pub fn add_aggregate(&mut self, lib: &Library, a: Aggregate) {
+        if self.agg_index.contains_key(&a) {
+            return;
+        }
+        let i = self.aggregates.len();
+        let vs = &lib.value_sets[a.value_set].name;
+        let mut text = format!("a{i}_{}_{vs}", func_name(a.func));
+        if let Some(w) = a.window {
+            text.push('_');
+            text.push_str(&window_text(w));
+        }
+        self.agg_index.insert(a, i);
+        self.aggregates.push((a, sanitize(&text)));
+    }
+
+    pub fn add_definition(&mut self, lib: &Library, id: usize) -> bool {
+        if self.definitions[id].is_some() {
+            return false;
+        }
+        self.definitions[id] = Some(sanitize(&format!("d{id}_{}", lib.definitions[id].name)));
+        true
+    }
+
+    pub fn is_needed(&self, id: usize) -> bool {
+        self.definitions[id].is_some()
+    }
+
+    pub fn aggregate(&self, a: &Aggregate) -> &str {
+        &self.aggregates[self.agg_index[a]].1
+    }
+
+    pub fn definition(&self, id: usize) -> &str {
+        self.definitions[id]
+            .as_deref()
+            .expect("every definition an expression uses is registered before it is written")
+    }
+}
+
+pub(crate) fn func_name(f: AggFunc) -> &'static str {
+    match f {
+        AggFunc::Has => "has",
+        AggFunc::Count => "count",
+        AggFunc::Last => "last",
+        AggFunc::First => "first",
+        AggFunc::Min => "min",
+        AggFunc::Max => "max",
+        AggFunc::Mean => "mean",
+        AggFunc::DaysSince => "days_since",
+        AggFunc::DaysSinceFirst => "days_since_first",
+        AggFunc::Active => "active",
+    }
+}
+
+pub(crate) fn window_text(w: Window) -> String {
+    match w {
+        Window::Days(d) => format!("{d}d"),
+        Window::Months(m) => format!("{m}mo"),
+    }
+}
+
+/// Lower-case ASCII letters, digits and `_`; anything else becomes `_`; cut to
+/// [`MAX_IDENT`] bytes. Uniqueness comes from the index prefix.
+fn sanitize(text: &str) -> String {
+    let mut s: String = text
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    s.truncate(MAX_IDENT);
+    s
+}
