@@ -40,6 +40,9 @@ enum Command {
     Plan(cli::plan::PlanArgs),
     /// Run a criteria library's test cases and report failures with evidence.
     TestLibrary(cli::test_library::Args),
+    /// Next-year visit models: train, evaluate, predict, bench.
+    #[command(subcommand_required = true)]
+    Model(cli::model::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::Score(args) => cli::score::run(args),
         Command::Plan(args) => cli::plan::run(args),
         Command::TestLibrary(args) => cli::test_library::run(args),
+        Command::Model(args) => cli::model::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

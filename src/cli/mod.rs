@@ -2,6 +2,7 @@
 pub mod calllist;
 pub mod check;
 pub mod inspect;
+pub mod model;
 pub mod outreach;
 pub mod plan;
 pub mod rank;

@@ -1,0 +1,1197 @@
+//! `caregap model train|evaluate|predict|bench`: next-year primary-care visit
+//! models on the library's `[[feature]]` columns (see `models/README.md`,
+//! "The `caregap model` commands", for every rule this file implements).
+//!
+//! - **Features** are the library's features evaluated by the engine at the
+//!   feature date `t` (booleans 1/0, null → NaN), for the people alive on `t`.
+//! - **Label** is `count(visit.primary_care, 12mo)` evaluated at `t + 12
+//!   months`, i.e. primary-care events in `(t, t + 1y]`, with the library's own
+//!   `visit.primary_care` value set. The label is evaluated with death dates
+//!   ignored, so a person who dies during the label year keeps the visits
+//!   made before death (a partial count).
+//! - **Split**: temporal by default (train on features at `as_of − 1y`, labels
+//!   in `(as_of − 1y, as_of]`; test on features at `as_of`, labels in
+//!   `(as_of, as_of + 1y]`, read from `events_future.parquet` when present);
+//!   `--kfold K` uses random folds on the training period only.
+//! - **Consent**: a person whose latest `research` decision on or before the
+//!   label end of a set is a withdrawal is left out of that set (count
+//!   reported). `predict` is an operational use and scores everyone alive.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use arrow::array::{Array, ArrayRef, Float64Array, Int64Array, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use clap::{Args as ClapArgs, Subcommand, ValueEnum};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use caregap::data::{self, ConsentScope, Day, LoadOptions, Population};
+use caregap::eval::{self, EvalOptions, EvidenceMode, FeatureValues};
+use caregap::lang::ir::{Expr, ExprKind, Feature, Library};
+use caregap::output::{self, StagingDir, tables};
+use caregap::plan::{self, Plan};
+use caregap_models::baseline::{AgeSexBaseline, LastYearBaseline, MeanBaseline};
+use caregap_models::forest::{Forest, ForestParams};
+use caregap_models::gbm::{self, GbmParams, Objective};
+use caregap_models::glm::{self, GlmParams};
+use caregap_models::logistic::{LogisticModel, LogisticParams};
+use caregap_models::metrics::{self, CalibrationBin};
+use caregap_models::saved::{FORMAT_VERSION, FittedModel, SavedModel};
+use caregap_models::{Dataset, kfold};
+
+/// The label's expression (also recorded in saved models).
+pub const LABEL_EXPR: &str = "count(visit.primary_care, 12mo)";
+/// The value set the label counts.
+const LABEL_VALUE_SET: &str = "visit.primary_care";
+/// Features the baselines read.
+const AGE_FEATURE: &str = "age";
+const SEX_FEATURE: &str = "female";
+const LAST_YEAR_FEATURE: &str = "visits_pc_12mo";
+/// Age bands of the age-sex baseline, in years.
+const AGE_BAND_YEARS: f64 = 5.0;
+/// Floor of the last-year baseline (finite deviance for zero counts).
+const LAST_YEAR_FLOOR: f64 = 0.1;
+/// The classifiers' target: in the top 10 % of the year's visits.
+const TOP_FRACTION: f64 = 0.1;
+
+#[derive(ClapArgs, Debug)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Fit one model on features at AS_OF − 1y and visits in (AS_OF − 1y, AS_OF]; save it as JSON.
+    Train(TrainArgs),
+    /// Score a saved model on features at AS_OF and visits in (AS_OF, AS_OF + 1y].
+    Evaluate(EvaluateArgs),
+    /// Predict next-year visits for everyone alive on AS_OF (Parquet).
+    Predict(PredictArgs),
+    /// Train every model on the same split; comparison table (CSV, JSON) and calibration chart.
+    Bench(BenchArgs),
+}
+
+#[derive(ClapArgs, Debug)]
+struct Common {
+    /// Folder of the population's Parquet tables (with events_future.parquet for test labels).
+    #[arg(long, value_name = "DIR")]
+    data: PathBuf,
+    /// Criteria library whose [[feature]] definitions are the model's features.
+    #[arg(long, value_name = "LIBRARY")]
+    criteria: PathBuf,
+    /// The split date, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE")]
+    as_of: String,
+    /// Make any unusable input row an error instead of counting it.
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(ClapArgs, Debug, Clone, Copy)]
+struct FitOptions {
+    /// Boosting rounds (GBM models).
+    #[arg(long, default_value_t = 100)]
+    rounds: usize,
+    /// L2 penalty of the GLMs (0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    l2: f64,
+    /// Seed for folds, GBM sampling and the forest.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+}
+
+#[derive(ClapArgs, Debug)]
+struct TrainArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Which model.
+    #[arg(long, value_enum)]
+    model: Kind,
+    /// Also report K-fold cross-validated metrics on the training period.
+    #[arg(long, value_name = "K")]
+    kfold: Option<usize>,
+    #[command(flatten)]
+    fit: FitOptions,
+    /// The model file to write (JSON).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(ClapArgs, Debug)]
+struct EvaluateArgs {
+    /// A model file written by `caregap model train`.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(ClapArgs, Debug)]
+struct PredictArgs {
+    /// A model file written by `caregap model train`.
+    #[arg(long, value_name = "FILE")]
+    model: PathBuf,
+    #[command(flatten)]
+    common: Common,
+    /// Predictions to write (Parquet: patient_id, clinic_id, predicted_visits or p_top10).
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+}
+
+#[derive(ClapArgs, Debug)]
+struct BenchArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Random K-fold on the training period instead of the temporal split.
+    #[arg(long, value_name = "K")]
+    kfold: Option<usize>,
+    #[command(flatten)]
+    fit: FitOptions,
+    /// Output folder: bench.csv, bench.json, calibration.svg (replaced atomically).
+    #[arg(long, value_name = "OUTDIR")]
+    out: PathBuf,
+}
+
+/// The models. Classifiers predict P(in the top 10 % of the year's visits).
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Mean,
+    AgeSex,
+    LastYear,
+    Poisson,
+    Nb,
+    Gbm,
+    Forest,
+    Logistic,
+    GbmLogistic,
+}
+
+impl Kind {
+    const ALL: [Kind; 9] = [
+        Kind::Mean,
+        Kind::AgeSex,
+        Kind::LastYear,
+        Kind::Poisson,
+        Kind::Nb,
+        Kind::Gbm,
+        Kind::Forest,
+        Kind::Logistic,
+        Kind::GbmLogistic,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Mean => "mean",
+            Kind::AgeSex => "age-sex",
+            Kind::LastYear => "last-year",
+            Kind::Poisson => "poisson",
+            Kind::Nb => "nb",
+            Kind::Gbm => "gbm",
+            Kind::Forest => "forest",
+            Kind::Logistic => "logistic",
+            Kind::GbmLogistic => "gbm-logistic",
+        }
+    }
+
+    fn from_name(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    fn is_classifier(self) -> bool {
+        matches!(self, Kind::Logistic | Kind::GbmLogistic)
+    }
+}
+
+pub fn run(args: Args) -> Result<()> {
+    match args.command {
+        Command::Train(a) => train(a),
+        Command::Evaluate(a) => evaluate(a),
+        Command::Predict(a) => predict(a),
+        Command::Bench(a) => bench(a),
+    }
+}
+
+// ---------------------------------------------------------------- data sets
+
+/// The compiled library: feature plan, label plan and the features' hash.
+struct Source {
+    plan: Plan,
+    label_plan: Plan,
+    names: Vec<String>,
+    hash: String,
+    library_hash: String,
+}
+
+fn source(criteria: &Path) -> Result<Source> {
+    let library = super::check::load_library(criteria)?;
+    if library.features.is_empty() {
+        bail!(
+            "the library {} has no [[feature]]; the models need features",
+            criteria.display()
+        );
+    }
+    let Some(vs) = library
+        .value_sets
+        .iter()
+        .position(|v| v.name == LABEL_VALUE_SET)
+    else {
+        bail!(
+            "the library {} has no value set `{LABEL_VALUE_SET}`, which defines the label \
+             (primary-care visits); add it",
+            criteria.display()
+        );
+    };
+    // The label library: the loaded library's value sets and one feature.
+    let label = Library {
+        value_sets: library.value_sets.clone(),
+        features: vec![Feature {
+            name: "label".into(),
+            expr: Expr {
+                ty: caregap::lang::ir::Type::Num,
+                span: Default::default(),
+                kind: ExprKind::Agg(caregap::lang::ir::Aggregate {
+                    func: caregap::lang::ir::AggFunc::Count,
+                    value_set: vs,
+                    window: Some(caregap::lang::ir::Window::Months(12)),
+                }),
+            },
+            origin: library.features[0].origin.clone(),
+        }],
+        ..Default::default()
+    };
+    Ok(Source {
+        plan: plan::compile(&library),
+        label_plan: plan::compile(&label),
+        names: library.features.iter().map(|f| f.name.clone()).collect(),
+        hash: features_hash(&library),
+        library_hash: library.hash.clone(),
+    })
+}
+
+/// SHA-256 over a canonical text of every feature: its name and expression
+/// with definitions inlined and value sets spelled out (kind, systems,
+/// patterns, unit). Formatting, comments and unrelated criteria do not change
+/// it; any change of what a feature computes does.
+fn features_hash(lib: &Library) -> String {
+    let mut text = String::new();
+    for f in &lib.features {
+        let _ = write!(text, "{}=", f.name);
+        canon(&f.expr, lib, &mut text);
+        text.push('\n');
+    }
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+fn canon(e: &Expr, lib: &Library, out: &mut String) {
+    let list = |name: &str, xs: &[&Expr], out: &mut String| {
+        let _ = write!(out, "{name}(");
+        for x in xs {
+            canon(x, lib, out);
+            out.push(',');
+        }
+        out.push(')');
+    };
+    match &e.kind {
+        ExprKind::Lit(l) => {
+            let _ = write!(out, "{l:?}");
+        }
+        ExprKind::Age => out.push_str("age"),
+        ExprKind::Sex => out.push_str("sex"),
+        ExprKind::Clinic => out.push_str("clinic"),
+        ExprKind::Def(id) => match lib.definitions.get(*id) {
+            Some(d) => list(&format!("def:{}", d.name), &[&d.expr], out),
+            None => out.push_str("def:?"),
+        },
+        ExprKind::Agg(a) => {
+            let _ = write!(out, "{:?}({:?},", a.func, a.window);
+            match lib.value_sets.get(a.value_set) {
+                Some(v) => {
+                    let _ = write!(out, "{}:{:?}:{:?}:{:?})", v.name, v.kind, v.unit, v.systems);
+                }
+                None => out.push_str("?)"),
+            }
+        }
+        ExprKind::Not(x) => list("not", &[x], out),
+        ExprKind::Neg(x) => list("neg", &[x], out),
+        ExprKind::Abs(x) => list("abs", &[x], out),
+        ExprKind::Round(x) => list("round", &[x], out),
+        ExprKind::And(a, b) => list("and", &[a, b], out),
+        ExprKind::Or(a, b) => list("or", &[a, b], out),
+        ExprKind::Cmp(op, a, b) => list(&format!("{op:?}"), &[a, b], out),
+        ExprKind::Arith(op, a, b) => list(&format!("{op:?}"), &[a, b], out),
+        ExprKind::Between(a, b, c) => list("between", &[a, b, c], out),
+        ExprKind::If(a, b, c) => list("if", &[a, b, c], out),
+        ExprKind::In(a, xs) => {
+            let mut all: Vec<&Expr> = vec![a];
+            all.extend(xs.iter());
+            list("in", &all, out);
+        }
+        ExprKind::IsNull { expr, negated } => list(&format!("isnull{negated}"), &[expr], out),
+        ExprKind::Coalesce(xs) => list("coalesce", &xs.iter().collect::<Vec<_>>(), out),
+        ExprKind::Least(xs) => list("least", &xs.iter().collect::<Vec<_>>(), out),
+        ExprKind::Greatest(xs) => list("greatest", &xs.iter().collect::<Vec<_>>(), out),
+    }
+}
+
+fn parse_date(s: &str) -> Result<Day> {
+    data::parse_day(s)
+        .with_context(|| format!("--as-of {s:?} is not a date; write it as YYYY-MM-DD"))
+}
+
+/// `day` moved by `months` calendar months (the end of month when the day does not exist).
+fn add_months(day: Day, months: i32) -> Result<Day> {
+    let date = data::date_from_day(day).context("date out of range")?;
+    let moved = if months >= 0 {
+        date.checked_add_months(chrono::Months::new(months.unsigned_abs()))
+    } else {
+        date.checked_sub_months(chrono::Months::new(months.unsigned_abs()))
+    };
+    Ok(data::day_from_date(moved.context("date out of range")?))
+}
+
+/// The population and consents, loaded with `as_of = until`; with
+/// `events_future.parquet` when `future` and the file exists.
+struct Loaded {
+    pop: Population,
+    consents: data::Consents,
+    future_file: Option<PathBuf>,
+}
+
+fn load(common: &Common, until: Day, future: bool) -> Result<Loaded> {
+    let future_path = common.data.join("events_future.parquet");
+    let future_file = (future && future_path.is_file()).then_some(future_path);
+    let opts = LoadOptions {
+        as_of: until,
+        strict: common.strict,
+        extra_event_files: future_file.iter().cloned().collect(),
+    };
+    let ds = data::load(&common.data, &opts)
+        .with_context(|| format!("cannot load the population from {}", common.data.display()))?;
+    Ok(Loaded {
+        pop: ds.population,
+        consents: ds.consents,
+        future_file,
+    })
+}
+
+/// One modelling set: population indices, features and (optionally) labels.
+struct Set {
+    rows: Vec<u32>,
+    data: Dataset,
+    /// People alive on the feature date left out for research consent.
+    removed: usize,
+    feature_day: Day,
+    label_end: Option<Day>,
+}
+
+impl Set {
+    fn describe(&self) -> String {
+        match self.label_end {
+            Some(end) => format!(
+                "features at {}, visits in ({}, {}]",
+                data::format_day(self.feature_day),
+                data::format_day(self.feature_day),
+                data::format_day(end)
+            ),
+            None => format!("features at {}", data::format_day(self.feature_day)),
+        }
+    }
+}
+
+fn engine_options() -> EvalOptions<'static> {
+    EvalOptions {
+        evidence: EvidenceMode::Firings,
+        progress: None,
+    }
+}
+
+/// Builds the set of people alive on `feature_day`. With `labels`, counts
+/// their primary-care visits in `(feature_day, feature_day + 12mo]`. With
+/// `research`, leaves out people without research consent on the label end
+/// (or the feature date without labels).
+fn make_set(
+    src: &Source,
+    loaded: &mut Loaded,
+    data_dir: &Path,
+    feature_day: Day,
+    labels: bool,
+    research: bool,
+) -> Result<Set> {
+    let pop = &mut loaded.pop;
+    let ev = eval::evaluate(&src.plan, pop, feature_day, &engine_options())
+        .context("cannot evaluate the library's features")?;
+    let label_end = if labels {
+        Some(add_months(feature_day, 12)?)
+    } else {
+        None
+    };
+    let label_by_person = match label_end {
+        Some(end) => Some(label_counts(src, pop, feature_day, end, data_dir)?),
+        None => None,
+    };
+    let allowed = research.then(|| {
+        loaded
+            .consents
+            .allowed(ConsentScope::Research, label_end.unwrap_or(feature_day))
+    });
+    let keep: Vec<usize> = (0..ev.alive.len())
+        .filter(|&i| allowed.as_ref().is_none_or(|a| a[ev.alive[i] as usize]))
+        .collect();
+    let columns: Vec<Vec<f64>> = ev
+        .features
+        .iter()
+        .map(|f| {
+            keep.iter()
+                .map(|&i| match (&f.values, f.valid[i]) {
+                    (_, false) => f64::NAN,
+                    (FeatureValues::Num(v), true) => v[i],
+                    (FeatureValues::Bool(v), true) => f64::from(u8::from(v[i])),
+                })
+                .collect()
+        })
+        .collect();
+    let rows: Vec<u32> = keep.iter().map(|&i| ev.alive[i]).collect();
+    let y: Vec<f64> = match &label_by_person {
+        Some(l) => rows.iter().map(|&p| l[p as usize]).collect(),
+        None => vec![0.0; rows.len()],
+    };
+    let data = Dataset::new(src.names.clone(), columns, y, None)
+        .context("cannot build the modelling data set")?;
+    Ok(Set {
+        removed: ev.alive.len() - rows.len(),
+        rows,
+        data,
+        feature_day,
+        label_end,
+    })
+}
+
+/// Per population index, the label count in `(from, end]`, evaluated with
+/// death dates ignored so that people who die in the year keep their visits.
+fn label_counts(
+    src: &Source,
+    pop: &mut Population,
+    from: Day,
+    end: Day,
+    data_dir: &Path,
+) -> Result<Vec<f64>> {
+    if end > pop.as_of {
+        bail!(
+            "internal: labels up to {} need the population loaded up to that date",
+            data::format_day(end)
+        );
+    }
+    if !pop.events.date.iter().any(|&d| d > from && d <= end) {
+        bail!(
+            "{} has no event in ({}, {}], so next-year visits cannot be counted; the label \
+             year needs events_future.parquet (as written by `caregap synth`) or data \
+             reaching {}",
+            data_dir.display(),
+            data::format_day(from),
+            data::format_day(end),
+            data::format_day(end)
+        );
+    }
+    let n = pop.patients.len();
+    let deaths = std::mem::replace(&mut pop.patients.death_date, vec![None; n]);
+    let ev = eval::evaluate(&src.label_plan, pop, end, &engine_options());
+    pop.patients.death_date = deaths;
+    let ev = ev.context("cannot count the label visits")?;
+    let mut out = vec![f64::NAN; n];
+    if let Some(col) = ev.features.first()
+        && let FeatureValues::Num(v) = &col.values
+    {
+        for (i, &p) in ev.alive.iter().enumerate() {
+            out[p as usize] = if col.valid[i] { v[i] } else { 0.0 };
+        }
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------ models
+
+enum Fitted {
+    Saved(FittedModel),
+    Forest(Forest),
+}
+
+impl Fitted {
+    fn predict(&self, d: &Dataset) -> Result<Vec<f64>> {
+        Ok(match self {
+            Fitted::Saved(m) => m.predict(d)?,
+            Fitted::Forest(m) => m.predict(d)?,
+        })
+    }
+}
+
+/// Fits `kind` on `train` (count labels; classifiers convert them to top-10 % labels).
+fn fit(kind: Kind, train: &Dataset, opts: &FitOptions) -> Result<Fitted> {
+    let glm_params = GlmParams {
+        l2: opts.l2,
+        ..GlmParams::default()
+    };
+    let gbm_params = |objective| GbmParams {
+        objective,
+        num_rounds: opts.rounds,
+        seed: opts.seed,
+        ..GbmParams::default()
+    };
+    let top = || -> Result<Dataset> {
+        let t = metrics::top_threshold(train.labels(), TOP_FRACTION);
+        Ok(train.with_labels(metrics::top_labels(train.labels(), t))?)
+    };
+    let m = match kind {
+        Kind::Mean => FittedModel::Mean(MeanBaseline::fit(train)?),
+        Kind::AgeSex => FittedModel::AgeSex(
+            AgeSexBaseline::fit(train, AGE_FEATURE, SEX_FEATURE, AGE_BAND_YEARS)
+                .context("the age-sex baseline needs the features `age` and `female`")?,
+        ),
+        Kind::LastYear => FittedModel::LastYear(
+            LastYearBaseline::fit(train, LAST_YEAR_FEATURE, LAST_YEAR_FLOOR)
+                .context("the last-year baseline needs the feature `visits_pc_12mo`")?,
+        ),
+        Kind::Poisson => FittedModel::Glm(glm::fit_poisson(train, &glm_params)?),
+        Kind::Nb => FittedModel::Glm(glm::fit_negative_binomial(train, &glm_params)?),
+        Kind::Gbm => FittedModel::Gbm(gbm::train(
+            train,
+            None,
+            &gbm_params(Objective::Poisson {
+                max_delta_step: 0.7,
+            }),
+        )?),
+        Kind::Logistic => {
+            FittedModel::Logistic(LogisticModel::fit(&top()?, &LogisticParams::default())?)
+        }
+        Kind::GbmLogistic => {
+            FittedModel::Gbm(gbm::train(&top()?, None, &gbm_params(Objective::Logistic))?)
+        }
+        Kind::Forest => {
+            return Ok(Fitted::Forest(Forest::fit(
+                train,
+                &ForestParams {
+                    seed: opts.seed,
+                    ..ForestParams::default()
+                },
+            )?));
+        }
+    };
+    Ok(Fitted::Saved(m))
+}
+
+/// Metrics of one model on one test set; classifier rows carry AUC/Brier and
+/// the count metrics that make sense for a score (Spearman, top-10 % share).
+#[derive(serde::Serialize, Clone)]
+struct Scored {
+    model: String,
+    rows: usize,
+    deviance: Option<f64>,
+    d2: Option<f64>,
+    mae: Option<f64>,
+    rmse: Option<f64>,
+    spearman: f64,
+    top10_share: f64,
+    auc: Option<f64>,
+    brier: Option<f64>,
+    train_seconds: Option<f64>,
+    calibration: Vec<CalibrationBin>,
+    /// Why the model could not be fitted (bench only; the other fields are empty).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl Scored {
+    fn failed(kind: Kind, rows: usize, error: String) -> Scored {
+        Scored {
+            model: kind.name().into(),
+            rows,
+            deviance: None,
+            d2: None,
+            mae: None,
+            rmse: None,
+            spearman: f64::NAN,
+            top10_share: f64::NAN,
+            auc: None,
+            brier: None,
+            train_seconds: None,
+            calibration: Vec::new(),
+            error: Some(error),
+        }
+    }
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+fn score(kind: Kind, y: &[f64], pred: &[f64], train_mean: f64) -> Scored {
+    let (deviance, d2, mae, rmse, auc, brier, calibration) = if kind.is_classifier() {
+        let t = metrics::top_threshold(y, TOP_FRACTION);
+        let c = metrics::ClassReport::new(&metrics::top_labels(y, t), pred);
+        (
+            None,
+            None,
+            None,
+            None,
+            Some(c.auc),
+            Some(c.brier),
+            c.calibration,
+        )
+    } else {
+        let c = metrics::CountReport::new(y, pred, train_mean);
+        (
+            Some(c.deviance),
+            Some(c.d2),
+            Some(c.mae),
+            Some(c.rmse),
+            None,
+            None,
+            c.calibration,
+        )
+    };
+    Scored {
+        model: kind.name().into(),
+        rows: y.len(),
+        deviance,
+        d2,
+        mae,
+        rmse,
+        spearman: metrics::spearman(y, pred),
+        top10_share: metrics::top_share(y, pred, TOP_FRACTION),
+        auc,
+        brier,
+        train_seconds: None,
+        calibration,
+        error: None,
+    }
+}
+
+/// Out-of-fold predictions of `kind` over `k` random folds of `set`.
+fn cross_validate(kind: Kind, set: &Dataset, k: usize, opts: &FitOptions) -> Result<Scored> {
+    let t = Instant::now();
+    let mut oof = vec![f64::NAN; set.n_rows()];
+    for fold in kfold(set.n_rows(), k, opts.seed)? {
+        let m = fit(kind, &set.subset(&fold.train), opts)?;
+        let p = m.predict(&set.subset(&fold.test))?;
+        for (&i, v) in fold.test.iter().zip(p) {
+            oof[i] = v;
+        }
+    }
+    let mean = set.labels().iter().sum::<f64>() / set.n_rows().max(1) as f64;
+    let mut s = score(kind, set.labels(), &oof, mean);
+    s.train_seconds = Some(t.elapsed().as_secs_f64());
+    Ok(s)
+}
+
+fn mean_label(d: &Dataset) -> f64 {
+    d.labels().iter().sum::<f64>() / d.n_rows().max(1) as f64
+}
+
+// ---------------------------------------------------------------- commands
+
+fn train(a: TrainArgs) -> Result<()> {
+    let as_of = parse_date(&a.common.as_of)?;
+    if a.model == Kind::Forest {
+        bail!(
+            "the random forest cannot be saved (smartcore); use it in `caregap model bench`, \
+             or train gbm"
+        );
+    }
+    let src = source(&a.common.criteria)?;
+    let mut loaded = load(&a.common, as_of, false)?;
+    let feature_day = add_months(as_of, -12)?;
+    let set = make_set(&src, &mut loaded, &a.common.data, feature_day, true, true)?;
+    eprintln!(
+        "training set: {} people ({}); {} left out for withdrawn research consent",
+        set.rows.len(),
+        set.describe(),
+        set.removed
+    );
+    let mut metrics = std::collections::BTreeMap::new();
+    metrics.insert("train_rows".to_string(), set.rows.len() as f64);
+    metrics.insert("train_label_mean".to_string(), mean_label(&set.data));
+    metrics.insert("removed_research_consent".to_string(), set.removed as f64);
+    if let Some(k) = a.kfold {
+        let cv = cross_validate(a.model, &set.data, k, &a.fit)?;
+        print!("{}", table(&[cv_row(&cv)], None));
+        for (name, v) in [
+            ("cv_deviance", cv.deviance),
+            ("cv_d2", cv.d2),
+            ("cv_mae", cv.mae),
+            ("cv_rmse", cv.rmse),
+            ("cv_auc", cv.auc),
+            ("cv_brier", cv.brier),
+            ("cv_spearman", Some(cv.spearman)),
+            ("cv_top10_share", Some(cv.top10_share)),
+        ] {
+            if let Some(v) = v.and_then(finite) {
+                metrics.insert(name.to_string(), v);
+            }
+        }
+    }
+    let t = Instant::now();
+    let Fitted::Saved(model) = fit(a.model, &set.data, &a.fit)? else {
+        bail!("this model cannot be saved");
+    };
+    metrics.insert("train_seconds".to_string(), t.elapsed().as_secs_f64());
+    let in_sample = model.predict(&set.data)?;
+    let s = score(
+        a.model,
+        set.data.labels(),
+        &in_sample,
+        mean_label(&set.data),
+    );
+    if let Some(d) = s.deviance {
+        metrics.insert("train_deviance".to_string(), d);
+    }
+    if let Some(v) = s.auc {
+        metrics.insert("train_auc".to_string(), v);
+    }
+    let saved = SavedModel {
+        format_version: FORMAT_VERSION,
+        kind: a.model.name().into(),
+        features: src.names.clone(),
+        features_hash: src.hash.clone(),
+        training: [
+            ("as_of", data::format_day(as_of)),
+            ("feature_date", data::format_day(feature_day)),
+            (
+                "label",
+                if a.model.is_classifier() {
+                    format!("top 10% of {LABEL_EXPR} at as_of")
+                } else {
+                    format!("{LABEL_EXPR} at as_of")
+                },
+            ),
+            ("data", a.common.data.display().to_string()),
+            ("library_hash", src.library_hash.clone()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect(),
+        params: json!({"rounds": a.fit.rounds, "l2": a.fit.l2, "seed": a.fit.seed}),
+        metrics,
+        model,
+    };
+    let text = saved.to_json()?;
+    output::write_file_atomic(&a.out, text.as_bytes())?;
+    eprintln!("wrote {} ({} model)", a.out.display(), a.model.name());
+    Ok(())
+}
+
+fn read_model(path: &Path, src: &Source) -> Result<(SavedModel, Kind)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the model file {}", path.display()))?;
+    let saved = SavedModel::load(&text, &src.names, &src.hash)
+        .with_context(|| format!("cannot use the model {}", path.display()))?;
+    let kind = Kind::from_name(&saved.kind).with_context(|| {
+        format!(
+            "{}: unknown model kind {:?}; retrain the model",
+            path.display(),
+            saved.kind
+        )
+    })?;
+    Ok((saved, kind))
+}
+
+fn evaluate(a: EvaluateArgs) -> Result<()> {
+    let as_of = parse_date(&a.common.as_of)?;
+    let src = source(&a.common.criteria)?;
+    let (saved, kind) = read_model(&a.model, &src)?;
+    let mut loaded = load(&a.common, add_months(as_of, 12)?, true)?;
+    let set = make_set(&src, &mut loaded, &a.common.data, as_of, true, true)?;
+    let pred = saved.model.predict(&set.data)?;
+    let train_mean = saved
+        .metrics
+        .get("train_label_mean")
+        .copied()
+        .unwrap_or_else(|| mean_label(&set.data));
+    let s = score(kind, set.data.labels(), &pred, train_mean);
+    let oracle = oracle(&a.common.data, &loaded.pop, &set)?;
+    println!(
+        "test set: {} people ({}); {} left out for withdrawn research consent",
+        set.rows.len(),
+        set.describe(),
+        set.removed
+    );
+    print!("{}", table(&[s], oracle));
+    Ok(())
+}
+
+fn predict(a: PredictArgs) -> Result<()> {
+    let as_of = parse_date(&a.common.as_of)?;
+    let src = source(&a.common.criteria)?;
+    let (saved, kind) = read_model(&a.model, &src)?;
+    let mut loaded = load(&a.common, as_of, false)?;
+    let set = make_set(&src, &mut loaded, &a.common.data, as_of, false, false)?;
+    let pred = saved.model.predict(&set.data)?;
+    let pop = &loaded.pop;
+    let (pid_field, pid) = tables::patient_id_column(&pop.patients.ids, set.rows.iter().copied());
+    let (clinic_field, clinic) = tables::clinic_id_column(pop, set.rows.iter().copied());
+    let name = if kind.is_classifier() {
+        "p_top10"
+    } else {
+        "predicted_visits"
+    };
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            pid_field,
+            clinic_field,
+            Field::new(name, DataType::Float64, false),
+        ])),
+        vec![pid, clinic, Arc::new(Float64Array::from(pred)) as ArrayRef],
+    )
+    .context("cannot build the predictions table")?;
+    output::write_parquet_atomic(&a.out, &batch)?;
+    eprintln!(
+        "predicted {} people alive on {} with the {} model; wrote {}",
+        set.rows.len(),
+        data::format_day(as_of),
+        kind.name(),
+        a.out.display()
+    );
+    Ok(())
+}
+
+fn bench(a: BenchArgs) -> Result<()> {
+    let as_of = parse_date(&a.common.as_of)?;
+    let src = source(&a.common.criteria)?;
+    let temporal = a.kfold.is_none();
+    let until = if temporal {
+        add_months(as_of, 12)?
+    } else {
+        as_of
+    };
+    let mut loaded = load(&a.common, until, temporal)?;
+    let train_day = add_months(as_of, -12)?;
+    let train = make_set(&src, &mut loaded, &a.common.data, train_day, true, true)?;
+    let test = if temporal {
+        Some(make_set(
+            &src,
+            &mut loaded,
+            &a.common.data,
+            as_of,
+            true,
+            true,
+        )?)
+    } else {
+        None
+    };
+    let mut rows = Vec::new();
+    for kind in Kind::ALL {
+        eprintln!("bench: {}", kind.name());
+        let fitted = match (&test, a.kfold) {
+            (Some(test), _) => (|| -> Result<Scored> {
+                let t = Instant::now();
+                let m = fit(kind, &train.data, &a.fit)?;
+                let secs = t.elapsed().as_secs_f64();
+                let pred = m.predict(&test.data)?;
+                let mut s = score(kind, test.data.labels(), &pred, mean_label(&train.data));
+                s.train_seconds = Some(secs);
+                Ok(s)
+            })(),
+            (None, Some(k)) => cross_validate(kind, &train.data, k, &a.fit),
+            (None, None) => unreachable!("temporal has a test set"),
+        };
+        // One model failing (e.g. a singular NB2 design in a small fold) is a
+        // result of the comparison, not a reason to lose the others.
+        let s = fitted.unwrap_or_else(|e| {
+            eprintln!("bench: {} failed: {e:#}", kind.name());
+            let n = test.as_ref().map_or(train.rows.len(), |t| t.rows.len());
+            Scored::failed(kind, n, format!("{e:#}"))
+        });
+        rows.push(s);
+    }
+    let oracle = match &test {
+        Some(test) => oracle(&a.common.data, &loaded.pop, test)?,
+        None => None,
+    };
+    let text = table(&rows, oracle);
+    let split = match (&test, a.kfold) {
+        (Some(test), _) => json!({
+            "kind": "temporal",
+            "train": train.describe(),
+            "test": test.describe(),
+            "train_rows": train.rows.len(),
+            "test_rows": test.rows.len(),
+            "removed_research_consent": {"train": train.removed, "test": test.removed},
+        }),
+        (None, k) => json!({
+            "kind": "kfold", "k": k,
+            "period": train.describe(),
+            "rows": train.rows.len(),
+            "removed_research_consent": {"train": train.removed},
+        }),
+    };
+    let report = json!({
+        "as_of": data::format_day(as_of),
+        "data": a.common.data.display().to_string(),
+        "events_future": loaded.future_file.as_ref().map(|p| p.display().to_string()),
+        "features": src.names,
+        "features_hash": src.hash,
+        "label": LABEL_EXPR,
+        "split": split,
+        "params": {"rounds": a.fit.rounds, "l2": a.fit.l2, "seed": a.fit.seed},
+        "oracle": oracle.map(|(d, n)| json!({"deviance": d, "rows": n})),
+        "models": rows,
+    });
+    let staging = StagingDir::new(&a.out)?;
+    std::fs::write(staging.path("bench.csv"), csv(&rows, oracle))
+        .context("cannot write bench.csv")?;
+    std::fs::write(
+        staging.path("bench.json"),
+        serde_json::to_string_pretty(&report).context("cannot serialise bench.json")?,
+    )
+    .context("cannot write bench.json")?;
+    std::fs::write(staging.path("calibration.svg"), calibration_svg(&rows)?)
+        .context("cannot write calibration.svg")?;
+    let out = staging.commit()?;
+    match &test {
+        Some(test) => println!(
+            "train: {} people ({}); test: {} people ({}); left out for withdrawn research \
+             consent: {} train, {} test",
+            train.rows.len(),
+            train.describe(),
+            test.rows.len(),
+            test.describe(),
+            train.removed,
+            test.removed
+        ),
+        None => println!(
+            "{}-fold cross-validation on {} people ({}); left out for withdrawn research \
+             consent: {}",
+            a.kfold.unwrap_or(0),
+            train.rows.len(),
+            train.describe(),
+            train.removed
+        ),
+    }
+    print!("{text}");
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+// ----------------------------------------------------------------- reports
+
+/// The generator's oracle deviance on the test set (`truth.parquet`, which is
+/// for the year after the generator's as_of): `(deviance, rows)` over the test
+/// rows that have a truth row, or `None` without the file or matching rows.
+fn oracle(dir: &Path, pop: &Population, test: &Set) -> Result<Option<(f64, usize)>> {
+    let path = dir.join("truth.parquet");
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let truth = read_truth(&path)?;
+    let (mut y, mut mu) = (Vec::new(), Vec::new());
+    for (i, &p) in test.rows.iter().enumerate() {
+        if let Some(&m) = truth.get(&pop.patients.ids.display(p as usize)) {
+            y.push(test.data.labels()[i]);
+            mu.push(m);
+        }
+    }
+    if y.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((metrics::oracle_deviance(&y, &mu), y.len())))
+}
+
+fn read_truth(path: &Path) -> Result<HashMap<String, f64>> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|b| b.build())
+        .with_context(|| format!("cannot read {} as Parquet", path.display()))?;
+    let mut out = HashMap::new();
+    for batch in reader {
+        let batch = batch.with_context(|| format!("cannot read {}", path.display()))?;
+        let col = |name: &str| {
+            batch
+                .column_by_name(name)
+                .with_context(|| format!("{} has no column `{name}`", path.display()))
+        };
+        let ids = col("patient_id")?;
+        let ev = col("expected_visits")?
+            .as_any()
+            .downcast_ref::<Float64Array>()
+            .with_context(|| format!("{}: expected_visits is not Float64", path.display()))?;
+        let id_at: Box<dyn Fn(usize) -> String> =
+            if let Some(a) = ids.as_any().downcast_ref::<Int64Array>() {
+                Box::new(|i| a.value(i).to_string())
+            } else if let Some(a) = ids.as_any().downcast_ref::<StringArray>() {
+                Box::new(|i| a.value(i).to_string())
+            } else {
+                bail!("{}: patient_id is neither Int64 nor Utf8", path.display());
+            };
+        for i in 0..batch.num_rows() {
+            if !ids.is_null(i) && !ev.is_null(i) {
+                out.insert(id_at(i), ev.value(i));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn cv_row(s: &Scored) -> Scored {
+    Scored {
+        model: format!("{} (cv)", s.model),
+        ..s.clone()
+    }
+}
+
+const COLUMNS: [&str; 10] = [
+    "model",
+    "deviance",
+    "d2",
+    "mae",
+    "rmse",
+    "spearman",
+    "top10_share",
+    "auc",
+    "brier",
+    "train_s",
+];
+
+fn cells(s: &Scored, digits: usize) -> Vec<String> {
+    // Blank = not applicable; `inf`/`NaN` = the metric is not finite (e.g. a
+    // zero prediction for a person with visits).
+    let f = |v: Option<f64>| match v {
+        Some(v) if v.is_finite() => format!("{v:.digits$}"),
+        Some(v) => format!("{v}"),
+        None => String::new(),
+    };
+    vec![
+        s.model.clone(),
+        f(s.deviance),
+        f(s.d2),
+        f(s.mae),
+        f(s.rmse),
+        f(s.error.is_none().then_some(s.spearman)),
+        f(s.error.is_none().then_some(s.top10_share)),
+        f(s.auc),
+        f(s.brier),
+        s.train_seconds.map_or(String::new(), |t| format!("{t:.2}")),
+    ]
+}
+
+/// The comparison as a fixed-width text table, the oracle as a last line.
+fn table(rows: &[Scored], oracle: Option<(f64, usize)>) -> String {
+    let mut lines: Vec<Vec<String>> = vec![COLUMNS.iter().map(|c| c.to_string()).collect()];
+    lines.extend(rows.iter().map(|s| cells(s, 4)));
+    let failures: Vec<String> = rows
+        .iter()
+        .filter_map(|s| Some(format!("{}: {}", s.model, s.error.as_ref()?)))
+        .collect();
+    if let Some((d, _)) = oracle {
+        let mut l = vec![String::new(); COLUMNS.len()];
+        l[0] = "oracle (truth)".into();
+        l[1] = format!("{d:.4}");
+        lines.push(l);
+    }
+    let widths: Vec<usize> = (0..COLUMNS.len())
+        .map(|j| lines.iter().map(|l| l[j].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for l in &lines {
+        for (j, c) in l.iter().enumerate() {
+            if j == 0 {
+                let _ = write!(out, "{c:<w$}", w = widths[j]);
+            } else {
+                let _ = write!(out, "  {c:>w$}", w = widths[j]);
+            }
+        }
+        out.push('\n');
+    }
+    for f in failures {
+        let _ = writeln!(out, "failed: {f}");
+    }
+    out
+}
+
+fn csv(rows: &[Scored], oracle: Option<(f64, usize)>) -> String {
+    let mut out = COLUMNS.join(",") + ",oracle_deviance,error\n";
+    let o = oracle.map_or(String::new(), |(d, _)| format!("{d}"));
+    for s in rows {
+        out.push_str(&cells(s, 8).join(","));
+        out.push(',');
+        out.push_str(&o);
+        out.push(',');
+        if let Some(e) = &s.error {
+            let _ = write!(out, "\"{}\"", e.replace('"', "\"\""));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Mean observed against mean predicted visits by decile of prediction, one
+/// line per count model, with the diagonal.
+fn calibration_svg(rows: &[Scored]) -> Result<String> {
+    use plotters::prelude::*;
+    let lines: Vec<(&str, Vec<(f64, f64)>)> = rows
+        .iter()
+        .filter(|s| s.deviance.is_some())
+        .map(|s| {
+            (
+                s.model.as_str(),
+                s.calibration
+                    .iter()
+                    .filter(|b| b.n > 0)
+                    .map(|b| (b.mean_pred, b.mean_obs))
+                    .collect(),
+            )
+        })
+        .collect();
+    let max = lines
+        .iter()
+        .flat_map(|(_, p)| p.iter().flat_map(|&(a, b)| [a, b]))
+        .filter(|v| v.is_finite())
+        .fold(1.0_f64, f64::max)
+        * 1.05;
+    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot draw the calibration chart: {e}");
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, (720, 540)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(
+                "Calibration by decile of prediction (test set)",
+                ("sans-serif", 18),
+            )
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(50)
+            .build_cartesian_2d(0f64..max, 0f64..max)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("mean predicted visits")
+            .y_desc("mean observed visits")
+            .draw()
+            .map_err(|e| err(&e))?;
+        chart
+            .draw_series(LineSeries::new([(0.0, 0.0), (max, max)], BLACK.mix(0.4)))
+            .map_err(|e| err(&e))?;
+        for (i, (name, pts)) in lines.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
+                .map_err(|e| err(&e))?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .position(SeriesLabelPosition::UpperLeft)
+            .draw()
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
+    }
+    Ok(svg)
+}

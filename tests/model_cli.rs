@@ -1,0 +1,357 @@
+//! `caregap model train|evaluate|predict|bench` end to end: the real binary
+//! on a small generated population (`caregap synth --patients 1500`).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+const AS_OF: &str = "2025-01-01";
+
+fn caregap(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_caregap"))
+        .args(args)
+        .output()
+        .expect("run caregap")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = caregap(args);
+    assert!(
+        out.status.success(),
+        "caregap {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn criteria() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("criteria")
+}
+
+/// One generated population shared by every test of this file (in the
+/// target's temporary folder; the generator is deterministic and overwrites).
+fn data_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("model_cli/data");
+        ok(&[
+            "synth",
+            "--patients",
+            "1500",
+            "--seed",
+            "7",
+            "--as-of",
+            AS_OF,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        out
+    })
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn read(path: &Path) -> RecordBatch {
+    let f = fs::File::open(path).unwrap();
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+}
+
+fn patient_ids(b: &RecordBatch) -> BTreeSet<i64> {
+    let ids = b.column_by_name("patient_id").unwrap();
+    ids.as_primitive::<Int64Type>()
+        .values()
+        .iter()
+        .copied()
+        .collect()
+}
+
+fn day(s: &str) -> i32 {
+    let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    (date - chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap()).num_days() as i32
+}
+
+/// Patients whose latest research decision on or before `as_of` is a
+/// withdrawal (a withdrawal wins over a grant of the same day), computed here
+/// from consents.parquet independently of the loader.
+fn research_withdrawn(data: &Path, as_of: &str) -> BTreeSet<i64> {
+    let b = read(&data.join("consents.parquet"));
+    let ids = b
+        .column_by_name("patient_id")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let scope = b.column_by_name("scope").unwrap().as_string::<i32>();
+    let granted = b.column_by_name("granted").unwrap().as_boolean();
+    let date = b
+        .column_by_name("date")
+        .unwrap()
+        .as_primitive::<Date32Type>();
+    let mut latest: BTreeMap<i64, (i32, bool)> = BTreeMap::new();
+    for i in 0..b.num_rows() {
+        if scope.value(i) != "research" || granted.is_null(i) || date.value(i) > day(as_of) {
+            continue;
+        }
+        let (d, g) = (date.value(i), granted.value(i));
+        let e = latest.entry(ids.value(i)).or_insert((d, g));
+        if d > e.0 || (d == e.0 && !g) {
+            *e = (d, g);
+        }
+    }
+    latest
+        .into_iter()
+        .filter(|(_, (_, g))| !g)
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// `caregap model SUB --data DATA --criteria CRITERIA --as-of AS_OF EXTRA...`.
+fn model(sub: &str, data: &Path, criteria: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "model",
+        sub,
+        "--data",
+        s(data),
+        "--criteria",
+        s(criteria),
+        "--as-of",
+        AS_OF,
+    ];
+    args.extend_from_slice(extra);
+    caregap(&args)
+}
+
+fn succeeded(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "caregap failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn train(dir: &Path, kind: &str) -> PathBuf {
+    let path = dir.join(format!("{kind}.json"));
+    let extra = ["--model", kind, "--rounds", "30", "--out", s(&path)];
+    succeeded(model("train", data_dir(), &criteria(), &extra));
+    path
+}
+
+fn predict(model_file: &Path, criteria: &Path, out: &Path) -> Output {
+    let extra = ["--model", s(model_file), "--out", s(out)];
+    model("predict", data_dir(), criteria, &extra)
+}
+
+#[test]
+fn bench_compares_every_model_on_one_split() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("bench");
+    let extra = ["--rounds", "30", "--out", s(&out)];
+    let stdout = succeeded(model("bench", data_dir(), &criteria(), &extra));
+    assert!(stdout.contains("oracle (truth)"), "{stdout}");
+
+    let csv = fs::read_to_string(out.join("bench.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "model,deviance,d2,mae,rmse,spearman,top10_share,auc,brier,train_s,oracle_deviance,error"
+    );
+    let rows: BTreeMap<String, Vec<String>> = lines
+        .map(|l| {
+            let cells: Vec<String> = l.split(',').map(str::to_string).collect();
+            (cells[0].clone(), cells)
+        })
+        .collect();
+    let models: Vec<&str> = rows.keys().map(String::as_str).collect();
+    assert_eq!(
+        models,
+        [
+            "age-sex",
+            "forest",
+            "gbm",
+            "gbm-logistic",
+            "last-year",
+            "logistic",
+            "mean",
+            "nb",
+            "poisson"
+        ]
+    );
+    let num = |m: &str, col: usize| rows[m][col].parse::<f64>().unwrap();
+    let (mean_dev, gbm_dev, oracle) = (num("mean", 1), num("gbm", 1), num("gbm", 10));
+    assert!(gbm_dev < mean_dev, "gbm {gbm_dev} vs mean {mean_dev}");
+    assert!(num("last-year", 1) < mean_dev);
+    assert!(
+        oracle > 0.0 && oracle < gbm_dev,
+        "oracle {oracle} vs gbm {gbm_dev}"
+    );
+    assert!(num("mean", 2).abs() < 0.05, "mean D² is about 0");
+    assert!(num("gbm", 2) > 0.2);
+    for m in ["logistic", "gbm-logistic"] {
+        assert!(num(m, 7) > 0.7, "{m} AUC {}", rows[m][7]);
+        assert!(num(m, 8) > 0.0 && num(m, 8) < 0.25, "{m} Brier");
+        assert!(rows[m][1].is_empty(), "no deviance for a classifier");
+    }
+
+    let json: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
+    assert_eq!(json["split"]["kind"], "temporal");
+    assert_eq!(json["models"].as_array().unwrap().len(), 9);
+    let removed = json["split"]["removed_research_consent"]["test"]
+        .as_u64()
+        .unwrap();
+    let test_rows = json["split"]["test_rows"].as_u64().unwrap();
+    assert!(
+        json["split"]["removed_research_consent"]["train"]
+            .as_u64()
+            .unwrap()
+            > 0
+    );
+
+    // The test set is everyone alive on as_of (= predict's rows) minus the
+    // people whose research consent is withdrawn on the label end.
+    let model_file = train(tmp.path(), "mean");
+    let preds = tmp.path().join("p.parquet");
+    assert!(predict(&model_file, &criteria(), &preds).status.success());
+    let b = read(&preds);
+    let ids = patient_ids(&b);
+    let withdrawn: BTreeSet<i64> = research_withdrawn(data_dir(), "2026-01-01")
+        .intersection(&ids)
+        .copied()
+        .collect();
+    assert!(!withdrawn.is_empty());
+    assert_eq!(removed, withdrawn.len() as u64);
+    assert_eq!(test_rows + removed, ids.len() as u64);
+
+    let svg = fs::read_to_string(out.join("calibration.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("gbm") && svg.contains("<polyline"));
+}
+
+#[test]
+fn train_evaluate_predict_round_trip() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model_file = train(tmp.path(), "gbm");
+    let saved: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&model_file).unwrap()).unwrap();
+    assert_eq!(saved["format_version"], 1);
+    assert_eq!(saved["kind"], "gbm");
+    let features = saved["features"].as_array().unwrap();
+    assert!(features.iter().any(|f| f == "visits_pc_12mo"));
+    assert_eq!(saved["features_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(saved["training"]["feature_date"], "2024-01-01");
+    assert!(
+        saved["metrics"]["removed_research_consent"]
+            .as_f64()
+            .unwrap()
+            > 0.0
+    );
+
+    let extra = ["--model", s(&model_file)];
+    let text = succeeded(model("evaluate", data_dir(), &criteria(), &extra));
+    assert!(
+        text.contains("test set:") && text.contains("oracle (truth)"),
+        "{text}"
+    );
+    let gbm_line = text.lines().find(|l| l.starts_with("gbm ")).unwrap();
+    let dev: f64 = gbm_line.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(dev.is_finite() && dev > 0.0);
+
+    let preds = tmp.path().join("predictions.parquet");
+    let out = predict(&model_file, &criteria(), &preds);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = read(&preds);
+    let names: Vec<&str> = b
+        .schema_ref()
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
+    assert_eq!(names, ["patient_id", "clinic_id", "predicted_visits"]);
+    let p = b
+        .column_by_name("predicted_visits")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    assert!(p.values().iter().all(|v| v.is_finite() && *v > 0.0));
+    assert!(p.values().iter().any(|&v| v > 5.0) && p.values().iter().any(|&v| v < 2.0));
+    // Predictions are operational: people who withdrew research consent are scored too.
+    let ids = patient_ids(&b);
+    let withdrawn = research_withdrawn(data_dir(), AS_OF);
+    assert!(withdrawn.iter().any(|id| ids.contains(id)));
+}
+
+#[test]
+fn predict_refuses_changed_features_but_not_reformatting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model_file = train(tmp.path(), "poisson");
+    let copy = |name: &str, edit: &dyn Fn(String) -> String| {
+        let dir = tmp.path().join(name);
+        fs::create_dir(&dir).unwrap();
+        for e in fs::read_dir(criteria()).unwrap() {
+            let p = e.unwrap().path();
+            if p.extension().is_some_and(|x| x == "toml") {
+                let text = fs::read_to_string(&p).unwrap();
+                let text = if p.file_name().unwrap() == "features.toml" {
+                    edit(text)
+                } else {
+                    text
+                };
+                fs::write(dir.join(p.file_name().unwrap()), text).unwrap();
+            }
+        }
+        dir
+    };
+    // A comment and blank lines change the file, not what the features compute.
+    let reformatted = copy("reformatted", &|t| format!("# reviewed\n\n{t}"));
+    let out = predict(&model_file, &reformatted, &tmp.path().join("a.parquet"));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let changed = copy("changed", &|t| {
+        t.replacen(
+            "expr = \"count(visit.primary_care, 12mo)\"",
+            "expr = \"count(visit.primary_care, 6mo)\"",
+            1,
+        )
+    });
+    let out = predict(&model_file, &changed, &tmp.path().join("b.parquet"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("retrain"), "{err}");
+    assert!(!tmp.path().join("b.parquet").exists());
+}
+
+#[test]
+fn evaluate_without_future_events_says_what_is_missing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let model_file = train(tmp.path(), "mean");
+    let data = tmp.path().join("nofuture");
+    fs::create_dir(&data).unwrap();
+    for e in fs::read_dir(data_dir()).unwrap() {
+        let p = e.unwrap().path();
+        if p.file_name().unwrap() != "events_future.parquet" {
+            fs::copy(&p, data.join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    let out = model("evaluate", &data, &criteria(), &["--model", s(&model_file)]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("events_future.parquet"), "{err}");
+}
