@@ -19,6 +19,7 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -883,8 +884,18 @@ fn bench(a: BenchArgs) -> Result<()> {
         None
     };
     let mut rows = Vec::new();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new(Kind::ALL.len() as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg:14} [{bar:30}] {pos}/{len} models")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    });
     for kind in Kind::ALL {
-        eprintln!("bench: {}", kind.name());
+        if let Some(b) = &bar {
+            b.set_message(kind.name());
+        }
         let fitted = match (&test, a.kfold) {
             (Some(test), _) => (|| -> Result<Scored> {
                 let t = Instant::now();
@@ -906,6 +917,12 @@ fn bench(a: BenchArgs) -> Result<()> {
             Scored::failed(kind, n, format!("{e:#}"))
         });
         rows.push(s);
+        if let Some(b) = &bar {
+            b.inc(1);
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
     }
     let oracle = match &test {
         Some(test) => oracle(&a.common.data, &loaded.pop, test)?,
