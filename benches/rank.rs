@@ -4,7 +4,7 @@
 
 use caregap::data::PatientIds;
 use caregap::rank::calllist::{OpenGap, People, rank};
-use caregap::rank::exclusions::{Contact, Cooldowns, Outcome};
+use caregap::rank::exclusions::{Contact, Cooldowns, OUTCOMES};
 use caregap::rank::export::{CriterionText, ListContext, batch_csv, calllist_batch};
 use caregap::rank::priority::Weights;
 use caregap::rank::risk::{CvInputs, CvRisk, assess_cv, utilisation_tiers};
@@ -85,7 +85,7 @@ fn world() -> World {
             mine.push(Contact {
                 date: AS_OF - r.below(400) as i32,
                 criterion: Some(criteria[r.below(u64::from(CRITERIA)) as usize].clone()),
-                outcome: Outcome::ALL[r.below(4) as usize],
+                outcome: OUTCOMES[r.below(4) as usize],
             });
         }
         let age = 20.0 + r.below(75) as f64;
