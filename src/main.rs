@@ -40,6 +40,8 @@ enum Command {
     Plan(cli::plan::PlanArgs),
     /// Run a criteria library's test cases and report failures with evidence.
     TestLibrary(cli::test_library::Args),
+    /// The whole job on a generated population: generate, score, rank, report, show a call list.
+    Demo(cli::demo::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -56,6 +58,7 @@ fn main() -> std::process::ExitCode {
         Command::Score(args) => cli::score::run(args),
         Command::Plan(args) => cli::plan::run(args),
         Command::TestLibrary(args) => cli::test_library::run(args),
+        Command::Demo(args) => cli::demo::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,7 +2,7 @@
 //! `rank` → `calllist` → `report`, checked against the input tables directly
 //! (consents, deaths, bookings) rather than against the engine's own outputs.
 
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Int64Type, UInt32Type};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::collections::{HashMap, HashSet};

@@ -64,6 +64,13 @@ fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
 }
 
 pub fn run(args: ScoreArgs) -> Result<()> {
+    print!("{}", execute(args)?);
+    Ok(())
+}
+
+/// Scores and writes OUTDIR (one line of totals on stderr); returns the
+/// per-criterion, per-clinic summary table as text for the caller to show.
+pub fn execute(args: ScoreArgs) -> Result<String> {
     let started = Instant::now();
     let as_of = parse_as_of(args.as_of.as_deref())?;
 
@@ -180,7 +187,6 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", staging.path("run.json").display()))?;
     let out = staging.commit()?;
 
-    print!("{}", tables::summary_text(&summary));
     eprintln!(
         "scored {} people alive on {} against {} criteria: {open} open gaps; wrote {}",
         evaluation.alive.len(),
@@ -188,5 +194,5 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         plan.criteria.len(),
         out.display()
     );
-    Ok(())
+    Ok(tables::summary_text(&summary))
 }
