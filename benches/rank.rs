@@ -186,6 +186,16 @@ fn bench(c: &mut Criterion) {
             black_box(batch_csv(&batch).unwrap().len())
         })
     });
+    // The two halves of the full export, apart: building the call-list batch
+    // (the texts of every row) and encoding it as CSV.
+    let r = rank(&people, &w.criteria, &w.gaps, AS_OF, &cd, &wt);
+    g.bench_function("calllist_batch_all_rows", |b| {
+        b.iter(|| black_box(calllist_batch(&r.entries, &ctx).unwrap().num_rows()))
+    });
+    let batch = calllist_batch(&r.entries, &ctx).unwrap();
+    g.bench_function("csv_all_rows", |b| {
+        b.iter(|| black_box(batch_csv(&batch).unwrap().len()))
+    });
     g.finish();
 }
 
