@@ -26,6 +26,10 @@ enum Command {
     Inspect(cli::inspect::InspectArgs),
     /// Generate a synthetic population (Parquet) for demos, tests and benchmarks.
     Synth(cli::synth::SynthArgs),
+    /// Score a population against a criteria library: firings, summary, features, run.json.
+    Score(cli::score::ScoreArgs),
+    /// Show the compiled plan of a criteria library: shared aggregates, definitions, program.
+    Plan(cli::plan::PlanArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +39,8 @@ fn main() -> std::process::ExitCode {
         Command::Sql(args) => cli::sql::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Synth(args) => cli::synth::run(args),
+        Command::Score(args) => cli::score::run(args),
+        Command::Plan(args) => cli::plan::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

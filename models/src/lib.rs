@@ -1,1 +1,31 @@
-pub fn placeholder() {}
+//! Next-year visit-count and classification models for caregap.
+//!
+//! Pure numerics: no Arrow, no files. The CLI builds a [`Dataset`] (plain
+//! column-major `f64` features with `NaN` for missing values, count labels,
+//! optional weights), fits models from here, scores them with [`metrics`] and
+//! saves them with [`saved`]. ndarray (linfa) and smartcore matrices are used
+//! inside [`logistic`] and [`forest`] only and never appear in the public API.
+//!
+//! Models: [`baseline`] (overall mean, age-sex group mean, last year's count),
+//! [`glm`] (Poisson and NB2 by IRLS), [`logistic`] (linfa-logistic),
+//! [`forest`] (smartcore random forest) and [`gbm`], a histogram gradient
+//! booster with Poisson and logistic objectives written to LightGBM's rules.
+
+// `!(x > 0.0)` is used on purpose: unlike `x <= 0.0` it also rejects NaN.
+#![allow(clippy::neg_cmp_op_on_partial_ord)]
+
+pub mod baseline;
+pub mod data;
+pub mod design;
+pub mod error;
+pub mod forest;
+pub mod gbm;
+pub mod glm;
+mod linalg;
+pub mod logistic;
+pub mod metrics;
+pub mod saved;
+pub mod simulate;
+
+pub use data::{Dataset, Fold, kfold};
+pub use error::{ModelError, Result};

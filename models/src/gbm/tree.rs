@@ -1,0 +1,426 @@
+//! One regression tree: its serialisable form, prediction, and growth from
+//! histograms (leaf-wise by best gain, or depth-wise level by level).
+
+use serde::{Deserialize, Serialize};
+
+use super::binning::BinMapper;
+use super::histogram::{self, BinStat, Layout, Rows};
+use super::split::{SplitInfo, SplitRules, best_split, leaf_value};
+
+/// A node of a tree; node 0 is the root.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "node")]
+pub enum Node {
+    /// Internal node: `x[feature] <= threshold` goes left, missing goes
+    /// left iff `default_left`.
+    Split {
+        /// Feature index.
+        feature: usize,
+        /// Raw-value threshold (upper bound of the split bin).
+        threshold: f64,
+        /// The split bin (value bins `<= bin` go left).
+        bin: u8,
+        /// Direction of missing values.
+        default_left: bool,
+        /// Index of the left child.
+        left: u32,
+        /// Index of the right child.
+        right: u32,
+        /// Gain of the split (for importances).
+        gain: f64,
+    },
+    /// Leaf with its (already shrunk) output.
+    Leaf {
+        /// Added to the raw score.
+        value: f64,
+        /// Training rows in the leaf.
+        n: u32,
+    },
+}
+
+/// A fitted tree.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Nodes, root first.
+    pub nodes: Vec<Node>,
+}
+
+impl Tree {
+    /// Output for a row of raw feature values.
+    #[inline]
+    pub fn predict(&self, x: impl Fn(usize) -> f64) -> f64 {
+        let mut i = 0usize;
+        loop {
+            match &self.nodes[i] {
+                Node::Leaf { value, .. } => return *value,
+                Node::Split {
+                    feature,
+                    threshold,
+                    default_left,
+                    left,
+                    right,
+                    ..
+                } => {
+                    let v = x(*feature);
+                    let go_left = if v.is_nan() {
+                        *default_left
+                    } else {
+                        v <= *threshold
+                    };
+                    i = if go_left { *left } else { *right } as usize;
+                }
+            }
+        }
+    }
+
+    /// Output for row `r` of binned data.
+    #[inline]
+    pub fn predict_binned(&self, bins: &[Vec<u8>], missing: &[u8], r: usize) -> f64 {
+        let mut i = 0usize;
+        loop {
+            match &self.nodes[i] {
+                Node::Leaf { value, .. } => return *value,
+                Node::Split {
+                    feature,
+                    bin,
+                    default_left,
+                    left,
+                    right,
+                    ..
+                } => {
+                    let b = bins[*feature][r];
+                    let go_left = if b == missing[*feature] {
+                        *default_left
+                    } else {
+                        b <= *bin
+                    };
+                    i = if go_left { *left } else { *right } as usize;
+                }
+            }
+        }
+    }
+
+    /// Number of leaves.
+    pub fn n_leaves(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| matches!(n, Node::Leaf { .. }))
+            .count()
+    }
+}
+
+/// How leaves are chosen for splitting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Growth {
+    /// Split the leaf with the largest gain next (LightGBM).
+    LeafWise,
+    /// Split leaves level by level (XGBoost's default).
+    DepthWise,
+}
+
+/// Everything tree growth needs that does not change between trees.
+pub struct GrowContext<'a> {
+    /// Binned training columns.
+    pub bins: &'a [Vec<u8>],
+    /// Bin mappers (for thresholds and missing bins).
+    pub mappers: &'a [BinMapper],
+    /// Histogram layout.
+    pub layout: &'a Layout,
+    /// Split rules.
+    pub rules: SplitRules,
+    /// Maximum leaves.
+    pub num_leaves: usize,
+    /// Maximum depth (root = depth 0), `None` for unlimited.
+    pub max_depth: Option<usize>,
+    /// Leaf-wise or depth-wise.
+    pub growth: Growth,
+    /// Shrinkage applied to leaf values.
+    pub learning_rate: f64,
+}
+
+/// Reusable buffers for growing trees.
+pub struct Workspace {
+    /// Row indices; leaves own contiguous ranges.
+    pub indices: Vec<u32>,
+    scratch: Vec<u32>,
+    og: Vec<f32>,
+    oh: Vec<f32>,
+    pool: Vec<Vec<BinStat>>,
+}
+
+impl Workspace {
+    /// Buffers for up to `n` rows.
+    pub fn new(n: usize) -> Self {
+        Self {
+            indices: Vec::with_capacity(n),
+            scratch: vec![0; n],
+            og: vec![0.0; n],
+            oh: vec![0.0; n],
+            pool: Vec::new(),
+        }
+    }
+}
+
+struct Leaf {
+    start: usize,
+    len: usize,
+    depth: usize,
+    sums: BinStat,
+    hist: Option<Vec<BinStat>>,
+    best: Option<SplitInfo>,
+    node: usize,
+    order: usize,
+}
+
+/// A leaf of the finished tree and its rows in `Workspace::indices`.
+pub struct LeafRows {
+    /// First position in `indices`.
+    pub start: usize,
+    /// Number of rows.
+    pub len: usize,
+    /// Leaf output (shrunk).
+    pub value: f64,
+}
+
+/// Grows one tree on the rows in `ws.indices` (all rows when `all_rows`).
+pub fn grow(
+    ctx: &GrowContext<'_>,
+    ws: &mut Workspace,
+    g: &[f32],
+    h: &[f32],
+    used: &[bool],
+    all_rows: bool,
+) -> (Tree, Vec<LeafRows>) {
+    let n = ws.indices.len();
+    let total_bins = ctx.layout.total();
+    let mut root_hist = ws
+        .pool
+        .pop()
+        .unwrap_or_else(|| vec![BinStat::default(); total_bins]);
+    let rows = if all_rows {
+        Rows::All { g, h }
+    } else {
+        gather(&ws.indices, g, h, &mut ws.og, &mut ws.oh);
+        Rows::Some {
+            rows: &ws.indices,
+            g: &ws.og[..n],
+            h: &ws.oh[..n],
+        }
+    };
+    histogram::build(&mut root_hist, ctx.layout, ctx.bins, used, &rows);
+    let sums = leaf_sums(&ws.indices, g, h, all_rows);
+    let mut nodes = vec![Node::Leaf {
+        value: 0.0,
+        n: sums.n,
+    }];
+    let mut leaves = vec![Leaf {
+        start: 0,
+        len: n,
+        depth: 0,
+        sums,
+        best: None,
+        hist: Some(root_hist),
+        node: 0,
+        order: 0,
+    }];
+    evaluate(ctx, used, &mut leaves[0], &mut ws.pool);
+    let mut created = 1;
+    while leaves.len() < ctx.num_leaves {
+        let pick = leaves
+            .iter()
+            .enumerate()
+            .filter(|(_, l)| l.best.is_some())
+            .min_by(|(_, a), (_, b)| match ctx.growth {
+                Growth::LeafWise => {
+                    let (ga, gb) = (
+                        a.best.map_or(0.0, |s| s.gain),
+                        b.best.map_or(0.0, |s| s.gain),
+                    );
+                    gb.total_cmp(&ga).then(a.order.cmp(&b.order))
+                }
+                Growth::DepthWise => a.depth.cmp(&b.depth).then(a.order.cmp(&b.order)),
+            })
+            .map(|(i, _)| i);
+        let Some(li) = pick else { break };
+        let parent = leaves.swap_remove(li);
+        let Some(split) = parent.best else { break };
+        let col = &ctx.bins[split.feature];
+        let miss = ctx.mappers[split.feature].missing_bin();
+        let range = parent.start..parent.start + parent.len;
+        let n_left = partition(
+            &mut ws.indices[range.clone()],
+            &mut ws.scratch,
+            col,
+            miss,
+            split.bin,
+            split.default_left,
+        );
+        debug_assert_eq!(n_left as u32, split.left.n);
+        let left_node = nodes.len();
+        nodes.push(Node::Leaf {
+            value: 0.0,
+            n: split.left.n,
+        });
+        nodes.push(Node::Leaf {
+            value: 0.0,
+            n: split.right.n,
+        });
+        nodes[parent.node] = Node::Split {
+            feature: split.feature,
+            threshold: ctx.mappers[split.feature].upper_bounds[split.bin as usize],
+            bin: split.bin,
+            default_left: split.default_left,
+            left: left_node as u32,
+            right: left_node as u32 + 1,
+            gain: split.gain,
+        };
+        let mut left = Leaf {
+            start: parent.start,
+            len: n_left,
+            depth: parent.depth + 1,
+            sums: split.left,
+            hist: None,
+            best: None,
+            node: left_node,
+            order: created,
+        };
+        let mut right = Leaf {
+            start: parent.start + n_left,
+            len: parent.len - n_left,
+            depth: parent.depth + 1,
+            sums: split.right,
+            hist: None,
+            best: None,
+            node: left_node + 1,
+            order: created + 1,
+        };
+        created += 2;
+        let can_split = |l: &Leaf| {
+            ctx.max_depth.is_none_or(|d| l.depth < d) && l.sums.n >= 2 * ctx.rules.min_data_in_leaf
+        };
+        let mut parent_hist = parent.hist;
+        if (can_split(&left) || can_split(&right))
+            && leaves.len() + 2 < ctx.num_leaves
+            && let Some(mut ph) = parent_hist.take()
+        {
+            let (small, large) = if left.len <= right.len {
+                (&mut left, &mut right)
+            } else {
+                (&mut right, &mut left)
+            };
+            let mut sh = ws
+                .pool
+                .pop()
+                .unwrap_or_else(|| vec![BinStat::default(); total_bins]);
+            let rows = &ws.indices[small.start..small.start + small.len];
+            gather(rows, g, h, &mut ws.og, &mut ws.oh);
+            let k = rows.len();
+            histogram::build(
+                &mut sh,
+                ctx.layout,
+                ctx.bins,
+                used,
+                &Rows::Some {
+                    rows,
+                    g: &ws.og[..k],
+                    h: &ws.oh[..k],
+                },
+            );
+            histogram::subtract(&mut ph, &sh, ctx.layout, used);
+            small.hist = Some(sh);
+            large.hist = Some(ph);
+        }
+        if let Some(ph) = parent_hist {
+            ws.pool.push(ph);
+        }
+        for mut child in [left, right] {
+            if can_split(&child) {
+                evaluate(ctx, used, &mut child, &mut ws.pool);
+            } else if let Some(hh) = child.hist.take() {
+                ws.pool.push(hh);
+            }
+            leaves.push(child);
+        }
+    }
+    let mut out = Vec::with_capacity(leaves.len());
+    for mut l in leaves {
+        let value = leaf_value(l.sums, ctx.rules.lambda_l2) * ctx.learning_rate;
+        nodes[l.node] = Node::Leaf { value, n: l.sums.n };
+        if let Some(hh) = l.hist.take() {
+            ws.pool.push(hh);
+        }
+        out.push(LeafRows {
+            start: l.start,
+            len: l.len,
+            value,
+        });
+    }
+    (Tree { nodes }, out)
+}
+
+/// Finds the leaf's best split and frees its histogram if it has none.
+fn evaluate(ctx: &GrowContext<'_>, used: &[bool], leaf: &mut Leaf, pool: &mut Vec<Vec<BinStat>>) {
+    let can = ctx.max_depth.is_none_or(|d| leaf.depth < d)
+        && leaf.sums.n >= 2 * ctx.rules.min_data_in_leaf;
+    leaf.best = match (&leaf.hist, can) {
+        (Some(hh), true) => best_split(hh, ctx.layout, used, leaf.sums, &ctx.rules),
+        _ => None,
+    };
+    if leaf.best.is_none()
+        && let Some(hh) = leaf.hist.take()
+    {
+        pool.push(hh);
+    }
+}
+
+fn gather(rows: &[u32], g: &[f32], h: &[f32], og: &mut [f32], oh: &mut [f32]) {
+    for ((&r, a), b) in rows.iter().zip(og.iter_mut()).zip(oh.iter_mut()) {
+        *a = g[r as usize];
+        *b = h[r as usize];
+    }
+}
+
+fn leaf_sums(rows: &[u32], g: &[f32], h: &[f32], all_rows: bool) -> BinStat {
+    let mut s = BinStat::default();
+    if all_rows {
+        for (&a, &b) in g.iter().zip(h) {
+            s.g += f64::from(a);
+            s.h += f64::from(b);
+        }
+        s.n = g.len() as u32;
+    } else {
+        for &r in rows {
+            s.g += f64::from(g[r as usize]);
+            s.h += f64::from(h[r as usize]);
+        }
+        s.n = rows.len() as u32;
+    }
+    s
+}
+
+/// Stable in-place partition of `rows` by the split; returns the left count.
+fn partition(
+    rows: &mut [u32],
+    scratch: &mut [u32],
+    col: &[u8],
+    miss: u8,
+    bin: u8,
+    default_left: bool,
+) -> usize {
+    let (mut l, mut r) = (0, 0);
+    for k in 0..rows.len() {
+        let i = rows[k];
+        let b = col[i as usize];
+        let go_left = if b == miss { default_left } else { b <= bin };
+        if go_left {
+            rows[l] = i;
+            l += 1;
+        } else {
+            scratch[r] = i;
+            r += 1;
+        }
+    }
+    rows[l..].copy_from_slice(&scratch[..r]);
+    l
+}

@@ -1,0 +1,192 @@
+//! `caregap score`: load the population, compile the library, evaluate every
+//! criterion and feature for the people alive on `as_of`, and write
+//! `firings.parquet`, `criteria_summary.parquet`, `features.parquet` (when the
+//! library has features) and `run.json` into OUTDIR atomically: everything is
+//! written into a hidden sibling directory that is renamed into place at the
+//! end, so a failed or killed run never leaves a half-written OUTDIR.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use serde_json::json;
+
+use caregap::data::{self, Day, LoadOptions};
+use caregap::eval::{self, EvalOptions, EvidenceMode};
+use caregap::output::{self, StagingDir, tables};
+use caregap::plan;
+
+#[derive(Args, Debug)]
+pub struct ScoreArgs {
+    /// Folder of the population's Parquet tables (patients, events, ...).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Criteria library: a folder of *.toml files (or one .toml file).
+    #[arg(long, value_name = "LIBRARY")]
+    pub criteria: PathBuf,
+    /// Scoring date, YYYY-MM-DD (default: today).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Output folder (replaced atomically when the run succeeds).
+    #[arg(long, value_name = "OUTDIR")]
+    pub out: PathBuf,
+    /// Also write the excluded and closed rows of every person in a
+    /// criterion's population to firings.parquet.
+    #[arg(long)]
+    pub status: bool,
+    /// Make any unusable input row an error instead of counting it.
+    #[arg(long)]
+    pub strict: bool,
+}
+
+/// Parses `YYYY-MM-DD`, or today when absent.
+pub fn parse_as_of(arg: Option<&str>) -> Result<Day> {
+    match arg {
+        None => Ok(data::today()),
+        Some(s) => data::parse_day(s)
+            .with_context(|| format!("--as-of {s:?} is not a date; write it as YYYY-MM-DD")),
+    }
+}
+
+fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{msg:10} [{bar:40}] {pos}/{len} people ({eta})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_message("scoring");
+    Some(bar)
+}
+
+pub fn run(args: ScoreArgs) -> Result<()> {
+    let started = Instant::now();
+    let as_of = parse_as_of(args.as_of.as_deref())?;
+
+    let t = Instant::now();
+    let library = super::check::load_library(&args.criteria)?;
+    let lib_files = super::check::read_library(&args.criteria)?;
+    let plan = plan::compile(&library);
+    let compile_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let opts = LoadOptions {
+        as_of,
+        strict: args.strict,
+        extra_event_files: Vec::new(),
+    };
+    let dataset = data::load(&args.data, &opts)
+        .with_context(|| format!("cannot load the population from {}", args.data.display()))?;
+    let pop = &dataset.population;
+    let load_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let bar = progress_bar(pop.patients.len() as u64);
+    let tick = |n: usize| {
+        if let Some(b) = &bar {
+            b.inc(n as u64);
+        }
+    };
+    let eval_opts = EvalOptions {
+        evidence: if args.status {
+            EvidenceMode::InPopulation
+        } else {
+            EvidenceMode::Firings
+        },
+        progress: Some(&tick),
+    };
+    let evaluation = eval::evaluate(&plan, pop, as_of, &eval_opts)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = eval::summarize(&plan, pop, &evaluation);
+    let eval_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let staging = StagingDir::new(&args.out)?;
+    output::write_parquet(
+        &staging.path("firings.parquet"),
+        &tables::firings_batch(&plan, pop, &evaluation)?,
+    )?;
+    output::write_parquet(
+        &staging.path("criteria_summary.parquet"),
+        &tables::summary_batch(&summary)?,
+    )?;
+    if !plan.features.is_empty() {
+        output::write_parquet(
+            &staging.path("features.parquet"),
+            &tables::features_batch(pop, &evaluation)?,
+        )?;
+    }
+    let write_s = t.elapsed().as_secs_f64();
+
+    let open = evaluation
+        .firings
+        .iter()
+        .filter(|f| f.status == eval::Status::Open)
+        .count();
+    let unit_mismatches: serde_json::Map<String, serde_json::Value> = plan
+        .value_sets
+        .iter()
+        .zip(&evaluation.unit_mismatches)
+        .filter(|(vs, _)| vs.unit.is_some())
+        .map(|(vs, &n)| (vs.name.clone(), json!(n)))
+        .collect();
+    let run = json!({
+        "engine_version": env!("CARGO_PKG_VERSION"),
+        "as_of": data::format_day(as_of),
+        "data_dir": args.data.display().to_string(),
+        "inputs": dataset.report.tables.iter().map(|t| json!({
+            "table": t.table.as_str(),
+            "files": t.files.iter().map(|f| json!({"path": f.path, "rows": f.rows})).collect::<Vec<_>>(),
+            "rows_read": t.rows_read,
+            "rows_used": t.rows_used,
+            "rows_rejected": t.rows_rejected,
+        })).collect::<Vec<_>>(),
+        "rejected_rows": dataset.report.rejected,
+        "library": {
+            "path": args.criteria.display().to_string(),
+            "hash": library.hash,
+            "files": lib_files.iter().map(|f| f.name.as_str()).collect::<Vec<_>>(),
+            "value_sets": library.value_sets.len(),
+            "definitions": library.definitions.len(),
+            "criteria": library.criteria.len(),
+            "features": library.features.len(),
+            "distinct_aggregates": plan.aggregates.len(),
+        },
+        "unit_mismatches": unit_mismatches,
+        "counts": {
+            "patients": pop.patients.len(),
+            "alive": evaluation.alive.len(),
+            "events": pop.events.len(),
+            "firings": open,
+            "firings_rows": evaluation.firings.len(),
+        },
+        "options": {"status": args.status, "strict": args.strict},
+        "timings_s": {
+            "compile": compile_s,
+            "load": load_s,
+            "evaluate": eval_s,
+            "write": write_s,
+            "total": started.elapsed().as_secs_f64(),
+        },
+    });
+    let text = serde_json::to_string_pretty(&run).context("cannot serialise run.json")?;
+    std::fs::write(staging.path("run.json"), text)
+        .with_context(|| format!("cannot write {}", staging.path("run.json").display()))?;
+    let out = staging.commit()?;
+
+    print!("{}", tables::summary_text(&summary));
+    eprintln!(
+        "scored {} people alive on {} against {} criteria: {open} open gaps; wrote {}",
+        evaluation.alive.len(),
+        data::format_day(as_of),
+        plan.criteria.len(),
+        out.display()
+    );
+    Ok(())
+}

@@ -1,0 +1,509 @@
+//! Evaluation of a [`Plan`] over a [`Population`] on one scoring date.
+//!
+//! # Data flow
+//!
+//! 1. Per evaluation: value-set membership is resolved once per distinct code
+//!    and unit of the population ([`scan::ScanTables`]); window bounds are
+//!    computed once per aggregate; string literals and the population's sex and
+//!    clinic values are interned into one id space (only equality is asked of
+//!    strings).
+//! 2. The people alive on `as_of` (born on or before it, not dead on or before
+//!    it) are split into chunks of [`CHUNK`] people; rayon runs chunks in
+//!    parallel, never single rows.
+//! 3. Per chunk: one pass over each person's events dated on or before `as_of`
+//!    (binary search; later events are never read) fills the columns of all
+//!    aggregate nodes ([`scan`]); then the flat program runs column-wise with
+//!    explicit validity masks ([`program`]); then each criterion's status, each
+//!    feature's column and (if asked) the evidence text are taken from the
+//!    chunk's columns.
+//! 4. Chunk results are concatenated in chunk order.
+//!
+//! # Invariants
+//!
+//! - **Null is three-valued everywhere.** No null turns into false before the
+//!   final `IS TRUE` of a criterion's `population`/`gap` and `IS NOT TRUE` of its
+//!   `exclude`; features keep their nulls.
+//! - **Events after `as_of` are never visible**, also when `as_of` is earlier
+//!   than the population's load date.
+//! - **Results are independent of the thread count**: every person is computed
+//!   by one thread with the same arithmetic in the same event order, and chunk
+//!   results are joined in population order; counters are integer sums.
+//! - NaN never exists in a column: a NaN data value is a null value, and an
+//!   arithmetic result that is NaN (`inf - inf`, `0 * inf`) is null.
+//!
+//! # Decisions where the spec is silent
+//!
+//! - A NaN `value` is treated as null everywhere: skipped by the value
+//!   functions, counted by `has`/`count`/`days_since`; as a medication supply
+//!   it is a null supply (90 days). ±infinity values are ordinary values.
+//! - `inf - inf`, `0 * inf`, `inf / inf` are null (undefined, like `0/0`);
+//!   `mean` over values summing to `inf` and `-inf` is null.
+//! - The unit rule applies to measurements only (the spec speaks of "a
+//!   measurement whose unit ..."); a non-`lab` value set declaring a unit takes
+//!   every unit. Unit strings compare after trimming Unicode white space and
+//!   lower-casing. An empty unit string is a present unit (it differs from a
+//!   declared unit); only a null unit is "no unit".
+//! - A medication with a negative supply is invisible to every function (the
+//!   loader also drops it; the engine holds to it for hand-built populations).
+//! - `active(VS, G)`: the test is `as_of < date + supply + G` in f64, evaluated
+//!   left to right, with all history (no window). A supply of `+inf` is active
+//!   forever; `-0.0` is a supply of 0.
+//! - `min`/`max` evidence shows the date of the extreme value (the latest on
+//!   ties); `mean` evidence shows the latest date it averaged.
+//! - `mean` sums in event order (date, then input order).
+//! - Unit mismatches are counted over the events the run could see: events
+//!   on or before `as_of` of people alive on `as_of`, once per value set.
+//! - A scoring date after the population's load date is refused
+//!   ([`EvalError::AsOfAfterLoad`]): the loader already dropped the events in
+//!   between, so the result would silently be wrong.
+
+pub mod calendar;
+mod evidence;
+mod program;
+pub mod scan;
+mod summary;
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use crate::data::{Day, Population};
+use crate::plan::{FeatureType, Op, Plan};
+
+pub use evidence::render_aggregate;
+pub use summary::{SummaryRow, summarize};
+
+/// People per chunk of column-wise evaluation.
+pub const CHUNK: usize = 512;
+
+/// Which evidence texts an evaluation builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EvidenceMode {
+    /// None (fastest; statuses and features only).
+    #[default]
+    None,
+    /// For every firing (status open).
+    Firings,
+    /// For every (person, criterion) whose population is true: open, closed and
+    /// excluded rows (`caregap score --status`).
+    InPopulation,
+}
+
+/// Options of [`evaluate`].
+#[derive(Default, Clone, Copy)]
+pub struct EvalOptions<'a> {
+    pub evidence: EvidenceMode,
+    /// Called with the number of people finished, from worker threads.
+    pub progress: Option<&'a (dyn Fn(usize) + Sync)>,
+}
+
+/// Where a living person stands for one criterion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Status {
+    /// `population` is not true.
+    NotInPopulation = 0,
+    /// In population and `exclude` is true.
+    Excluded = 1,
+    /// In population, not excluded, `gap` true: the criterion fires.
+    Open = 2,
+    /// In population, not excluded, `gap` not true.
+    Closed = 3,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::NotInPopulation => "not_in_population",
+            Status::Excluded => "excluded",
+            Status::Open => "open",
+            Status::Closed => "closed",
+        }
+    }
+}
+
+/// One row of evidence: a firing (or, with [`EvidenceMode::InPopulation`], an
+/// excluded or closed row).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Firing {
+    /// Patient index in the population.
+    pub patient: u32,
+    /// Criterion index in the plan.
+    pub criterion: u32,
+    pub status: Status,
+    /// `; `-joined items, e.g. `last(lab.sbp, 12mo) = 162 on 2025-11-03`.
+    pub evidence: String,
+}
+
+/// The values of one feature for the alive people.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FeatureValues {
+    Num(Vec<f64>),
+    Bool(Vec<bool>),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct FeatureColumn {
+    pub name: String,
+    pub values: FeatureValues,
+    /// `false` = null.
+    pub valid: Vec<bool>,
+}
+
+/// The result of an evaluation. Per-person vectors are indexed like `alive`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    pub as_of: Day,
+    /// Population indices of the people alive on `as_of`, ascending.
+    pub alive: Vec<u32>,
+    /// Per criterion (plan order), the status of each alive person.
+    pub status: Vec<Vec<Status>>,
+    /// Per feature (plan order), its column over the alive people.
+    pub features: Vec<FeatureColumn>,
+    /// Evidence rows by patient, then criterion (see [`EvidenceMode`]).
+    pub firings: Vec<Firing>,
+    /// Per value set: measurements not used because their unit differs from
+    /// the declared one (events on or before `as_of` of alive people).
+    pub unit_mismatches: Vec<u64>,
+}
+
+impl Evaluation {
+    /// The status of population index `patient` for criterion `criterion`;
+    /// `None` when the person is not alive on `as_of`.
+    pub fn status_of(&self, criterion: usize, patient: u32) -> Option<Status> {
+        let i = self.alive.binary_search(&patient).ok()?;
+        Some(self.status[criterion][i])
+    }
+}
+
+/// Why an evaluation cannot run.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EvalError {
+    #[error(
+        "scoring date {as_of} is after the date the population was loaded for ({loaded}); \
+         events in between were set aside by the loader. Load the data with an as_of on or after {as_of}"
+    )]
+    AsOfAfterLoad { as_of: String, loaded: String },
+}
+
+/// Evaluates every criterion and feature of `plan` for the people of `pop`
+/// alive on `as_of` (see module docs). `as_of` may be earlier than
+/// `pop.as_of`, never later.
+pub fn evaluate(
+    plan: &Plan,
+    pop: &Population,
+    as_of: Day,
+    opts: &EvalOptions,
+) -> Result<Evaluation, EvalError> {
+    if as_of > pop.as_of {
+        return Err(EvalError::AsOfAfterLoad {
+            as_of: calendar::format_day(as_of),
+            loaded: calendar::format_day(pop.as_of),
+        });
+    }
+    let patients = &pop.patients;
+    let alive: Vec<u32> = (0..patients.len())
+        .filter(|&p| patients.is_alive(p, as_of))
+        .map(|p| p as u32)
+        .collect();
+    let ctx = Context::new(plan, pop, as_of, opts);
+    // Contiguous groups of whole chunks, a few per thread, each with one
+    // scratch space. Chunk boundaries are multiples of CHUNK from the start
+    // whatever the thread count, and no result depends on them anyway.
+    let groups = rayon::current_num_threads() * 4;
+    let per_group = alive.len().div_ceil(groups).div_ceil(CHUNK).max(1) * CHUNK;
+    let chunks: Vec<Vec<ChunkOut>> = alive
+        .par_chunks(per_group)
+        .map(|group| {
+            let mut s = Scratch::new(plan);
+            group
+                .chunks(CHUNK)
+                .map(|people| ctx.run_chunk(&mut s, people))
+                .collect()
+        })
+        .collect();
+    Ok(ctx.assemble(alive, chunks.into_iter().flatten()))
+}
+
+/// What every chunk shares.
+struct Context<'a> {
+    plan: &'a Plan,
+    pop: &'a Population,
+    as_of: Day,
+    opts: &'a EvalOptions<'a>,
+    tables: scan::ScanTables,
+    /// String ids of the population's sex and clinic dictionary values.
+    sex_ids: Vec<f64>,
+    clinic_ids: Vec<f64>,
+    /// Per aggregate, its node.
+    agg_node: Vec<usize>,
+    /// Per aggregate, its text (`last(lab.sbp, 12mo)`), for evidence.
+    agg_text: Vec<String>,
+}
+
+struct Scratch {
+    v: Vec<f64>,
+    ok: Vec<bool>,
+    /// Per aggregate × slot: the evidence date (`None` when no event).
+    agg_day: Vec<Option<Day>>,
+    age: Vec<f64>,
+    sex: Vec<f64>,
+    clinic: Vec<f64>,
+    scan: scan::ScanScratch,
+}
+
+impl Scratch {
+    fn new(plan: &Plan) -> Scratch {
+        let cells = plan.nodes.len() * CHUNK;
+        Scratch {
+            v: vec![0.0; cells],
+            ok: vec![false; cells],
+            agg_day: vec![None; plan.aggregates.len() * CHUNK],
+            age: vec![0.0; CHUNK],
+            sex: vec![0.0; CHUNK],
+            clinic: vec![0.0; CHUNK],
+            scan: scan::ScanScratch::new(plan.aggregates.len()),
+        }
+    }
+}
+
+struct ChunkOut {
+    /// People in the chunk.
+    n: usize,
+    /// Criterion-major statuses: `status[c * n + i]`.
+    status: Vec<Status>,
+    /// Feature-major values and validity.
+    feat_v: Vec<f64>,
+    feat_ok: Vec<bool>,
+    firings: Vec<Firing>,
+    mismatches: Vec<u64>,
+}
+
+impl<'a> Context<'a> {
+    fn new(plan: &'a Plan, pop: &'a Population, as_of: Day, opts: &'a EvalOptions<'a>) -> Self {
+        let mut ids: HashMap<&str, u32> = plan
+            .strings
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.as_str(), i as u32))
+            .collect();
+        let mut intern = |s: &'a str| {
+            let next = ids.len() as u32;
+            *ids.entry(s).or_insert(next) as f64
+        };
+        let sex_ids = pop.patients.sex.values.iter().map(|s| intern(s)).collect();
+        let clinic_ids = pop
+            .patients
+            .clinic
+            .values
+            .iter()
+            .map(|s| intern(s))
+            .collect();
+        let mut agg_node = vec![0; plan.aggregates.len()];
+        for (k, op) in plan.nodes.iter().enumerate() {
+            if let Op::Agg(a) = op {
+                agg_node[*a as usize] = k;
+            }
+        }
+        Context {
+            plan,
+            pop,
+            as_of,
+            opts,
+            tables: scan::ScanTables::new(plan, pop, as_of),
+            sex_ids,
+            clinic_ids,
+            agg_node,
+            agg_text: (0..plan.aggregates.len() as u32)
+                .map(|a| plan.aggregate_text(a))
+                .collect(),
+        }
+    }
+
+    fn run_chunk(&self, s: &mut Scratch, people: &[u32]) -> ChunkOut {
+        let n = people.len();
+        let plan = self.plan;
+        let pats = &self.pop.patients;
+        let mut mismatches = vec![0u64; self.tables.n_value_sets()];
+        // 1. Person attributes. Sex and clinic are required columns; a null
+        //    (impossible from the loader) gets an id no literal has.
+        let no_string = u32::MAX as f64;
+        for (i, &p) in people.iter().enumerate() {
+            let p = p as usize;
+            s.age[i] = calendar::age_years(pats.birth_date[p], self.as_of) as f64;
+            s.sex[i] = pats.sex.codes[p].map_or(no_string, |c| self.sex_ids[c as usize]);
+            s.clinic[i] = pats.clinic.codes[p].map_or(no_string, |c| self.clinic_ids[c as usize]);
+        }
+        // 2. Aggregates: empty values, then one scan per person.
+        for (a, &node) in self.agg_node.iter().enumerate() {
+            let (x, valid) = scan::empty(self.tables.funcs[a]);
+            let base = node * CHUNK;
+            s.v[base..base + n].fill(x);
+            s.ok[base..base + n].fill(valid);
+            s.agg_day[a * CHUNK..a * CHUNK + n].fill(None);
+        }
+        for (i, &p) in people.iter().enumerate() {
+            scan::scan_person(
+                &self.tables,
+                self.pop,
+                p as usize,
+                &mut s.scan,
+                &mut mismatches,
+            );
+            for &a in &s.scan.touched {
+                let a = a as usize;
+                let acc = &s.scan.acc[a];
+                let (x, valid) = scan::finish(self.tables.funcs[a], acc, self.as_of);
+                let cell = self.agg_node[a] * CHUNK + i;
+                s.v[cell] = x;
+                s.ok[cell] = valid;
+                s.agg_day[a * CHUNK + i] = (acc.n > 0).then_some(acc.day);
+            }
+        }
+        // 3. The program, column-wise.
+        let inputs = program::PersonInputs {
+            age: &s.age[..n],
+            sex: &s.sex[..n],
+            clinic: &s.clinic[..n],
+        };
+        program::run(plan, CHUNK, n, &mut s.v, &mut s.ok, &inputs);
+        // 4. Statuses.
+        let is_true = |node: u32, i: usize| {
+            let cell = node as usize * CHUNK + i;
+            s.ok[cell] && s.v[cell] != 0.0
+        };
+        let mut status = Vec::with_capacity(plan.criteria.len() * n);
+        for c in &plan.criteria {
+            for i in 0..n {
+                status.push(if !is_true(c.population, i) {
+                    Status::NotInPopulation
+                } else if c.exclude.is_some_and(|e| is_true(e, i)) {
+                    Status::Excluded
+                } else if is_true(c.gap, i) {
+                    Status::Open
+                } else {
+                    Status::Closed
+                });
+            }
+        }
+        // 5. Features.
+        let mut feat_v = Vec::with_capacity(plan.features.len() * n);
+        let mut feat_ok = Vec::with_capacity(plan.features.len() * n);
+        for f in &plan.features {
+            let base = f.root as usize * CHUNK;
+            feat_v.extend_from_slice(&s.v[base..base + n]);
+            feat_ok.extend_from_slice(&s.ok[base..base + n]);
+        }
+        // 6. Evidence, person by person, criteria in library order.
+        let mut firings = Vec::new();
+        if self.opts.evidence != EvidenceMode::None {
+            let nc = plan.criteria.len();
+            for (i, &p) in people.iter().enumerate() {
+                for c in 0..nc {
+                    let st = status[c * n + i];
+                    let wanted = match self.opts.evidence {
+                        EvidenceMode::None => false,
+                        EvidenceMode::Firings => st == Status::Open,
+                        EvidenceMode::InPopulation => st != Status::NotInPopulation,
+                    };
+                    if wanted {
+                        firings.push(Firing {
+                            patient: p,
+                            criterion: c as u32,
+                            status: st,
+                            evidence: self.evidence_text(s, c, i),
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(progress) = self.opts.progress {
+            progress(n);
+        }
+        ChunkOut {
+            n,
+            status,
+            feat_v,
+            feat_ok,
+            firings,
+            mismatches,
+        }
+    }
+
+    fn evidence_text(&self, s: &Scratch, c: usize, i: usize) -> String {
+        let crit = &self.plan.criteria[c];
+        let mut items: Vec<String> = Vec::with_capacity(crit.evidence.len() + 1);
+        if crit.reads_age {
+            items.push(format!("age = {}", s.age[i]));
+        }
+        for &a in &crit.evidence {
+            let cell = self.agg_node[a as usize] * CHUNK + i;
+            let value = s.ok[cell].then_some(s.v[cell]);
+            items.push(evidence::render_with(
+                &self.agg_text[a as usize],
+                self.tables.funcs[a as usize],
+                value,
+                s.agg_day[a as usize * CHUNK + i],
+            ));
+        }
+        items.join("; ")
+    }
+
+    fn assemble(&self, alive: Vec<u32>, chunks: impl Iterator<Item = ChunkOut>) -> Evaluation {
+        let plan = self.plan;
+        let total = alive.len();
+        let mut status: Vec<Vec<Status>> = (0..plan.criteria.len())
+            .map(|_| Vec::with_capacity(total))
+            .collect();
+        let mut feats: Vec<(Vec<f64>, Vec<bool>)> = (0..plan.features.len())
+            .map(|_| (Vec::with_capacity(total), Vec::with_capacity(total)))
+            .collect();
+        let mut firings = Vec::new();
+        let mut mismatches = vec![0u64; plan.value_sets.len()];
+        for ch in chunks {
+            let n = ch.n;
+            for (c, col) in status.iter_mut().enumerate() {
+                col.extend_from_slice(&ch.status[c * n..(c + 1) * n]);
+            }
+            for (f, (v, ok)) in feats.iter_mut().enumerate() {
+                v.extend_from_slice(&ch.feat_v[f * n..(f + 1) * n]);
+                ok.extend_from_slice(&ch.feat_ok[f * n..(f + 1) * n]);
+            }
+            firings.extend(ch.firings);
+            for (m, x) in mismatches.iter_mut().zip(ch.mismatches) {
+                *m += x;
+            }
+        }
+        let features = plan
+            .features
+            .iter()
+            .zip(feats)
+            .map(|(f, (v, valid))| FeatureColumn {
+                name: f.name.clone(),
+                values: match f.ty {
+                    FeatureType::Num => FeatureValues::Num(
+                        v.iter()
+                            .zip(&valid)
+                            .map(|(&x, &ok)| if ok { x } else { 0.0 })
+                            .collect(),
+                    ),
+                    FeatureType::Bool => FeatureValues::Bool(
+                        v.iter()
+                            .zip(&valid)
+                            .map(|(&x, &ok)| ok && x != 0.0)
+                            .collect(),
+                    ),
+                },
+                valid,
+            })
+            .collect();
+        Evaluation {
+            as_of: self.as_of,
+            alive,
+            status,
+            features,
+            firings,
+            unit_mismatches: mismatches,
+        }
+    }
+}

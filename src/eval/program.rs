@@ -1,0 +1,215 @@
+//! Column-wise evaluation of the flat program over one chunk of people.
+//!
+//! Every node owns a column of `chunk` slots in two flat buffers: values (`f64`;
+//! booleans as 0/1, strings as string ids) and validity (`false` = null). A node
+//! reads only columns of earlier nodes. Kernels compute validity explicitly from
+//! their operands' validity; the value in an invalid slot is never read.
+//!
+//! Kleene truth tables (`N` = null):
+//!
+//! | a \ b | T | F | N |      | a \ b | T | F | N |
+//! |-------|---|---|---|      |-------|---|---|---|
+//! | **and T** | T | F | N |  | **or T** | T | T | T |
+//! | **and F** | F | F | F |  | **or F** | T | F | N |
+//! | **and N** | N | F | N |  | **or N** | T | N | N |
+
+use crate::lang::ir::{ArithOp, CmpOp};
+use crate::plan::{NodeId, Op, Plan};
+
+/// Per-person inputs of a chunk besides aggregates.
+pub struct PersonInputs<'a> {
+    pub age: &'a [f64],
+    pub sex: &'a [f64],
+    pub clinic: &'a [f64],
+}
+
+/// Evaluates every non-aggregate node of `plan` for the first `n` slots of each
+/// column. Aggregate nodes must already be filled.
+pub fn run(
+    plan: &Plan,
+    chunk: usize,
+    n: usize,
+    v: &mut [f64],
+    ok: &mut [bool],
+    inp: &PersonInputs,
+) {
+    for (k, op) in plan.nodes.iter().enumerate() {
+        if matches!(op, Op::Agg(_)) {
+            continue;
+        }
+        let (vb, vr) = v.split_at_mut(k * chunk);
+        let (ob, or) = ok.split_at_mut(k * chunk);
+        let out_v = &mut vr[..n];
+        let out_ok = &mut or[..n];
+        let col = |id: NodeId| {
+            let s = id as usize * chunk;
+            (&vb[s..s + n], &ob[s..s + n])
+        };
+        match *op {
+            Op::Agg(_) => {}
+            Op::Num(x) => fill(out_v, out_ok, x, true),
+            Op::Str(s) => fill(out_v, out_ok, s as f64, true),
+            Op::Bool(b) => fill(out_v, out_ok, b as u8 as f64, true),
+            Op::Null => fill(out_v, out_ok, 0.0, false),
+            Op::Age => copy(out_v, out_ok, inp.age),
+            Op::Sex => copy(out_v, out_ok, inp.sex),
+            Op::Clinic => copy(out_v, out_ok, inp.clinic),
+            Op::Not(a) => {
+                let (av, ao) = col(a);
+                for i in 0..n {
+                    out_v[i] = (av[i] == 0.0) as u8 as f64;
+                    out_ok[i] = ao[i];
+                }
+            }
+            Op::Neg(a) => unary(out_v, out_ok, col(a), |x| -x),
+            Op::Abs(a) => unary(out_v, out_ok, col(a), f64::abs),
+            // `f64::round` rounds half away from zero, as the spec asks.
+            Op::Round(a) => unary(out_v, out_ok, col(a), f64::round),
+            Op::And(a, b) => and_kleene(out_v, out_ok, col(a), col(b)),
+            Op::Or(a, b) => or_kleene(out_v, out_ok, col(a), col(b)),
+            Op::Cmp(c, a, b) => {
+                let ((av, ao), (bv, bo)) = (col(a), col(b));
+                let f: fn(f64, f64) -> bool = match c {
+                    CmpOp::Eq => |x, y| x == y,
+                    CmpOp::Ne => |x, y| x != y,
+                    CmpOp::Lt => |x, y| x < y,
+                    CmpOp::Le => |x, y| x <= y,
+                    CmpOp::Gt => |x, y| x > y,
+                    CmpOp::Ge => |x, y| x >= y,
+                };
+                for i in 0..n {
+                    out_v[i] = f(av[i], bv[i]) as u8 as f64;
+                    out_ok[i] = ao[i] & bo[i];
+                }
+            }
+            Op::Arith(o, a, b) => {
+                let ((av, ao), (bv, bo)) = (col(a), col(b));
+                for i in 0..n {
+                    let (x, y) = (av[i], bv[i]);
+                    let r = match o {
+                        ArithOp::Add => x + y,
+                        ArithOp::Sub => x - y,
+                        ArithOp::Mul => x * y,
+                        ArithOp::Div => x / y,
+                    };
+                    // Division by zero is null; an undefined result (inf - inf,
+                    // 0 * inf) is null too; overflow stays ±inf.
+                    let defined = !(r.is_nan() || (o == ArithOp::Div && y == 0.0));
+                    out_v[i] = r;
+                    out_ok[i] = ao[i] & bo[i] & defined;
+                }
+            }
+            Op::IsNull { arg, negated } => {
+                let (_, ao) = col(arg);
+                for i in 0..n {
+                    out_v[i] = (ao[i] == negated) as u8 as f64;
+                    out_ok[i] = true;
+                }
+            }
+            Op::If(c, a, b) => {
+                let ((cv, co), (av, ao), (bv, bo)) = (col(c), col(a), col(b));
+                for i in 0..n {
+                    // `a` when the condition IS TRUE, else `b` (null condition → b).
+                    let pick = co[i] & (cv[i] != 0.0);
+                    out_v[i] = if pick { av[i] } else { bv[i] };
+                    out_ok[i] = if pick { ao[i] } else { bo[i] };
+                }
+            }
+            Op::Coalesce(r) => {
+                fill(out_v, out_ok, 0.0, false);
+                for &a in plan.args_of(r) {
+                    let (av, ao) = col(a);
+                    for i in 0..n {
+                        if !out_ok[i] && ao[i] {
+                            out_v[i] = av[i];
+                            out_ok[i] = true;
+                        }
+                    }
+                }
+            }
+            Op::Least(r) => extreme(out_v, out_ok, plan.args_of(r), &col, |x, best| x < best),
+            Op::Greatest(r) => extreme(out_v, out_ok, plan.args_of(r), &col, |x, best| x > best),
+        }
+    }
+}
+
+fn fill(v: &mut [f64], ok: &mut [bool], x: f64, valid: bool) {
+    v.fill(x);
+    ok.fill(valid);
+}
+
+fn copy(v: &mut [f64], ok: &mut [bool], src: &[f64]) {
+    v.copy_from_slice(src);
+    ok.fill(true);
+}
+
+fn unary(v: &mut [f64], ok: &mut [bool], (av, ao): (&[f64], &[bool]), f: impl Fn(f64) -> f64) {
+    for i in 0..v.len() {
+        v[i] = f(av[i]);
+        ok[i] = ao[i];
+    }
+}
+
+/// Kleene `and`: false wins over null; true only when both are true.
+fn and_kleene(
+    v: &mut [f64],
+    ok: &mut [bool],
+    (av, ao): (&[f64], &[bool]),
+    (bv, bo): (&[f64], &[bool]),
+) {
+    if ao.iter().all(|&x| x) && bo.iter().all(|&x| x) {
+        for i in 0..v.len() {
+            v[i] = ((av[i] != 0.0) & (bv[i] != 0.0)) as u8 as f64;
+        }
+        ok.fill(true);
+        return;
+    }
+    for i in 0..v.len() {
+        let (at, bt) = (ao[i] & (av[i] != 0.0), bo[i] & (bv[i] != 0.0));
+        let (af, bf) = (ao[i] & (av[i] == 0.0), bo[i] & (bv[i] == 0.0));
+        v[i] = (at & bt) as u8 as f64;
+        ok[i] = (at & bt) | af | bf;
+    }
+}
+
+/// Kleene `or`: true wins over null; false only when both are false.
+fn or_kleene(
+    v: &mut [f64],
+    ok: &mut [bool],
+    (av, ao): (&[f64], &[bool]),
+    (bv, bo): (&[f64], &[bool]),
+) {
+    if ao.iter().all(|&x| x) && bo.iter().all(|&x| x) {
+        for i in 0..v.len() {
+            v[i] = ((av[i] != 0.0) | (bv[i] != 0.0)) as u8 as f64;
+        }
+        ok.fill(true);
+        return;
+    }
+    for i in 0..v.len() {
+        let (at, bt) = (ao[i] & (av[i] != 0.0), bo[i] & (bv[i] != 0.0));
+        let (af, bf) = (ao[i] & (av[i] == 0.0), bo[i] & (bv[i] == 0.0));
+        v[i] = (at | bt) as u8 as f64;
+        ok[i] = at | bt | (af & bf);
+    }
+}
+
+/// `least`/`greatest`: nulls ignored; null only when every operand is null.
+fn extreme<'a>(
+    v: &mut [f64],
+    ok: &mut [bool],
+    args: &[NodeId],
+    col: &impl Fn(NodeId) -> (&'a [f64], &'a [bool]),
+    better: impl Fn(f64, f64) -> bool,
+) {
+    fill(v, ok, 0.0, false);
+    for &a in args {
+        let (av, ao) = col(a);
+        for i in 0..v.len() {
+            if ao[i] && (!ok[i] || better(av[i], v[i])) {
+                v[i] = av[i];
+                ok[i] = true;
+            }
+        }
+    }
+}

@@ -1,0 +1,200 @@
+//! The Arrow tables of a scoring run, with fixed schemas.
+//!
+//! `firings.parquet` (others code against it; do not change lightly):
+//!
+//! | column | type | |
+//! |---|---|---|
+//! | `patient_id` | Int64 or Utf8 (as in `patients`) | |
+//! | `clinic_id` | Utf8 | |
+//! | `criterion_id` | Utf8 | |
+//! | `priority` | Int32 | 1 to 10 |
+//! | `status` | Utf8 | `open`; with `--status` also `excluded`, `closed` |
+//! | `evidence` | Utf8 | `; `-joined items |
+//!
+//! Rows by patient (population order), then criterion (library order).
+//!
+//! `criteria_summary.parquet`: `criterion_id` Utf8, `clinic_id` Utf8 (`ALL` for
+//! all clinics), `in_population` Int64, `excluded` Int64, `open` Int64,
+//! `closed` Int64, `rate` Float64 (null when `in_population - excluded` is 0).
+//!
+//! `features.parquet`: `patient_id`, `clinic_id`, then one Float64 or Boolean
+//! column per feature (null stays null); alive people only.
+
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+};
+use arrow::datatypes::{DataType, Field, Schema};
+
+use super::OutputError;
+use crate::data::{PatientIds, Population};
+use crate::eval::{Evaluation, FeatureValues, SummaryRow};
+use crate::plan::Plan;
+
+fn batch(
+    table: &'static str,
+    fields: Vec<Field>,
+    cols: Vec<ArrayRef>,
+) -> Result<RecordBatch, OutputError> {
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), cols)
+        .map_err(|source| OutputError::Arrow { table, source })
+}
+
+/// The `patient_id` column for the given population indices, in the id type
+/// of the `patients` table.
+pub fn patient_id_column(ids: &PatientIds, rows: impl Iterator<Item = u32>) -> (Field, ArrayRef) {
+    match ids {
+        PatientIds::Int(v) => (
+            Field::new("patient_id", DataType::Int64, false),
+            Arc::new(Int64Array::from_iter_values(rows.map(|p| v[p as usize]))),
+        ),
+        PatientIds::Str(v) => (
+            Field::new("patient_id", DataType::Utf8, false),
+            Arc::new(StringArray::from_iter_values(
+                rows.map(|p| v[p as usize].as_str()),
+            )),
+        ),
+    }
+}
+
+/// The `clinic_id` column for the given population indices.
+pub fn clinic_id_column(pop: &Population, rows: impl Iterator<Item = u32>) -> (Field, ArrayRef) {
+    let clinic = &pop.patients.clinic;
+    (
+        Field::new("clinic_id", DataType::Utf8, true),
+        Arc::new(StringArray::from_iter(rows.map(|p| clinic.get(p as usize)))),
+    )
+}
+
+/// `firings.parquet` from the evaluation's evidence rows.
+pub fn firings_batch(
+    plan: &Plan,
+    pop: &Population,
+    eval: &Evaluation,
+) -> Result<RecordBatch, OutputError> {
+    let rows = || eval.firings.iter().map(|f| f.patient);
+    let (pid_field, pid) = patient_id_column(&pop.patients.ids, rows());
+    let (clinic_field, clinic) = clinic_id_column(pop, rows());
+    let crit = |f: &crate::eval::Firing| &plan.criteria[f.criterion as usize];
+    let fields = vec![
+        pid_field,
+        clinic_field,
+        Field::new("criterion_id", DataType::Utf8, false),
+        Field::new("priority", DataType::Int32, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("evidence", DataType::Utf8, false),
+    ];
+    let cols: Vec<ArrayRef> = vec![
+        pid,
+        clinic,
+        Arc::new(StringArray::from_iter_values(
+            eval.firings.iter().map(|f| crit(f).id.as_str()),
+        )),
+        Arc::new(Int32Array::from_iter_values(
+            eval.firings.iter().map(|f| crit(f).priority as i32),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            eval.firings.iter().map(|f| f.status.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            eval.firings.iter().map(|f| f.evidence.as_str()),
+        )),
+    ];
+    batch("firings", fields, cols)
+}
+
+/// `criteria_summary.parquet`.
+pub fn summary_batch(rows: &[SummaryRow]) -> Result<RecordBatch, OutputError> {
+    let count = |f: fn(&SummaryRow) -> u64| -> ArrayRef {
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| f(r) as i64),
+        ))
+    };
+    let fields = vec![
+        Field::new("criterion_id", DataType::Utf8, false),
+        Field::new("clinic_id", DataType::Utf8, false),
+        Field::new("in_population", DataType::Int64, false),
+        Field::new("excluded", DataType::Int64, false),
+        Field::new("open", DataType::Int64, false),
+        Field::new("closed", DataType::Int64, false),
+        Field::new("rate", DataType::Float64, true),
+    ];
+    let cols: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.criterion.as_str()),
+        )),
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| r.clinic.as_str()),
+        )),
+        count(|r| r.in_population),
+        count(|r| r.excluded),
+        count(|r| r.open),
+        count(|r| r.closed),
+        Arc::new(Float64Array::from_iter(rows.iter().map(SummaryRow::rate))),
+    ];
+    batch("criteria_summary", fields, cols)
+}
+
+/// `features.parquet`: one row per alive person.
+pub fn features_batch(pop: &Population, eval: &Evaluation) -> Result<RecordBatch, OutputError> {
+    let rows = || eval.alive.iter().copied();
+    let (pid_field, pid) = patient_id_column(&pop.patients.ids, rows());
+    let (clinic_field, clinic) = clinic_id_column(pop, rows());
+    let mut fields = vec![pid_field, clinic_field];
+    let mut cols = vec![pid, clinic];
+    for f in &eval.features {
+        let valid = f.valid.iter();
+        let (dt, col): (DataType, ArrayRef) = match &f.values {
+            FeatureValues::Num(v) => (
+                DataType::Float64,
+                Arc::new(Float64Array::from_iter(
+                    v.iter().zip(valid).map(|(&x, &ok)| ok.then_some(x)),
+                )),
+            ),
+            FeatureValues::Bool(v) => (
+                DataType::Boolean,
+                Arc::new(BooleanArray::from_iter(
+                    v.iter().zip(valid).map(|(&x, &ok)| ok.then_some(x)),
+                )),
+            ),
+        };
+        fields.push(Field::new(&f.name, dt, true));
+        cols.push(col);
+    }
+    batch("features", fields, cols)
+}
+
+/// The summary as a readable fixed-width table (what `caregap score` prints).
+pub fn summary_text(rows: &[SummaryRow]) -> String {
+    use std::fmt::Write as _;
+    let cw = rows
+        .iter()
+        .map(|r| r.criterion.len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
+    let kw = rows
+        .iter()
+        .map(|r| r.clinic.len())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<cw$}  {:<kw$}  {:>10}  {:>9}  {:>9}  {:>9}  {:>7}",
+        "criterion", "clinic", "population", "excluded", "open", "closed", "rate"
+    );
+    for r in rows {
+        let rate = r
+            .rate()
+            .map_or("-".to_string(), |x| format!("{:.1}%", x * 100.0));
+        let _ = writeln!(
+            out,
+            "{:<cw$}  {:<kw$}  {:>10}  {:>9}  {:>9}  {:>9}  {:>7}",
+            r.criterion, r.clinic, r.in_population, r.excluded, r.open, r.closed, rate
+        );
+    }
+    out
+}

@@ -1,0 +1,450 @@
+//! The traps of the spec, one hand-written case each, through the real engine
+//! (and, for each, the reference evaluator agrees).
+
+mod reference;
+mod support;
+
+use caregap::data::{Day, EventKind::*, Population};
+use caregap::eval::{EvalOptions, EvidenceMode, FeatureValues, Status, evaluate};
+use caregap::lang::ir::{AggFunc::*, ArithOp, CmpOp, Expr, ExprKind, Library, Type, Window::*};
+use caregap::plan;
+use support::*;
+
+fn lib_with_features(features: Vec<Expr>) -> Library {
+    Library {
+        value_sets: random_value_sets(),
+        features: features
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| feature(&format!("f{i}"), e))
+            .collect(),
+        hash: "h".into(),
+        ..Library::default()
+    }
+}
+
+/// Evaluates features for the single person of `pop`; `None` = null, booleans 1/0.
+/// Also checks the reference agrees.
+fn features_of(lib: &Library, pop: &Population, as_of: Day) -> Vec<Option<f64>> {
+    let plan = plan::compile(lib);
+    let e = evaluate(&plan, pop, as_of, &EvalOptions::default()).unwrap();
+    assert_eq!(e.alive.len(), 1, "the person must be alive");
+    let got: Vec<Option<f64>> = e
+        .features
+        .iter()
+        .map(|c| {
+            c.valid[0].then(|| match &c.values {
+                FeatureValues::Num(v) => v[0],
+                FeatureValues::Bool(v) => v[0] as u8 as f64,
+            })
+        })
+        .collect();
+    let r = reference::evaluate(lib, pop, as_of);
+    assert_eq!(
+        got,
+        r.people[0].as_ref().unwrap().features,
+        "engine vs reference"
+    );
+    got
+}
+
+const SBP: usize = 2;
+const STATIN: usize = 5;
+const HTN: usize = 0;
+
+fn sbp(date: Day, v: Option<f64>) -> RawEvent {
+    ev(date, Measurement, "LOINC", "8480-6", v)
+}
+
+#[test]
+fn windows_are_half_open_and_months_clamp_to_month_end() {
+    let as_of = day(2024, 3, 31);
+    // 1mo back from 2024-03-31 is 2024-02-29: that day is outside, 03-01 inside.
+    let pop = population(
+        as_of,
+        &[patient(
+            day(1950, 1, 1),
+            vec![
+                ev(day(2024, 2, 29), Diagnosis, "ICD10", "I10", None),
+                ev(day(2024, 3, 1), Diagnosis, "ICD10", "I10", None),
+                ev(as_of, Diagnosis, "ICD10", "I10", None),
+                ev(as_of + 1, Diagnosis, "ICD10", "I10", None),
+            ],
+        )],
+    );
+    let lib = lib_with_features(vec![
+        agg(Count, HTN, Some(Months(1))),
+        agg(Count, HTN, Some(Days(31))),
+        agg(Count, HTN, Some(Days(0))),
+        agg(Count, HTN, None),
+        agg(Has, HTN, Some(Days(0))),
+        agg(DaysSince, HTN, None),
+        agg(DaysSinceFirst, HTN, None),
+    ]);
+    assert_eq!(
+        features_of(&lib, &pop, as_of),
+        vec![
+            Some(2.0),
+            Some(2.0),
+            Some(0.0),
+            Some(3.0),
+            Some(0.0),
+            Some(0.0),
+            Some(31.0)
+        ]
+    );
+    // Evaluated a day earlier, the as_of event is invisible too.
+    assert_eq!(features_of(&lib, &pop, as_of - 1)[3], Some(2.0));
+}
+
+#[test]
+fn last_and_first_skip_nulls_and_break_date_ties_by_largest_value() {
+    let as_of = day(2025, 6, 30);
+    let d1 = day(2025, 1, 10);
+    let d2 = day(2025, 5, 2);
+    let pop = population(
+        as_of,
+        &[patient(
+            day(1960, 5, 5),
+            vec![
+                sbp(d1, Some(150.0)),
+                sbp(d1, Some(170.0)),
+                sbp(d2, Some(120.0)),
+                sbp(d2, Some(135.0)),
+                sbp(day(2025, 6, 1), None),
+                sbp(day(2025, 6, 29), Some(f64::NAN)),
+            ],
+        )],
+    );
+    let lib = lib_with_features(vec![
+        agg(Last, SBP, None),
+        agg(First, SBP, None),
+        agg(Min, SBP, None),
+        agg(Max, SBP, None),
+        agg(Mean, SBP, None),
+        agg(Count, SBP, None),
+        agg(DaysSince, SBP, None),
+        agg(Last, SBP, Some(Days(0))),
+    ]);
+    assert_eq!(
+        features_of(&lib, &pop, as_of),
+        vec![
+            Some(135.0),
+            Some(170.0),
+            Some(120.0),
+            Some(170.0),
+            Some(143.75),
+            Some(6.0),
+            Some(1.0),
+            None
+        ]
+    );
+}
+
+#[test]
+fn units_differing_are_set_aside_and_counted() {
+    let as_of = day(2025, 6, 30);
+    let mut a = sbp(day(2025, 6, 1), Some(150.0));
+    a.unit = Some(" MMHG ".into());
+    let mut b = sbp(day(2025, 6, 2), Some(20.0));
+    b.unit = Some("kPa".into());
+    let mut c = sbp(day(2025, 6, 3), Some(19.0));
+    c.unit = Some("mm[Hg]".into());
+    let d = sbp(day(2025, 5, 3), Some(140.0)); // no unit: the declared one
+    let pop = population(as_of, &[patient(day(1960, 5, 5), vec![a, b, c, d])]);
+    let lib = lib_with_features(vec![
+        agg(Last, SBP, None),
+        agg(Count, SBP, None),
+        agg(Has, SBP, Some(Days(30))),
+    ]);
+    assert_eq!(
+        features_of(&lib, &pop, as_of),
+        vec![Some(150.0), Some(2.0), Some(1.0)]
+    );
+    let e = evaluate(&plan::compile(&lib), &pop, as_of, &EvalOptions::default()).unwrap();
+    assert_eq!(e.unit_mismatches[SBP], 2);
+}
+
+#[test]
+fn active_uses_supply_grace_and_default() {
+    let as_of = day(2025, 6, 30);
+    let med = |date: Day, v: Option<f64>| ev(date, Medication, "ATC", "C10AA05", v);
+    let case = |events: Vec<RawEvent>, grace: Option<caregap::lang::ir::Window>| {
+        let pop = population(as_of, &[patient(day(1960, 1, 1), events)]);
+        features_of(
+            &lib_with_features(vec![agg(Active, STATIN, grace)]),
+            &pop,
+            as_of,
+        )[0]
+    };
+    // 30 days supply from 30 days ago: as_of < date + 30 is false.
+    assert_eq!(case(vec![med(as_of - 30, Some(30.0))], None), Some(0.0));
+    assert_eq!(case(vec![med(as_of - 30, Some(30.5))], None), Some(1.0));
+    assert_eq!(
+        case(vec![med(as_of - 30, Some(30.0))], Some(Days(1))),
+        Some(1.0)
+    );
+    // Null supply is 90 days.
+    assert_eq!(case(vec![med(as_of - 89, None)], None), Some(1.0));
+    assert_eq!(case(vec![med(as_of - 90, None)], None), Some(0.0));
+    // Supply 0 never, even with grace; a negative supply is unusable.
+    assert_eq!(case(vec![med(as_of, Some(0.0))], Some(Days(30))), Some(0.0));
+    assert_eq!(
+        case(vec![med(as_of, Some(-5.0))], Some(Days(30))),
+        Some(0.0)
+    );
+    // A future dispensing is invisible.
+    assert_eq!(case(vec![med(as_of + 1, Some(100.0))], None), Some(0.0));
+}
+
+#[test]
+fn age_in_completed_years_with_leap_day_birthdays() {
+    let born = day(2000, 2, 29);
+    let lib = lib_with_features(vec![age()]);
+    for (as_of, want) in [
+        (day(2023, 2, 28), 22.0),
+        (day(2023, 3, 1), 23.0),
+        (day(2024, 2, 29), 24.0),
+    ] {
+        let pop = population(as_of, &[patient(born, vec![])]);
+        assert_eq!(features_of(&lib, &pop, as_of), vec![Some(want)]);
+    }
+}
+
+#[test]
+fn three_valued_logic_and_null_arithmetic() {
+    let as_of = day(2025, 1, 1);
+    let pop = population(as_of, &[patient(day(1970, 1, 1), vec![])]);
+    let n = || agg(Last, SBP, None); // null: no measurements
+    let b = |e: Expr| e;
+    let lib = lib_with_features(vec![
+        and(null(), boolean(false)),
+        or(null(), boolean(true)),
+        not(cmp(CmpOp::Gt, n(), num(1.0))),
+        arith(ArithOp::Div, num(1.0), num(0.0)),
+        arith(ArithOp::Div, num(0.0), num(0.0)),
+        arith(ArithOp::Mul, num(1e308), num(10.0)),
+        ex(Type::Num, ExprKind::Round(Box::new(num(-2.5)))),
+        ex(Type::Num, ExprKind::Round(Box::new(num(2.5)))),
+        ex(Type::Num, ExprKind::Least(vec![n(), num(3.0), num(-1.0)])),
+        ex(Type::Num, ExprKind::Greatest(vec![n(), null()])),
+        ex(Type::Num, ExprKind::Coalesce(vec![n(), num(7.0)])),
+        // if(null, 1, 2) = 2
+        ex(
+            Type::Num,
+            ExprKind::If(
+                Box::new(b(cmp(CmpOp::Eq, n(), num(1.0)))),
+                Box::new(num(1.0)),
+                Box::new(num(2.0)),
+            ),
+        ),
+        // 1 in (2, null) = null; 2 in (2, null) = true
+        ex(
+            Type::Bool,
+            ExprKind::In(Box::new(num(1.0)), vec![num(2.0), null()]),
+        ),
+        ex(
+            Type::Bool,
+            ExprKind::In(Box::new(num(2.0)), vec![num(2.0), null()]),
+        ),
+        // null between 1 and 2 = null; 5 between 1 and null = null; 0 between 1 and null = false
+        ex(
+            Type::Bool,
+            ExprKind::Between(Box::new(n()), Box::new(num(1.0)), Box::new(num(2.0))),
+        ),
+        ex(
+            Type::Bool,
+            ExprKind::Between(Box::new(num(5.0)), Box::new(num(1.0)), Box::new(null())),
+        ),
+        ex(
+            Type::Bool,
+            ExprKind::Between(Box::new(num(0.0)), Box::new(num(1.0)), Box::new(null())),
+        ),
+        ex(
+            Type::Bool,
+            ExprKind::IsNull {
+                expr: Box::new(n()),
+                negated: false,
+            },
+        ),
+        agg(Count, SBP, None),
+        agg(Has, SBP, None),
+        cmp(CmpOp::Eq, ex(Type::Str, ExprKind::Sex), string("f")),
+    ]);
+    assert_eq!(
+        features_of(&lib, &pop, as_of),
+        vec![
+            Some(0.0),
+            Some(1.0),
+            None,
+            None,
+            None,
+            Some(f64::INFINITY),
+            Some(-3.0),
+            Some(3.0),
+            Some(-1.0),
+            None,
+            Some(7.0),
+            Some(2.0),
+            None,
+            Some(1.0),
+            None,
+            None,
+            Some(0.0),
+            Some(1.0),
+            Some(0.0),
+            Some(0.0),
+            Some(0.0),
+        ]
+    );
+}
+
+#[test]
+fn only_people_alive_on_as_of_are_scored() {
+    let as_of = day(2025, 1, 1);
+    let mut dead_today = patient(day(1950, 1, 1), vec![]);
+    dead_today.death = Some(as_of);
+    let mut dies_tomorrow = patient(day(1950, 1, 1), vec![]);
+    dies_tomorrow.death = Some(as_of + 1);
+    let born_today = patient(as_of, vec![]);
+    let born_tomorrow = patient(as_of + 1, vec![]);
+    let pop = population(
+        as_of,
+        &[dead_today, dies_tomorrow, born_today, born_tomorrow],
+    );
+    let mut lib = lib_with_features(vec![]);
+    lib.criteria
+        .push(criterion("ALL", boolean(true), boolean(true), None));
+    let e = evaluate(&plan::compile(&lib), &pop, as_of, &EvalOptions::default()).unwrap();
+    assert_eq!(e.alive, vec![1, 2]);
+    assert_eq!(e.status_of(0, 0), None);
+    assert_eq!(e.status_of(0, 1), Some(Status::Open));
+}
+
+#[test]
+fn statuses_follow_is_true_and_exclusion_wins() {
+    let as_of = day(2025, 1, 1);
+    let pop = population(as_of, &[patient(day(1950, 1, 1), vec![])]);
+    let unknown = || cmp(CmpOp::Gt, agg(Last, SBP, None), num(140.0)); // null
+    let mut lib = lib_with_features(vec![]);
+    lib.criteria = vec![
+        criterion("NULL_POP", unknown(), boolean(true), None),
+        criterion("NULL_GAP", boolean(true), unknown(), None),
+        criterion("NULL_EXCL", boolean(true), boolean(true), Some(unknown())),
+        criterion("EXCL", boolean(true), boolean(true), Some(boolean(true))),
+        criterion(
+            "CLOSED",
+            boolean(true),
+            boolean(false),
+            Some(boolean(false)),
+        ),
+    ];
+    let e = evaluate(&plan::compile(&lib), &pop, as_of, &EvalOptions::default()).unwrap();
+    let got: Vec<Status> = e.status.iter().map(|s| s[0]).collect();
+    assert_eq!(
+        got,
+        vec![
+            Status::NotInPopulation,
+            Status::Closed,
+            Status::Open,
+            Status::Excluded,
+            Status::Closed
+        ]
+    );
+}
+
+#[test]
+fn evidence_names_values_and_dates_through_definitions() {
+    let as_of = day(2025, 12, 1);
+    let pop = population(
+        as_of,
+        &[patient(
+            day(1950, 1, 1),
+            vec![
+                ev(day(2019, 4, 2), Diagnosis, "ICD10", "I10", None),
+                sbp(day(2025, 11, 3), Some(162.0)),
+            ],
+        )],
+    );
+    let mut lib = lib_with_features(vec![]);
+    lib.definitions.push(caregap::lang::ir::Definition {
+        name: "hypertensive".into(),
+        expr: agg(Has, HTN, None),
+        origin: origin(),
+    });
+    lib.criteria.push(criterion(
+        "HTN.BP",
+        and(
+            cmp(CmpOp::Ge, age(), num(18.0)),
+            ex(Type::Bool, ExprKind::Def(0)),
+        ),
+        cmp(CmpOp::Ge, agg(Last, SBP, Some(Months(12))), num(140.0)),
+        Some(agg(Has, 8, Some(Months(12)))),
+    ));
+    let opts = EvalOptions {
+        evidence: EvidenceMode::Firings,
+        ..EvalOptions::default()
+    };
+    let e = evaluate(&plan::compile(&lib), &pop, as_of, &opts).unwrap();
+    assert_eq!(e.firings.len(), 1);
+    assert_eq!(
+        e.firings[0].evidence,
+        "age = 75; has(dx.htn) = true (latest 2019-04-02); last(lab.sbp, 12mo) = 162 on 2025-11-03; has(proc.colo, 12mo) = false"
+    );
+}
+
+#[test]
+fn plan_shares_aggregates_and_definitions() {
+    let mut lib = lib_with_features(vec![agg(Has, HTN, None)]);
+    lib.definitions.push(caregap::lang::ir::Definition {
+        name: "d".into(),
+        expr: and(agg(Has, HTN, None), cmp(CmpOp::Ge, age(), num(18.0))),
+        origin: origin(),
+    });
+    let d = || ex(Type::Bool, ExprKind::Def(0));
+    for i in 0..5 {
+        lib.criteria.push(criterion(
+            &format!("C{i}"),
+            d(),
+            cmp(CmpOp::Lt, agg(Count, 7, Some(Months(12))), num(i as f64)),
+            None,
+        ));
+    }
+    let p = plan::compile(&lib);
+    assert_eq!(p.aggregates.len(), 2, "{}", p.explain());
+    assert_eq!(p.aggregate_uses, vec![6, 5]);
+    // The definition is one node shared by all criteria.
+    let roots: Vec<u32> = p.criteria.iter().map(|c| c.population).collect();
+    assert!(roots.iter().all(|&r| r == p.definitions[0].root));
+    assert!(p.explain().contains("has(dx.htn)"));
+}
+
+#[test]
+fn results_do_not_depend_on_thread_count() {
+    let mut rng = Rng(7);
+    let lib = random_library(&mut rng);
+    let as_of = random_as_of(&mut rng);
+    let pop = random_population(&mut rng, as_of, 3000);
+    let plan = plan::compile(&lib);
+    let opts = EvalOptions {
+        evidence: EvidenceMode::InPopulation,
+        ..EvalOptions::default()
+    };
+    let run = |threads| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| evaluate(&plan, &pop, as_of, &opts).unwrap())
+    };
+    assert_eq!(run(1), run(3));
+}
+
+#[test]
+fn as_of_after_load_date_is_refused() {
+    let as_of = day(2025, 1, 1);
+    let pop = population(as_of, &[patient(day(1950, 1, 1), vec![])]);
+    let plan = plan::compile(&lib_with_features(vec![]));
+    let err = evaluate(&plan, &pop, as_of + 1, &EvalOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("2025-01-02"), "{err}");
+}
