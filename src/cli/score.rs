@@ -39,6 +39,10 @@ pub struct ScoreArgs {
     /// Make any unusable input row an error instead of counting it.
     #[arg(long)]
     pub strict: bool,
+    /// Print the summary table per clinic too (criteria_summary.parquet always
+    /// has every clinic; by default stdout shows the all-clinics rows).
+    #[arg(long)]
+    pub by_clinic: bool,
 }
 
 /// Parses `YYYY-MM-DD`, or today when absent.
@@ -180,7 +184,12 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", staging.path("run.json").display()))?;
     let out = staging.commit()?;
 
-    print!("{}", tables::summary_text(&summary));
+    if args.by_clinic {
+        print!("{}", tables::summary_text(&summary));
+    } else {
+        let all: Vec<_> = summary.iter().filter(|r| r.clinic == "ALL").cloned().collect();
+        print!("{}", tables::summary_text(&all));
+    }
     eprintln!(
         "scored {} people alive on {} against {} criteria: {open} open gaps; wrote {}",
         evaluation.alive.len(),
