@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # caregap vs. DuckDB on the same Parquet files, same thread count, same answers.
 #
-#   bench/compare.sh [PATIENTS] [THREADS]        (defaults: 64000 2)
+#   benches/compare.sh [PATIENTS] [THREADS]        (defaults: 64000 2)
 #
 # 1. generates a population (`caregap synth`, seed 42, as of 2026-01-01, 5 years)
 #    in $CAREGAP_BENCH_DIR (default: target/compare/<PATIENTS>; reused if present);
