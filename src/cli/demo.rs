@@ -207,6 +207,7 @@ pub fn run(args: Args) -> Result<()> {
         out: run.clone(),
         status: false,
         strict: false,
+        by_clinic: false,
     })?;
     step("score", &run, t);
 

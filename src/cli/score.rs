@@ -39,6 +39,10 @@ pub struct ScoreArgs {
     /// Make any unusable input row an error instead of counting it.
     #[arg(long)]
     pub strict: bool,
+    /// Print the summary table per clinic too (criteria_summary.parquet always
+    /// has every clinic; by default stdout shows the all-clinics rows).
+    #[arg(long)]
+    pub by_clinic: bool,
 }
 
 /// Parses `YYYY-MM-DD`, or today when absent.
@@ -187,6 +191,16 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         .with_context(|| format!("cannot write {}", staging.path("run.json").display()))?;
     let out = staging.commit()?;
 
+    let text = if args.by_clinic {
+        tables::summary_text(&summary)
+    } else {
+        let all: Vec<_> = summary
+            .iter()
+            .filter(|r| r.clinic == "ALL")
+            .cloned()
+            .collect();
+        tables::summary_text(&all)
+    };
     eprintln!(
         "scored {} people alive on {} against {} criteria: {open} open gaps; wrote {}",
         evaluation.alive.len(),
@@ -194,5 +208,5 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         plan.criteria.len(),
         out.display()
     );
-    Ok(tables::summary_text(&summary))
+    Ok(text)
 }
