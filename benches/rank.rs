@@ -4,7 +4,7 @@
 
 use caregap::data::PatientIds;
 use caregap::rank::calllist::{OpenGap, People, rank};
-use caregap::rank::exclusions::{Contact, Cooldowns, Outcome};
+use caregap::rank::exclusions::{Contact, Cooldowns, OUTCOMES};
 use caregap::rank::export::{CriterionText, ListContext, batch_csv, calllist_batch};
 use caregap::rank::priority::Weights;
 use caregap::rank::risk::{CvInputs, CvRisk, assess_cv, utilisation_tiers};
@@ -85,7 +85,7 @@ fn world() -> World {
             mine.push(Contact {
                 date: AS_OF - r.below(400) as i32,
                 criterion: Some(criteria[r.below(u64::from(CRITERIA)) as usize].clone()),
-                outcome: Outcome::ALL[r.below(4) as usize],
+                outcome: OUTCOMES[r.below(4) as usize],
             });
         }
         let age = 20.0 + r.below(75) as f64;
@@ -185,6 +185,16 @@ fn bench(c: &mut Criterion) {
             let batch = calllist_batch(&r.entries, &ctx).unwrap();
             black_box(batch_csv(&batch).unwrap().len())
         })
+    });
+    // The two halves of the full export, apart: building the call-list batch
+    // (the texts of every row) and encoding it as CSV.
+    let r = rank(&people, &w.criteria, &w.gaps, AS_OF, &cd, &wt);
+    g.bench_function("calllist_batch_all_rows", |b| {
+        b.iter(|| black_box(calllist_batch(&r.entries, &ctx).unwrap().num_rows()))
+    });
+    let batch = calllist_batch(&r.entries, &ctx).unwrap();
+    g.bench_function("csv_all_rows", |b| {
+        b.iter(|| black_box(batch_csv(&batch).unwrap().len()))
     });
     g.finish();
 }

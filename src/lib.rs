@@ -1,4 +1,11 @@
 //! caregap: care-gap detection and risk stratification for primary care.
+//!
+//! The modules follow the pipeline (see ARCHITECTURE.md):
+//! [`data`] (Parquet → `Population`) → [`lang`] (TOML → checked `Library`) →
+//! [`plan`] (`Library` → `Plan`) → [`eval`] (`Plan` × `Population` → `Evaluation`) →
+//! [`output`] (scoring-run files) → [`rank`] (risk, priorities, call lists) →
+//! [`report`] (suppressed aggregate report). Beside them: [`sql`] emits the same
+//! library as portable SQL, [`testcase`] runs a library's test cases.
 pub mod data;
 pub mod eval;
 pub mod lang;

@@ -40,6 +40,8 @@ enum Command {
     Plan(cli::plan::PlanArgs),
     /// Run a criteria library's test cases and report failures with evidence.
     TestLibrary(cli::test_library::Args),
+    /// The whole job on a generated population: generate, score, rank, report, show a call list.
+    Demo(cli::demo::Args),
     /// Next-year visit models: train, evaluate, predict, bench.
     #[command(subcommand_required = true)]
     Model(cli::model::Args),
@@ -59,6 +61,7 @@ fn main() -> std::process::ExitCode {
         Command::Score(args) => cli::score::run(args),
         Command::Plan(args) => cli::plan::run(args),
         Command::TestLibrary(args) => cli::test_library::run(args),
+        Command::Demo(args) => cli::demo::run(args),
         Command::Model(args) => cli::model::run(args),
     };
     match result {

@@ -138,6 +138,20 @@ fn fixture(dir: &Path) {
             ),
         ],
     );
+    // The loader requires an events table; ranking reads none of it.
+    write(
+        &data.join("events.parquet"),
+        vec![
+            (
+                "patient_id",
+                Arc::new(Int64Array::from(vec![1])) as ArrayRef,
+            ),
+            ("date", Arc::new(Date32Array::from(vec![day("2025-01-01")]))),
+            ("kind", strs(&["visit"])),
+            ("system", strs(&["VISIT"])),
+            ("code", strs(&["R10"])),
+        ],
+    );
     write(
         &data.join("outreach.parquet"),
         vec![

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs a caregap SQL script (used by tests/sql_*.rs and bench/compare.sh).
+"""Runs a caregap SQL script (used by tests/sql_*.rs and benches/compare.sh).
 
     run_sql.py [--engine duckdb|postgres|spark] [--threads N] [--setup FILE]
                [--parquet OUT] [--time] SCRIPT

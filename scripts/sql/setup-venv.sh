@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates the Python virtual environment the SQL equivalence tests and
-# bench/compare.sh use to run DuckDB: `.venv-sql/` at the repository root.
+# benches/compare.sh use to run DuckDB: `.venv-sql/` at the repository root.
 # Idempotent: re-running only installs what is missing.
 #
 #   scripts/sql/setup-venv.sh            # DuckDB only

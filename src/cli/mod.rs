@@ -1,6 +1,7 @@
 //! One module per subcommand. Only the CLI reads and writes files.
 pub mod calllist;
 pub mod check;
+pub mod demo;
 pub mod inspect;
 pub mod model;
 pub mod outreach;

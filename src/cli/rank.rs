@@ -12,11 +12,13 @@ pub mod io;
 use anyhow::{Context, Result, bail};
 use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
 use arrow::datatypes::{DataType, Field, Schema};
-use caregap::data::{Day, PatientIds};
+use caregap::data::{
+    ConsentScope, Dataset, Day, DictColumn, LoadOptions, PatientIds, Patients, Table,
+};
 use caregap::rank::calllist::{OpenGap, People, Ranked, rank};
 use caregap::rank::config::{Capacities, RankConfig};
-use caregap::rank::exclusions::{ConsentDecision, Contact, Outcome, Rule, outreach_allowed};
-use caregap::rank::export::{ListContext, calllist_batch, ids_array};
+use caregap::rank::exclusions::{Rule, contacts_by_person};
+use caregap::rank::export::{CriterionText, ListContext, calllist_batch, ids_array};
 use caregap::rank::risk::{CvInputs, CvRisk, UtilTier, assess_cv, utilisation_tiers};
 use caregap::rank::score2::RiskModel;
 use io::{IdIndex, RunInfo};
@@ -65,7 +67,7 @@ pub struct Args {
     pub format: Format,
 }
 
-/// The `patients` columns ranking needs.
+/// The `patients` columns ranking needs, from the loaded [`Dataset`].
 pub struct PatientsTable {
     pub ids: PatientIds,
     pub clinic: Vec<u32>,
@@ -77,120 +79,59 @@ pub struct PatientsTable {
     pub dead: Vec<bool>,
 }
 
-pub fn read_patients(data: &Path, as_of: Day) -> Result<PatientsTable> {
-    let Some((file, b)) = io::read_table(data, "patients")? else {
-        bail!(
-            "{}: no patients table (patients.parquet or patients/)",
-            data.display()
-        );
-    };
-    let ids = io::patient_ids(&b, &file)?;
-    let birth = io::days(&b, "birth_date", &file)?;
-    let death = if b.column_by_name("death_date").is_some() {
-        io::days(&b, "death_date", &file)?
-    } else {
-        vec![None; b.num_rows()]
-    };
-    let mut clinics: Vec<String> = Vec::new();
-    let mut by_name: HashMap<String, u32> = HashMap::new();
-    let mut clinic = Vec::with_capacity(b.num_rows());
-    for (row, c) in io::strings(&b, "clinic_id", &file)?.into_iter().enumerate() {
-        let Some(c) = c else {
-            bail!("{}: row {}: clinic_id is null", file.display(), row + 1);
-        };
-        let next = clinics.len() as u32;
-        let i = *by_name.entry(c.clone()).or_insert_with(|| {
-            clinics.push(c);
-            next
-        });
-        clinic.push(i);
+impl PatientsTable {
+    /// Takes the ranking view of the loaded patients (clinic is never null:
+    /// the loader rejects such rows).
+    pub fn from_patients(p: &Patients, as_of: Day) -> PatientsTable {
+        let n = p.len();
+        let text = |c: &DictColumn| (0..n).map(|i| c.get(i).map(str::to_string)).collect();
+        PatientsTable {
+            ids: p.ids.clone(),
+            clinic: p.clinic.codes.iter().map(|c| c.unwrap_or(0)).collect(),
+            clinics: p.clinic.values.clone(),
+            sex: text(&p.sex),
+            language: text(&p.language),
+            alive: (0..n).map(|i| p.is_alive(i, as_of)).collect(),
+            dead: p
+                .death_date
+                .iter()
+                .map(|d| d.is_some_and(|d| d <= as_of))
+                .collect(),
+        }
     }
-    let dead = death
-        .iter()
-        .map(|d| d.is_some_and(|d| d <= as_of))
-        .collect();
-    let alive = birth
-        .iter()
-        .zip(&death)
-        .map(|(b, d)| b.is_some_and(|b| b <= as_of) && d.is_none_or(|d| d > as_of))
-        .collect();
-    Ok(PatientsTable {
-        ids,
-        clinic,
-        clinics,
-        sex: io::strings(&b, "sex", &file)?,
-        language: io::opt_strings(&b, "language", &file)?,
-        alive,
-        dead,
-    })
 }
 
-/// Per person: outreach allowed on `as_of` (consents table, `outreach` scope).
-fn read_consents(data: &Path, index: &IdIndex, n: usize, as_of: Day) -> Result<Vec<bool>> {
-    let Some((file, b)) = io::read_table(data, "consents")? else {
-        return Ok(vec![true; n]);
-    };
-    let who = index.lookup_all(&io::patient_ids(&b, &file)?, &file)?;
-    let scope = io::strings(&b, "scope", &file)?;
-    let granted = io::bools(&b, "granted", &file)?;
-    let date = io::days(&b, "date", &file)?;
-    let mut decisions: Vec<Vec<ConsentDecision>> = vec![Vec::new(); n];
-    let mut unusable = 0usize;
-    for r in 0..b.num_rows() {
-        if scope[r].as_deref() != Some("outreach") {
-            continue;
-        }
-        match (who[r], granted[r], date[r]) {
-            (Some(p), Some(granted), Some(date)) => {
-                decisions[p as usize].push(ConsentDecision { date, granted })
-            }
-            _ => unusable += 1,
+/// Loads the data folder through the data layer and reports what it set aside.
+pub fn load_data(data: &Path, as_of: Day) -> Result<Dataset> {
+    let ds = caregap::data::load(data, &LoadOptions::new(as_of))
+        .with_context(|| format!("loading the data folder {}", data.display()))?;
+    for t in &ds.report.tables {
+        if t.rows_rejected > 0 && matches!(t.table, Table::Consents | Table::Outreach) {
+            eprintln!(
+                "warning: {}: {} of {} rows unusable (see `caregap inspect`): not used",
+                t.table, t.rows_rejected, t.rows_read
+            );
         }
     }
-    if unusable > 0 {
-        eprintln!(
-            "warning: {}: {unusable} outreach consent rows unusable (unknown patient, null granted or date): not used",
-            file.display()
-        );
-    }
-    Ok(decisions
-        .iter()
-        .map(|d| outreach_allowed(d, as_of))
+    Ok(ds)
+}
+
+/// The library's criterion titles and actions, through the checked library.
+pub fn criterion_texts(library: &Path) -> Result<HashMap<String, CriterionText>> {
+    let lib = crate::cli::check::load_library(library)?;
+    Ok(lib
+        .criteria
+        .into_iter()
+        .map(|c| {
+            (
+                c.id,
+                CriterionText {
+                    title: c.title,
+                    action: c.action,
+                },
+            )
+        })
         .collect())
-}
-
-/// Per person: their outreach contacts.
-pub fn read_contacts(data: &Path, index: &IdIndex, n: usize) -> Result<Vec<Vec<Contact>>> {
-    let mut out = vec![Vec::new(); n];
-    let Some((file, b)) = io::read_table(data, "outreach")? else {
-        return Ok(out);
-    };
-    let who = index.lookup_all(&io::patient_ids(&b, &file)?, &file)?;
-    let date = io::days(&b, "date", &file)?;
-    let outcome = io::strings(&b, "outcome", &file)?;
-    let criterion = io::opt_strings(&b, "criterion_id", &file)?;
-    let mut unusable = 0usize;
-    for r in 0..b.num_rows() {
-        match (
-            who[r],
-            date[r],
-            outcome[r].as_deref().and_then(Outcome::parse),
-        ) {
-            (Some(p), Some(date), Some(outcome)) => out[p as usize].push(Contact {
-                date,
-                criterion: criterion[r].clone(),
-                outcome,
-            }),
-            _ => unusable += 1,
-        }
-    }
-    if unusable > 0 {
-        eprintln!(
-            "warning: {}: {unusable} outreach rows unusable (unknown patient, null date or unknown outcome): not used",
-            file.display()
-        );
-    }
-    Ok(out)
 }
 
 /// Utilisation measure per feature row, and its name.
@@ -534,15 +475,17 @@ pub fn run(args: Args) -> Result<()> {
         None => RankConfig::default(),
     };
     let capacities = read_capacities(args.capacities.as_deref())?;
-    let patients = read_patients(&info.data, info.as_of)?;
+    let data = load_data(&info.data, info.as_of)?;
+    let patients = PatientsTable::from_patients(&data.population.patients, info.as_of);
     let index = IdIndex::new(&patients.ids);
     let n = patients.clinic.len();
-    let allowed = read_consents(&info.data, &index, n, info.as_of)?;
-    let contacts = read_contacts(&info.data, &index, n)?;
+    let allowed = data.consents.allowed(ConsentScope::Outreach, info.as_of);
+    let contacts = contacts_by_person(&data.outreach, n);
+    drop(data);
     let risk = compute_risk(&args.run, &args, &config, &patients, &index)?;
     let firings = read_firings(&args.run, &index)?;
     let texts = match &info.library {
-        Some(lib) => io::criterion_texts(lib)?,
+        Some(lib) => criterion_texts(lib)?,
         None => {
             eprintln!(
                 "warning: run.json names no library: call lists show criterion ids instead of titles and no actions"

@@ -130,7 +130,7 @@ pub fn run(args: Args) -> Result<()> {
         .collect();
     let s_open = io::counts(&s, "open", &sf)?;
     let texts = match &info.library {
-        Some(lib) => io::criterion_texts(lib)?,
+        Some(lib) => super::rank::criterion_texts(lib)?,
         None => HashMap::new(),
     };
     let mut crits: BTreeMap<String, CriterionCounts> = BTreeMap::new();

@@ -39,6 +39,10 @@ pub struct ScoreArgs {
     /// Make any unusable input row an error instead of counting it.
     #[arg(long)]
     pub strict: bool,
+    /// Print the summary table per clinic too (criteria_summary.parquet always
+    /// has every clinic; by default stdout shows the all-clinics rows).
+    #[arg(long)]
+    pub by_clinic: bool,
 }
 
 /// Parses `YYYY-MM-DD`, or today when absent.
@@ -64,6 +68,13 @@ fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
 }
 
 pub fn run(args: ScoreArgs) -> Result<()> {
+    print!("{}", execute(args)?);
+    Ok(())
+}
+
+/// Scores and writes OUTDIR (one line of totals on stderr); returns the
+/// per-criterion, per-clinic summary table as text for the caller to show.
+pub fn execute(args: ScoreArgs) -> Result<String> {
     let started = Instant::now();
     let as_of = parse_as_of(args.as_of.as_deref())?;
 
@@ -180,7 +191,16 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         .with_context(|| format!("cannot write {}", staging.path("run.json").display()))?;
     let out = staging.commit()?;
 
-    print!("{}", tables::summary_text(&summary));
+    let text = if args.by_clinic {
+        tables::summary_text(&summary)
+    } else {
+        let all: Vec<_> = summary
+            .iter()
+            .filter(|r| r.clinic == "ALL")
+            .cloned()
+            .collect();
+        tables::summary_text(&all)
+    };
     eprintln!(
         "scored {} people alive on {} against {} criteria: {open} open gaps; wrote {}",
         evaluation.alive.len(),
@@ -188,5 +208,5 @@ pub fn run(args: ScoreArgs) -> Result<()> {
         plan.criteria.len(),
         out.display()
     );
-    Ok(())
+    Ok(text)
 }

@@ -21,40 +21,20 @@
 //! A person with some gaps resting and some not stays on the list with the
 //! non-resting gaps only.
 
-use crate::data::Day;
+use crate::data::{Day, Outreach};
 use serde::Deserialize;
 
-/// Outcome of an outreach contact (the `outcome` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Outcome {
-    Booked,
-    Declined,
-    NoAnswer,
-    NotReachable,
-}
+/// Outcome of an outreach contact: the data layer's type (parsed exactly by
+/// the loader, `Booked` is unknown).
+pub use crate::data::Outcome;
 
-impl Outcome {
-    pub const ALL: [Outcome; 4] = [
-        Outcome::Booked,
-        Outcome::Declined,
-        Outcome::NoAnswer,
-        Outcome::NotReachable,
-    ];
-
-    /// Parses the stored value, exactly (`Booked` is unknown).
-    pub fn parse(s: &str) -> Option<Outcome> {
-        Outcome::ALL.into_iter().find(|o| o.as_str() == s)
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Booked => "booked",
-            Outcome::Declined => "declined",
-            Outcome::NoAnswer => "no_answer",
-            Outcome::NotReachable => "not_reachable",
-        }
-    }
-}
+/// Every outcome, in the order of the cool-down table.
+pub const OUTCOMES: [Outcome; 4] = [
+    Outcome::Booked,
+    Outcome::Declined,
+    Outcome::NoAnswer,
+    Outcome::NotReachable,
+];
 
 /// Cool-down per outcome, in days.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -110,22 +90,18 @@ impl Contact {
     }
 }
 
-/// One consent decision of a person for the `outreach` scope.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ConsentDecision {
-    pub date: Day,
-    pub granted: bool,
-}
-
-/// Outreach allowed on `as_of`: the latest decision on or before `as_of` wins,
-/// a withdrawal beating a grant of the same day; no decision = allowed.
-pub fn outreach_allowed(decisions: &[ConsentDecision], as_of: Day) -> bool {
-    decisions
-        .iter()
-        .filter(|d| d.date <= as_of)
-        // Order by date, then withdrawal (granted = false) after grant: max wins.
-        .max_by_key(|d| (d.date, !d.granted))
-        .is_none_or(|d| d.granted)
+/// Groups the loaded outreach log by person (`n` people), in log order: the
+/// one place where the data layer's contacts become ranking contacts.
+pub fn contacts_by_person(outreach: &Outreach, n: usize) -> Vec<Vec<Contact>> {
+    let mut out = vec![Vec::new(); n];
+    for c in &outreach.rows {
+        out[c.patient as usize].push(Contact {
+            date: c.date,
+            criterion: c.criterion_id.clone(),
+            outcome: c.outcome,
+        });
+    }
+    out
 }
 
 /// The rules of the module docs, in order.
@@ -196,36 +172,94 @@ pub fn decide(
 mod tests {
     use super::*;
 
-    fn consent(date: Day, granted: bool) -> ConsentDecision {
-        ConsentDecision { date, granted }
+    use crate::data::{Consent, ConsentScope, Consents};
+
+    /// Outreach allowed on `as_of` for one person with these (date, granted)
+    /// decisions, through the data layer's rule.
+    fn allowed(decisions: &[(Day, bool)], as_of: Day) -> bool {
+        let mut rows: Vec<Consent> = decisions
+            .iter()
+            .map(|&(date, granted)| Consent {
+                patient: 0,
+                scope: ConsentScope::Outreach,
+                granted,
+                date,
+            })
+            .collect();
+        // A research decision never affects outreach.
+        rows.push(Consent {
+            patient: 0,
+            scope: ConsentScope::Research,
+            granted: false,
+            date: 0,
+        });
+        Consents {
+            n_patients: 1,
+            rows,
+        }
+        .allowed(ConsentScope::Outreach, as_of)[0]
     }
 
     #[test]
     fn consent_latest_decision_on_or_before_as_of_wins() {
-        assert!(outreach_allowed(&[], 100));
+        assert!(allowed(&[], 100));
         // Withdrawn, then granted again: allowed from the re-grant on.
-        let d = [consent(10, false), consent(50, true)];
-        assert!(outreach_allowed(&d, 9));
-        assert!(!outreach_allowed(&d, 10));
-        assert!(!outreach_allowed(&d, 49));
-        assert!(outreach_allowed(&d, 50));
+        let d = [(10, false), (50, true)];
+        assert!(allowed(&d, 9));
+        assert!(!allowed(&d, 10));
+        assert!(!allowed(&d, 49));
+        assert!(allowed(&d, 50));
         // Granted then withdrawn; order of rows does not matter.
-        let d = [consent(50, false), consent(10, true)];
-        assert!(outreach_allowed(&d, 49));
-        assert!(!outreach_allowed(&d, 50));
+        let d = [(50, false), (10, true)];
+        assert!(allowed(&d, 49));
+        assert!(!allowed(&d, 50));
         // A decision after as_of is not seen.
-        assert!(outreach_allowed(&[consent(101, false)], 100));
+        assert!(allowed(&[(101, false)], 100));
     }
 
     #[test]
     fn same_day_withdrawal_beats_grant() {
-        for d in [
-            [consent(20, true), consent(20, false)],
-            [consent(20, false), consent(20, true)],
-        ] {
-            assert!(!outreach_allowed(&d, 20));
-            assert!(!outreach_allowed(&d, 30));
+        for d in [[(20, true), (20, false)], [(20, false), (20, true)]] {
+            assert!(!allowed(&d, 20));
+            assert!(!allowed(&d, 30));
         }
+    }
+
+    #[test]
+    fn contacts_are_grouped_by_person_in_log_order() {
+        use crate::data::Contact as Logged;
+        let log = Outreach {
+            rows: vec![
+                Logged {
+                    patient: 1,
+                    date: 5,
+                    criterion_id: None,
+                    outcome: Outcome::Booked,
+                },
+                Logged {
+                    patient: 0,
+                    date: 3,
+                    criterion_id: Some("A".into()),
+                    outcome: Outcome::NoAnswer,
+                },
+                Logged {
+                    patient: 1,
+                    date: 2,
+                    criterion_id: Some("B".into()),
+                    outcome: Outcome::Declined,
+                },
+            ],
+        };
+        let by = contacts_by_person(&log, 3);
+        assert_eq!(by[0], vec![contact(3, Some("A"), Outcome::NoAnswer)]);
+        assert_eq!(
+            by[1],
+            vec![
+                contact(5, None, Outcome::Booked),
+                contact(2, Some("B"), Outcome::Declined)
+            ]
+        );
+        assert!(by[2].is_empty());
     }
 
     fn contact(date: Day, crit: Option<&str>, outcome: Outcome) -> Contact {
@@ -240,7 +274,7 @@ mod tests {
     fn cool_down_edges_follow_the_window_rule() {
         let cd = Cooldowns::default();
         let as_of = 1000;
-        for o in Outcome::ALL {
+        for o in OUTCOMES {
             let days = cd.days(o) as Day;
             // Exactly `days` ago: no longer resting; one day later: resting.
             assert!(
@@ -317,7 +351,7 @@ mod tests {
 
     #[test]
     fn outcomes_parse_exactly() {
-        for o in Outcome::ALL {
+        for o in OUTCOMES {
             assert_eq!(Outcome::parse(o.as_str()), Some(o));
         }
         assert_eq!(Outcome::parse("Booked"), None);

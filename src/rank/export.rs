@@ -12,8 +12,10 @@
 use super::calllist::{Entry, OpenGap};
 use super::risk::{CvRisk, UtilTier};
 use crate::data::PatientIds;
-use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, UInt32Array};
-use arrow::compute::cast;
+use arrow::array::{
+    Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, StringBuilder, UInt32Array,
+};
+use arrow::compute::{cast, concat};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::error::ArrowError;
 use rayon::prelude::*;
@@ -43,65 +45,170 @@ pub struct ListContext<'a> {
     pub texts: &'a HashMap<String, CriterionText>,
 }
 
-/// Criteria ids, reasons, evidence and actions of one row.
-fn row_texts(e: &Entry, c: &ListContext) -> [String; 4] {
-    let mut ids = Vec::with_capacity(e.gaps.len());
-    let mut titles = Vec::with_capacity(e.gaps.len());
-    let mut evidence = Vec::new();
-    let mut actions: Vec<&str> = Vec::new();
-    for &g in &e.gaps {
-        let gap = c.gaps[g as usize];
-        let id = c.criteria[gap.criterion as usize].as_str();
-        ids.push(id);
-        let t = c.texts.get(id);
-        titles.push(format!(
-            "{} (priority {})",
-            t.map_or(id, |t| t.title.as_str()),
-            gap.priority
-        ));
-        if let Some(ev) = &c.evidence[g as usize] {
-            evidence.push(format!("{id}: {ev}"));
-        }
-        if let Some(a) = t.and_then(|t| t.action.as_deref())
-            && !actions.contains(&a)
-        {
-            actions.push(a);
-        }
-    }
-    [
-        ids.join("; "),
-        titles.join(" | "),
-        evidence.join(" | "),
-        actions.join(" | "),
-    ]
+/// Rows rendered per parallel chunk of the export.
+const CHUNK: usize = 8192;
+
+/// The text columns of a call list, built row by row straight into Arrow
+/// buffers (one reused scratch string per row, no per-gap allocation).
+struct TextColumns {
+    criteria: StringBuilder,
+    reasons: StringBuilder,
+    evidence: StringBuilder,
+    risk: StringBuilder,
+    utilisation: StringBuilder,
+    action: StringBuilder,
 }
 
-/// The `risk` column text of a person.
-pub fn risk_text(cv: Option<&CvRisk>) -> String {
+impl TextColumns {
+    fn new(rows: usize) -> TextColumns {
+        let b = |bytes: usize| StringBuilder::with_capacity(rows, rows * bytes);
+        TextColumns {
+            criteria: b(24),
+            reasons: b(120),
+            evidence: b(64),
+            risk: b(32),
+            utilisation: b(40),
+            action: b(80),
+        }
+    }
+
+    fn finish(mut self) -> [ArrayRef; 6] {
+        [
+            Arc::new(self.criteria.finish()),
+            Arc::new(self.reasons.finish()),
+            Arc::new(self.evidence.finish()),
+            Arc::new(self.risk.finish()),
+            Arc::new(self.utilisation.finish()),
+            Arc::new(self.action.finish()),
+        ]
+    }
+}
+
+/// Per criterion index: its title (or id) and action, looked up once per export.
+struct CriterionLookup<'a> {
+    title: Vec<&'a str>,
+    action: Vec<Option<&'a str>>,
+}
+
+impl<'a> CriterionLookup<'a> {
+    fn new(c: &ListContext<'a>) -> CriterionLookup<'a> {
+        let text = |id: &'a String| c.texts.get(id.as_str());
+        CriterionLookup {
+            title: c
+                .criteria
+                .iter()
+                .map(|id| text(id).map_or(id.as_str(), |t| t.title.as_str()))
+                .collect(),
+            action: c
+                .criteria
+                .iter()
+                .map(|id| text(id).and_then(|t| t.action.as_deref()))
+                .collect(),
+        }
+    }
+}
+
+/// Appends one row's texts (criteria ids, reasons, evidence, risk,
+/// utilisation, actions) to `out`.
+fn push_row(
+    e: &Entry,
+    c: &ListContext,
+    k: &CriterionLookup,
+    out: &mut TextColumns,
+    s: &mut String,
+    actions: &mut Vec<u32>,
+) {
+    use std::fmt::Write;
+    let gaps = || e.gaps.iter().map(|&g| (g as usize, c.gaps[g as usize]));
+    let sep = |s: &mut String, i: usize, with: &str| {
+        if i > 0 {
+            s.push_str(with);
+        }
+    };
+    s.clear();
+    for (i, (_, gap)) in gaps().enumerate() {
+        sep(s, i, "; ");
+        s.push_str(&c.criteria[gap.criterion as usize]);
+    }
+    out.criteria.append_value(&*s);
+    s.clear();
+    for (i, (_, gap)) in gaps().enumerate() {
+        sep(s, i, " | ");
+        let _ = write!(
+            s,
+            "{} (priority {})",
+            k.title[gap.criterion as usize], gap.priority
+        );
+    }
+    out.reasons.append_value(&*s);
+    s.clear();
+    let mut n = 0;
+    for (g, gap) in gaps() {
+        if let Some(ev) = &c.evidence[g] {
+            sep(s, n, " | ");
+            s.push_str(&c.criteria[gap.criterion as usize]);
+            s.push_str(": ");
+            s.push_str(ev);
+            n += 1;
+        }
+    }
+    out.evidence.append_value(&*s);
+    s.clear();
+    write_risk(s, c.cv[e.person as usize].as_ref());
+    out.risk.append_value(&*s);
+    s.clear();
+    let p = e.person as usize;
+    let _ = match (c.tier[p], c.measure[p]) {
+        (Some(t), Some(m)) => write!(s, "{} ({} = {m})", t.as_str(), c.measure_name),
+        _ => write!(s, "unknown ({} missing)", c.measure_name),
+    };
+    out.utilisation.append_value(&*s);
+    // Distinct actions in gap order (two criteria may share one action text).
+    s.clear();
+    actions.clear();
+    for (_, gap) in gaps() {
+        if let Some(a) = k.action[gap.criterion as usize]
+            && !actions.iter().any(|&x| k.action[x as usize] == Some(a))
+        {
+            sep(s, actions.len(), " | ");
+            s.push_str(a);
+            actions.push(gap.criterion);
+        }
+    }
+    out.action.append_value(&*s);
+}
+
+/// Writes the `risk` column text of a person into `s`.
+fn write_risk(s: &mut String, cv: Option<&CvRisk>) {
+    use std::fmt::Write;
     let Some(cv) = cv else {
-        return "no risk data".into();
+        s.push_str("no risk data");
+        return;
     };
     match (cv.risk_pct, cv.model) {
         (Some(r), Some(m)) => {
             let band = cv.band.map_or("", |b| b.as_str());
-            let note = cv
-                .reason
-                .as_deref()
-                .map(|n| format!("; {n}"))
-                .unwrap_or_default();
-            format!("{} {r:.1}% ({band}){note}", m.as_str())
+            let _ = write!(s, "{} {r:.1}% ({band})", m.as_str());
+            if let Some(n) = &cv.reason {
+                s.push_str("; ");
+                s.push_str(n);
+            }
         }
         _ => {
-            let band = cv
-                .band
-                .map(|b| format!(" ({})", b.as_str()))
-                .unwrap_or_default();
-            format!(
-                "no SCORE2: {}{band}",
-                cv.reason.as_deref().unwrap_or("not computed")
-            )
+            s.push_str("no SCORE2: ");
+            s.push_str(cv.reason.as_deref().unwrap_or("not computed"));
+            if let Some(b) = cv.band {
+                let _ = write!(s, " ({})", b.as_str());
+            }
         }
     }
+}
+
+/// The `risk` column text of a person.
+pub fn risk_text(cv: Option<&CvRisk>) -> String {
+    let mut s = String::new();
+    write_risk(&mut s, cv);
+    s
 }
 
 fn ids_type(ids: &PatientIds) -> DataType {
@@ -123,25 +230,28 @@ pub fn ids_array(ids: &PatientIds, people: impl Iterator<Item = usize>) -> Array
 
 /// The call-list batch of the given entries (module docs for the columns).
 pub fn calllist_batch(entries: &[Entry], c: &ListContext) -> Result<RecordBatch, ArrowError> {
-    // Text rendering dominates the export: spread it over the cores.
-    let rendered: Vec<[String; 4]> = entries.par_iter().map(|e| row_texts(e, c)).collect();
-    let risk: Vec<String> = entries
-        .par_iter()
-        .map(|e| risk_text(c.cv[e.person as usize].as_ref()))
+    // Text rendering dominates the export: chunks spread over the cores,
+    // each written straight into Arrow buffers, then joined.
+    let lookup = CriterionLookup::new(c);
+    let parts: Vec<[ArrayRef; 6]> = entries
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut out = TextColumns::new(chunk.len());
+            let (mut s, mut actions) = (String::new(), Vec::new());
+            for e in chunk {
+                push_row(e, c, &lookup, &mut out, &mut s, &mut actions);
+            }
+            out.finish()
+        })
         .collect();
-    let text = |i: usize| -> ArrayRef {
-        Arc::new(
-            rendered
-                .iter()
-                .map(|r| Some(r[i].as_str()))
-                .collect::<StringArray>(),
-        )
+    let text = |i: usize| -> Result<ArrayRef, ArrowError> {
+        match parts.as_slice() {
+            [] => Ok(Arc::new(StringArray::from(Vec::<&str>::new()))),
+            [one] => Ok(one[i].clone()),
+            many => concat(&many.iter().map(|p| p[i].as_ref()).collect::<Vec<_>>()),
+        }
     };
     let p = |e: &Entry| e.person as usize;
-    let util = |e: &Entry| match (c.tier[p(e)], c.measure[p(e)]) {
-        (Some(t), Some(m)) => format!("{} ({} = {m})", t.as_str(), c.measure_name),
-        _ => format!("unknown ({} missing)", c.measure_name),
-    };
     let u32s = |f: &dyn Fn(&Entry) -> u32| -> ArrayRef {
         Arc::new(entries.iter().map(f).collect::<UInt32Array>())
     };
@@ -183,21 +293,12 @@ pub fn calllist_batch(entries: &[Entry], c: &ListContext) -> Result<RecordBatch,
             u32s(&|e| e.score.gaps),
             u32s(&|e| e.score.risk),
             u32s(&|e| e.score.utilisation),
-            text(0),
-            text(1),
-            text(2),
-            Arc::new(
-                risk.iter()
-                    .map(|r| Some(r.as_str()))
-                    .collect::<StringArray>(),
-            ),
-            Arc::new(
-                entries
-                    .iter()
-                    .map(|e| Some(util(e)))
-                    .collect::<StringArray>(),
-            ),
-            text(3),
+            text(0)?,
+            text(1)?,
+            text(2)?,
+            text(3)?,
+            text(4)?,
+            text(5)?,
             u32s(&|e| e.resting),
         ],
     )
@@ -206,7 +307,9 @@ pub fn calllist_batch(entries: &[Entry], c: &ListContext) -> Result<RecordBatch,
 /// One CSV field, quoted when it holds a comma, quote or line break.
 pub fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
     if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\"")).into()
+        let mut out = String::with_capacity(s.len() + 2);
+        push_csv_field(&mut out, s);
+        out.into()
     } else {
         s.into()
     }
@@ -217,6 +320,22 @@ fn text_columns(b: &RecordBatch) -> Result<Vec<ArrayRef>, ArrowError> {
         .iter()
         .map(|c| cast(c, &DataType::Utf8))
         .collect()
+}
+
+/// Appends one CSV field to `out`, quoted when it holds a comma, quote or line break.
+fn push_csv_field(out: &mut String, s: &str) {
+    if !s.contains([',', '"', '\n', '\r']) {
+        out.push_str(s);
+        return;
+    }
+    out.push('"');
+    for (i, part) in s.split('"').enumerate() {
+        if i > 0 {
+            out.push_str("\"\"");
+        }
+        out.push_str(part);
+    }
+    out.push('"');
 }
 
 /// The batch as CSV with a header; nulls as empty fields.
@@ -238,7 +357,7 @@ pub fn batch_csv(b: &RecordBatch) -> Result<String, ArrowError> {
                 out.push(',');
             }
             if c.is_valid(r) {
-                out.push_str(&csv_field(c.value(r)));
+                push_csv_field(&mut out, c.value(r));
             }
         }
         out.push('\n');

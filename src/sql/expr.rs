@@ -70,8 +70,15 @@ impl ExprWriter<'_> {
     /// A null of type `ty` where `e` is of the literal-null type and `ty` is
     /// not: PostgreSQL types a bare `NULL` as text (`least(NULL, NULL) * 3`).
     fn typed_null(&self, e: &Expr, ty: Type) -> Option<String> {
-        let t = match ty {
-            _ if e.ty != Type::Null => return None,
+        if e.ty != Type::Null {
+            return None;
+        }
+        Some(format!("CAST(NULL AS {})", self.sql_type(ty)?))
+    }
+
+    /// The SQL type of a language type (`None` for the literal-null type).
+    pub fn sql_type(&self, ty: Type) -> Option<&'static str> {
+        Some(match ty {
             Type::Num => self.dialect.double(),
             Type::Bool => "BOOLEAN",
             Type::Str => match self.dialect {
@@ -80,8 +87,7 @@ impl ExprWriter<'_> {
                 Dialect::DuckDb => "VARCHAR",
             },
             Type::Null => return None,
-        };
-        Some(format!("CAST(NULL AS {t})"))
+        })
     }
 
     /// `operand`, with a typed null for an operand of the literal-null type.
@@ -133,11 +139,22 @@ impl ExprWriter<'_> {
                 }
                 Literal::Str(s) => (d.string(s), Prec::Atom),
                 Literal::Bool(b) => ((if *b { "TRUE" } else { "FALSE" }).into(), Prec::Atom),
-                Literal::Null => ("NULL".into(), Prec::Atom),
+                // A null literal typed by its context: typed in SQL too.
+                Literal::Null => (
+                    self.sql_type(e.ty)
+                        .map_or_else(|| "NULL".into(), |t| format!("CAST(NULL AS {t})")),
+                    Prec::Atom,
+                ),
             },
             ExprKind::Age => ("age".into(), Prec::Atom),
             ExprKind::Sex => ("sex".into(), Prec::Atom),
             ExprKind::Clinic => ("clinic_id".into(), Prec::Atom),
+            // A definition that is always null, used where a type is known.
+            ExprKind::Def(id) if self.names.is_null_definition(*id) => (
+                self.sql_type(e.ty)
+                    .map_or_else(|| "NULL".into(), |t| format!("CAST(NULL AS {t})")),
+                Prec::Atom,
+            ),
             ExprKind::Def(id) => (self.names.definition(*id).to_string(), Prec::Atom),
             ExprKind::Agg(a) => (self.names.aggregate(a).to_string(), Prec::Atom),
             ExprKind::Not(x) => (format!("NOT {}", self.operand(x, Prec::Not)), Prec::Not),

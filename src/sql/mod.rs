@@ -570,12 +570,12 @@ impl<'a> Script<'a> {
         for (i, &id) in ids.iter().enumerate() {
             let sep = if i + 1 == ids.len() { "" } else { "," };
             let def = &self.lib.definitions[id];
-            let _ = writeln!(
-                s,
-                "    {} AS {}{sep}",
-                w.write(&def.expr),
-                self.names.definition(id)
-            );
+            // Typed, so a definition that is a bare NULL has its type in every engine.
+            let value = match w.sql_type(def.expr.ty) {
+                Some(t) => format!("CAST({} AS {t})", w.write(&def.expr)),
+                None => w.write(&def.expr),
+            };
+            let _ = writeln!(s, "    {value} AS {}{sep}", self.names.definition(id));
         }
         let _ = write!(s, "FROM {from}");
         s

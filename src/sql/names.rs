@@ -15,6 +15,7 @@ pub(crate) struct Names {
     agg_index: HashMap<Aggregate, usize>,
     /// Per definition of the library: its column (set for the needed ones).
     definitions: Vec<Option<String>>,
+    null_definitions: Vec<usize>,
 }
 
 impl Names {
@@ -46,6 +47,9 @@ impl Names {
             return false;
         }
         self.definitions[id] = Some(sanitize(&format!("d{id}_{}", lib.definitions[id].name)));
+        if lib.definitions[id].expr.ty == crate::lang::ir::Type::Null {
+            self.null_definitions.push(id);
+        }
         true
     }
 
@@ -55,6 +59,11 @@ impl Names {
 
     pub fn aggregate(&self, a: &Aggregate) -> &str {
         &self.aggregates[self.agg_index[a]].1
+    }
+
+    /// Whether definition `id` is of the literal-null type (always null).
+    pub fn is_null_definition(&self, id: usize) -> bool {
+        self.null_definitions.contains(&id)
     }
 
     pub fn definition(&self, id: usize) -> &str {

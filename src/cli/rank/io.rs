@@ -1,6 +1,7 @@
 //! File IO shared by `rank`, `calllist`, `outreach` and `report`: Parquet
 //! tables (a `name.parquet` file or a `name/` folder of parts), atomic writes,
-//! the run description, the library's criterion titles and the audit log.
+//! the run description and the audit log. The data tables are read through
+//! `caregap::data::load`; only the outreach writer reads raw batches here.
 
 use anyhow::{Context, Result, anyhow, bail};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
@@ -335,44 +336,6 @@ impl RunInfo {
     }
 }
 
-/// Reads `id`, `title` and `action` of every `[[criterion]]` in the library
-/// folder's `*.toml` files (the library was checked by `caregap score`).
-pub fn criterion_texts(library: &Path) -> Result<HashMap<String, CriterionText>> {
-    let mut files: Vec<PathBuf> = if library.is_dir() {
-        std::fs::read_dir(library)
-            .with_context(|| format!("listing the library {}", library.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect()
-    } else {
-        vec![library.to_path_buf()]
-    };
-    files.sort();
-    let mut out = HashMap::new();
-    for f in files {
-        let text =
-            std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
-        let v: toml::Table =
-            toml::from_str(&text).with_context(|| format!("{} is not valid TOML", f.display()))?;
-        let Some(list) = v.get("criterion").and_then(|c| c.as_array()) else {
-            continue;
-        };
-        for c in list {
-            let get = |k: &str| c.get(k).and_then(|x| x.as_str()).map(str::to_string);
-            if let Some(id) = get("id") {
-                out.insert(
-                    id.clone(),
-                    CriterionText {
-                        title: get("title").unwrap_or(id),
-                        action: get("action"),
-                    },
-                );
-            }
-        }
-    }
-    Ok(out)
-}
-
 /// Appends one line to `OUTDIR/audit.log`: UTC time, user, command, clinic, rows.
 pub fn audit(run: &Path, command: &str, clinic: &str, rows: usize, target: &str) -> Result<()> {
     let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
@@ -392,7 +355,7 @@ pub fn audit(run: &Path, command: &str, clinic: &str, rows: usize, target: &str)
 
 #[cfg(test)]
 use caregap::rank::export::csv_field;
-pub use caregap::rank::export::{CriterionText, batch_csv, batch_json};
+pub use caregap::rank::export::{batch_csv, batch_json};
 
 /// Splits CSV text into records (RFC 4180: quoted fields, doubled quotes, CRLF).
 /// Returns each record with its 1-based starting line.

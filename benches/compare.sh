@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # caregap vs. DuckDB on the same Parquet files, same thread count, same answers.
 #
-#   bench/compare.sh [PATIENTS] [THREADS]        (defaults: 64000 2)
+#   benches/compare.sh [PATIENTS] [THREADS]        (defaults: 64000 2)
 #
 # 1. generates a population (`caregap synth`, seed 42, as of 2026-01-01, 5 years)
 #    in $CAREGAP_BENCH_DIR (default: target/compare/<PATIENTS>; reused if present);
@@ -51,7 +51,7 @@ import sys
 import duckdb
 d, n, threads, tc, td = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4]), float(sys.argv[5])
 con = duckdb.connect()
-a = f"SELECT CAST(patient_id AS VARCHAR) p, criterion_id c FROM read_parquet('{d}/caregap/firings.parquet')"
+a = f"SELECT CAST(patient_id AS VARCHAR) p, criterion_id c FROM read_parquet('{d}/caregap/firings.parquet') WHERE status = 'open'"
 b = f"SELECT CAST(patient_id AS VARCHAR) p, criterion_id c FROM read_parquet('{d}/duckdb/firings.parquet')"
 n_a = con.sql(f"SELECT count(*) FROM ({a})").fetchone()[0]
 n_b = con.sql(f"SELECT count(*) FROM ({b})").fetchone()[0]

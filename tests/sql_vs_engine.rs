@@ -1,8 +1,3 @@
-// NOT YET COMPILED: this becomes `tests/sql_vs_engine.rs` once the engine
-// (`caregap::plan`, `caregap::eval`) and its test support (`tests/support/`)
-// are on main: `git mv scripts/sql/sql_vs_engine.rs tests/`. It checks the
-// emitted SQL against the engine on the engine's random libraries and tricky
-// populations (firings and every feature value).
 //! The emitted SQL against the engine on random valid libraries and small
 //! tricky populations (the engine's own generators, `tests/support`): the
 //! firings (patient, criterion) and every feature value must agree.
@@ -35,7 +30,9 @@ fn cases() -> u32 {
 
 fn date_text(day: Day) -> String {
     let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap();
-    (epoch + chrono::TimeDelta::days(day.into())).format("%Y-%m-%d").to_string()
+    (epoch + chrono::TimeDelta::days(day.into()))
+        .format("%Y-%m-%d")
+        .to_string()
 }
 
 fn quote(d: Dialect, s: &str) -> String {
@@ -47,15 +44,24 @@ fn quote(d: Dialect, s: &str) -> String {
 
 /// Statements creating `patients` and `events` holding the population.
 fn population_sql(d: Dialect, pop: &Population) -> String {
-    let double = if d == Dialect::Postgres { "DOUBLE PRECISION" } else { "DOUBLE" };
-    let string = if d == Dialect::Spark { "STRING" } else { "VARCHAR" };
+    let double = if d == Dialect::Postgres {
+        "DOUBLE PRECISION"
+    } else {
+        "DOUBLE"
+    };
+    let string = if d == Dialect::Spark {
+        "STRING"
+    } else {
+        "VARCHAR"
+    };
     let PatientIds::Int(ids) = &pop.patients.ids else {
         panic!("the generator makes integer ids")
     };
     let p = &pop.patients;
     let patients: Vec<String> = (0..p.len())
         .map(|i| {
-            let death = p.death_date[i].map_or("NULL".into(), |x| format!("DATE '{}'", date_text(x)));
+            let death =
+                p.death_date[i].map_or("NULL".into(), |x| format!("DATE '{}'", date_text(x)));
             format!(
                 "({}, DATE '{}', {}, {}, {death})",
                 ids[i],
@@ -91,9 +97,18 @@ fn population_sql(d: Dialect, pop: &Population) -> String {
     }
     if events.is_empty() {
         // Keep the column types: one event of an unknown kind is unusable.
-        events.push(format!("({}, DATE '2000-01-01', 'none', 'X', 'X', NULL, NULL)", ids.first().copied().unwrap_or(0)));
+        events.push(format!(
+            "({}, DATE '2000-01-01', 'none', 'X', 'X', NULL, NULL)",
+            ids.first().copied().unwrap_or(0)
+        ));
     }
-    let cols_p = [("patient_id", "BIGINT"), ("birth_date", "DATE"), ("sex", string), ("clinic_id", string), ("death_date", "DATE")];
+    let cols_p = [
+        ("patient_id", "BIGINT"),
+        ("birth_date", "DATE"),
+        ("sex", string),
+        ("clinic_id", string),
+        ("death_date", "DATE"),
+    ];
     let cols_e = [
         ("patient_id", "BIGINT"),
         ("date", "DATE"),
@@ -104,15 +119,28 @@ fn population_sql(d: Dialect, pop: &Population) -> String {
         ("unit", string),
     ];
     let mut out = String::new();
-    for (table, cols, rows) in [("patients", &cols_p[..], &patients), ("events", &cols_e[..], &events)] {
+    for (table, cols, rows) in [
+        ("patients", &cols_p[..], &patients),
+        ("events", &cols_e[..], &events),
+    ] {
         let names: Vec<&str> = cols.iter().map(|c| c.0).collect();
-        let casts: Vec<String> = cols.iter().map(|(n, t)| format!("CAST({n} AS {t}) AS {n}")).collect();
+        let casts: Vec<String> = cols
+            .iter()
+            .map(|(n, t)| format!("CAST({n} AS {t}) AS {n}"))
+            .collect();
         let (view, values) = if d == Dialect::Spark {
-            ("CREATE OR REPLACE TEMP VIEW", format!("VALUES {}", rows.join(", ")))
+            (
+                "CREATE OR REPLACE TEMP VIEW",
+                format!("VALUES {}", rows.join(", ")),
+            )
         } else {
             ("CREATE TEMP TABLE", format!("(VALUES {})", rows.join(", ")))
         };
-        out += &format!("{view} {table} AS SELECT {} FROM {values} AS t({});\n", casts.join(", "), names.join(", "));
+        out += &format!(
+            "{view} {table} AS SELECT {} FROM {values} AS t({});\n",
+            casts.join(", "),
+            names.join(", ")
+        );
     }
     out
 }
@@ -121,7 +149,9 @@ fn check(engine: &Engine, lib: &Library, pop: &Population, as_of: Day) -> Result
     let d = engine.dialect;
     let plan = plan::compile(lib);
     let eval = evaluate(&plan, pop, as_of, &EvalOptions::default()).map_err(|e| e.to_string())?;
-    let PatientIds::Int(ids) = &pop.patients.ids else { unreachable!() };
+    let PatientIds::Int(ids) = &pop.patients.ids else {
+        unreachable!()
+    };
     let setup = population_sql(d, pop);
 
     // Firings.
@@ -145,7 +175,9 @@ fn check(engine: &Engine, lib: &Library, pop: &Population, as_of: Day) -> Result
     if got != want {
         let only_sql: Vec<_> = got.difference(&want).take(5).collect();
         let only_engine: Vec<_> = want.difference(&got).take(5).collect();
-        return Err(format!("{d:?}: firings differ: only SQL {only_sql:?}, only engine {only_engine:?}\n{script}"));
+        return Err(format!(
+            "{d:?}: firings differ: only SQL {only_sql:?}, only engine {only_engine:?}\n{script}"
+        ));
     }
 
     // Features.
@@ -157,7 +189,11 @@ fn check(engine: &Engine, lib: &Library, pop: &Population, as_of: Day) -> Result
     let mut rows = sql_common::run_sql(engine, &setup, &script);
     rows.sort_by_key(|r| r[0].as_i64());
     if rows.len() != eval.alive.len() {
-        return Err(format!("{d:?}: {} feature rows, engine {} people alive", rows.len(), eval.alive.len()));
+        return Err(format!(
+            "{d:?}: {} feature rows, engine {} people alive",
+            rows.len(),
+            eval.alive.len()
+        ));
     }
     for (i, row) in rows.iter().enumerate() {
         for (f, col) in eval.features.iter().enumerate() {
