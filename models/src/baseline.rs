@@ -64,6 +64,11 @@ pub struct GroupMean {
 
 /// Predicts the mean of the person's age band × sex group. Rows whose age or
 /// sex is missing, or whose group had no training rows, get the overall mean.
+///
+/// Group means are shrunk towards the overall mean by [`GROUP_PRIOR_WEIGHT`]
+/// pseudo-rows, `(Σw·y + k·overall) / (Σw + k)`, so a small group whose
+/// training rows all had 0 visits never predicts exactly 0 (which would make a
+/// test person with visits cost an infinite Poisson deviance).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgeSexBaseline {
     /// Name of the age feature (years).
@@ -78,8 +83,11 @@ pub struct AgeSexBaseline {
     pub overall_mean: f64,
 }
 
+/// Weight, in rows, of the overall mean in each group's shrunken mean.
+pub const GROUP_PRIOR_WEIGHT: f64 = 1.0;
+
 impl AgeSexBaseline {
-    /// Learns group means.
+    /// Learns group means (shrunk towards the overall mean).
     pub fn fit(
         data: &Dataset,
         age_feature: &str,
@@ -96,13 +104,19 @@ impl AgeSexBaseline {
                 rows.entry(k).or_default().push(i);
             }
         }
+        let overall_mean = MeanBaseline::fit(data)?.mean;
         let groups = rows
             .into_iter()
-            .map(|((age_band, sex), r)| GroupMean {
-                age_band,
-                sex,
-                n: r.len(),
-                mean: weighted_mean(data, r.into_iter()).0,
+            .map(|((age_band, sex), r)| {
+                let n = r.len();
+                let (mean, weight) = weighted_mean(data, r.into_iter());
+                let k = GROUP_PRIOR_WEIGHT;
+                GroupMean {
+                    age_band,
+                    sex,
+                    n,
+                    mean: (mean * weight + k * overall_mean) / (weight + k),
+                }
             })
             .collect();
         Ok(Self {
@@ -110,7 +124,7 @@ impl AgeSexBaseline {
             sex_feature: sex_feature.into(),
             band_width,
             groups,
-            overall_mean: MeanBaseline::fit(data)?.mean,
+            overall_mean,
         })
     }
 
@@ -205,7 +219,22 @@ mod tests {
         .unwrap();
         assert_eq!(MeanBaseline::fit(&d).unwrap().mean, 3.0);
         let g = AgeSexBaseline::fit(&d, "age", "sex", 10.0).unwrap();
-        assert_eq!(g.predict(&d).unwrap(), vec![2.0, 2.0, 4.0, 6.0, 3.0]);
+        // Shrunk by one pseudo-row at the overall mean 3: (1+3+3)/3, (4+3)/2, (6+3)/2.
+        let p = g.predict(&d).unwrap();
+        let want = [7.0 / 3.0, 7.0 / 3.0, 3.5, 4.5, 3.0];
+        for (got, want) in p.iter().zip(want) {
+            assert!((got - want).abs() < 1e-12, "{p:?}");
+        }
+        // A group whose training rows all had 0 visits still predicts > 0.
+        let z = Dataset::new(
+            vec!["age".into(), "sex".into()],
+            vec![vec![5.0, 25.0], vec![1.0, 1.0]],
+            vec![0.0, 4.0],
+            None,
+        )
+        .unwrap();
+        let zg = AgeSexBaseline::fit(&z, "age", "sex", 10.0).unwrap();
+        assert_eq!(zg.predict(&z).unwrap(), vec![1.0, 3.0]);
         let l = LastYearBaseline::fit(&d, "prev", 0.1).unwrap();
         assert_eq!(l.predict(&d).unwrap(), vec![0.1, 2.0, 3.0, 3.0, 1.0]);
         assert!(
