@@ -18,6 +18,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The whole job on a generated population: generate, score, rank, report, show a call list.
+    Demo(cli::demo::Args),
+    /// Generate a synthetic population (Parquet) for demos, tests and benchmarks.
+    Synth(cli::synth::SynthArgs),
+    /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
+    Inspect(cli::inspect::InspectArgs),
+    /// Validate a criteria library and summarise it.
+    Check(cli::check::Args),
+    /// Show the compiled plan of a criteria library: shared aggregates, definitions, program.
+    Plan(cli::plan::PlanArgs),
+    /// Run a criteria library's test cases and report failures with evidence.
+    TestLibrary(cli::test_library::Args),
+    /// Score a population against a criteria library: firings, summary, features, run.json.
+    Score(cli::score::ScoreArgs),
     /// Risk per person, priorities, exclusions and every clinic's call list.
     Rank(cli::rank::Args),
     /// One clinic's call list (CSV, Parquet or JSON), audited.
@@ -26,43 +40,29 @@ enum Command {
     Outreach(cli::outreach::Args),
     /// Aggregate HTML report with small-cell suppression.
     Report(cli::report::Args),
-    /// Validate a criteria library and summarise it.
-    Check(cli::check::Args),
-    /// Print a criteria library as one SQL script (DuckDB, Spark or PostgreSQL).
-    Sql(cli::sql::Args),
-    /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
-    Inspect(cli::inspect::InspectArgs),
-    /// Generate a synthetic population (Parquet) for demos, tests and benchmarks.
-    Synth(cli::synth::SynthArgs),
-    /// Score a population against a criteria library: firings, summary, features, run.json.
-    Score(cli::score::ScoreArgs),
-    /// Show the compiled plan of a criteria library: shared aggregates, definitions, program.
-    Plan(cli::plan::PlanArgs),
-    /// Run a criteria library's test cases and report failures with evidence.
-    TestLibrary(cli::test_library::Args),
-    /// The whole job on a generated population: generate, score, rank, report, show a call list.
-    Demo(cli::demo::Args),
     /// Next-year visit models: train, evaluate, predict, bench.
     #[command(subcommand_required = true)]
     Model(cli::model::Args),
+    /// Print a criteria library as one SQL script (DuckDB, Spark or PostgreSQL).
+    Sql(cli::sql::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result: anyhow::Result<()> = match cli.command {
+        Command::Demo(args) => cli::demo::run(args),
+        Command::Synth(args) => cli::synth::run(args),
+        Command::Inspect(args) => cli::inspect::run(args),
+        Command::Check(args) => cli::check::run(args),
+        Command::Plan(args) => cli::plan::run(args),
+        Command::TestLibrary(args) => cli::test_library::run(args),
+        Command::Score(args) => cli::score::run(args),
         Command::Rank(args) => cli::rank::run(args),
         Command::Calllist(args) => cli::calllist::run(args),
         Command::Outreach(args) => cli::outreach::run(args),
         Command::Report(args) => cli::report::run(args),
-        Command::Check(args) => cli::check::run(args),
-        Command::Sql(args) => cli::sql::run(args),
-        Command::Inspect(args) => cli::inspect::run(args),
-        Command::Synth(args) => cli::synth::run(args),
-        Command::Score(args) => cli::score::run(args),
-        Command::Plan(args) => cli::plan::run(args),
-        Command::TestLibrary(args) => cli::test_library::run(args),
-        Command::Demo(args) => cli::demo::run(args),
         Command::Model(args) => cli::model::run(args),
+        Command::Sql(args) => cli::sql::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
