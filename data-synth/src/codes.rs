@@ -435,7 +435,7 @@ lab!(TSH, [("3016-3", 1.0)], Some("P-TSH"), Some("mU/l"), [], 2);
 lab!(INR, [("6301-6", 1.0)], Some("P-TT-INR"), None, [], 1);
 lab!(
     LITHIUM,
-    [("14933-6", 1.0)],
+    [("14334-7", 1.0)],
     Some("S-Li"),
     Some("mmol/l"),
     [],
@@ -458,3 +458,27 @@ lab!(
     0
 );
 lab!(BMI, [("39156-5", 1.0)], None, Some("kg/m2"), [], 1);
+
+/// Every laboratory test and vital sign the generator writes, by name.
+pub static LABS: [(&str, &Lab); 20] = [
+    ("sbp", &SBP),
+    ("dbp", &DBP),
+    ("hba1c", &HBA1C),
+    ("glucose", &GLUCOSE),
+    ("chol", &CHOL),
+    ("hdl", &HDL),
+    ("ldl", &LDL),
+    ("trigly", &TRIGLY),
+    ("crea", &CREA),
+    ("egfr", &EGFR),
+    ("potassium", &POTASSIUM),
+    ("sodium", &SODIUM),
+    ("uacr", &UACR),
+    ("alt", &ALT),
+    ("tsh", &TSH),
+    ("inr", &INR),
+    ("lithium", &LITHIUM),
+    ("weight", &WEIGHT),
+    ("height", &HEIGHT),
+    ("bmi", &BMI),
+];

@@ -540,3 +540,62 @@ pub fn generate(
         elapsed: started.elapsed(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::Date32Type;
+
+    /// The first person of `seed` whose death falls exactly on `as_of`.
+    fn dies_on_as_of(cfg: &Config, cal: &Calendar) -> u64 {
+        (0..2_000_000u64)
+            .find(|&idx| {
+                let mut rng = model::person_rng(cfg.seed, idx);
+                model::draw_person(&mut rng, idx, cal, cfg.years).death == cal.as_of
+            })
+            .expect("some person dies on as_of")
+    }
+
+    /// A death on `as_of` means not alive on it (data model): such a person
+    /// has a death date in `patients`, no `truth` row, and counts as died,
+    /// not alive, in the figures.
+    #[test]
+    fn death_on_as_of_is_not_alive() {
+        let cfg = Config::new(1_000_000, 7, NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        let cal = calendar(&cfg).unwrap();
+        let schemas = Schemas::new(IdFormat::Int, false);
+        let idx = dies_on_as_of(&cfg, &cal);
+        let b = gen_chunk(&cfg, &cal, &schemas, IdFormat::Int, idx..idx + 1).unwrap();
+        let death = b.patients.column_by_name("death_date").unwrap();
+        let death = death.as_primitive::<Date32Type>();
+        assert!(death.is_valid(0) && death.value(0) == cal.as_of);
+        assert_eq!(b.truth.num_rows(), 0, "no truth row for person {idx}");
+        assert_eq!((b.figures.alive, b.figures.died), (0, 1));
+    }
+
+    /// One truth row per person alive on `as_of` by the data model's rule,
+    /// and alive + died adds up to everyone.
+    #[test]
+    fn truth_rows_are_the_people_alive_on_as_of() {
+        let cfg = Config::new(3000, 11, NaiveDate::from_ymd_opt(2026, 1, 1).unwrap());
+        let cal = calendar(&cfg).unwrap();
+        let schemas = Schemas::new(IdFormat::Int, false);
+        let b = gen_chunk(&cfg, &cal, &schemas, IdFormat::Int, 0..cfg.patients).unwrap();
+        let expected: Vec<i64> = (0..cfg.patients)
+            .filter(|&idx| {
+                let mut rng = model::person_rng(cfg.seed, idx);
+                let p = model::draw_person(&mut rng, idx, &cal, cfg.years);
+                p.birth <= cal.as_of && p.death > cal.as_of // not dead on or before as_of
+            })
+            .map(|idx| idx as i64 + 1)
+            .collect();
+        let ids = b
+            .truth
+            .column(0)
+            .as_primitive::<arrow::datatypes::Int64Type>();
+        assert_eq!(ids.values().to_vec(), expected);
+        assert_eq!(b.figures.alive as usize, expected.len());
+        assert_eq!(b.figures.alive + b.figures.died, cfg.patients);
+    }
+}

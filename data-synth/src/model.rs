@@ -102,7 +102,14 @@ impl Person {
     pub fn has(&self, c: Cond, d: Day) -> bool {
         self.onset[c as usize] <= d
     }
+    /// Alive on `d` by the data model's rule: born on or before `d` and not
+    /// dead on or before it (a person who dies on `d` is not alive on `d`).
     pub fn alive_on(&self, d: Day) -> bool {
+        self.birth <= d && d < self.death
+    }
+    /// Whether `d` is within the person's life, the day of death included:
+    /// events (the last visit, a death-day diagnosis) may fall on it.
+    pub fn in_life(&self, d: Day) -> bool {
         self.birth <= d && d <= self.death
     }
 }
@@ -461,7 +468,7 @@ impl Sim<'_> {
 
     /// Whether an event on day `d` is inside the horizon and the person's life.
     fn ok(&self, d: Day) -> bool {
-        d > self.cal.start && d <= self.cal.end && self.p.alive_on(d)
+        d > self.cal.start && d <= self.cal.end && self.p.in_life(d)
     }
 
     /// The part of `(lo, hi]` during which the person is alive: `(lo', hi']`.
