@@ -7,8 +7,10 @@ use std::path::Path;
 
 use caregap_synth::codes::LABS;
 
-/// `[lab.NAME]` tables of the library: (name, LOINC codes, LOCAL codes, unit).
-fn library_labs() -> Vec<(String, Vec<String>, Vec<String>, Option<String>)> {
+/// A `[lab.NAME]` table of the library: (name, LOINC codes, LOCAL codes, unit).
+type LibraryLab = (String, Vec<String>, Vec<String>, Option<String>);
+
+fn library_labs() -> Vec<LibraryLab> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("criteria/valuesets_lab.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let doc: toml::Table = toml::from_str(&text).unwrap();
