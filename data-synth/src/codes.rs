@@ -25,10 +25,17 @@ pub enum Cond {
     Osteoporosis,
     Ra,
     Hypothyroid,
+    Dementia,
+    Pad,
+    Alcohol,
+    Liver,
+    Asplenia,
+    Epilepsy,
+    BreastCancer,
     Smoking,
 }
 
-pub const N_COND: usize = 19;
+pub const N_COND: usize = 26;
 
 impl Cond {
     pub const ALL: [Cond; N_COND] = [
@@ -50,6 +57,13 @@ impl Cond {
         Cond::Osteoporosis,
         Cond::Ra,
         Cond::Hypothyroid,
+        Cond::Dementia,
+        Cond::Pad,
+        Cond::Alcohol,
+        Cond::Liver,
+        Cond::Asplenia,
+        Cond::Epilepsy,
+        Cond::BreastCancer,
         Cond::Smoking,
     ];
 
@@ -243,6 +257,58 @@ pub static COND_SPECS: [CondSpec; N_COND] = [
         55.0,
         12.0,
         0.1
+    ),
+    cond!(
+        "dementia",
+        ["F03", "G30.1", "G30.9"],
+        ["P70"],
+        0.40,
+        0.32,
+        87.0,
+        6.0,
+        0.5
+    ),
+    cond!(
+        "peripheral arterial disease",
+        ["I70.2", "I73.9"],
+        ["K92"],
+        0.10,
+        0.14,
+        80.0,
+        8.0,
+        0.3
+    ),
+    cond!(
+        "alcohol use disorder",
+        ["F10.1", "F10.2"],
+        ["P15"],
+        0.025,
+        0.07,
+        42.0,
+        9.0,
+        0.4
+    ),
+    cond!(
+        "chronic liver disease",
+        ["K70.3", "K76.0", "K74.6"],
+        ["D97"],
+        0.025,
+        0.035,
+        62.0,
+        9.0,
+        0.4
+    ),
+    cond!("asplenia", ["D73.0"], [], 0.004, 0.004, 45.0, 15.0, 0.1),
+    cond!("epilepsy", ["G40.9"], ["N88"], 0.01, 0.012, 30.0, 18.0, 0.3),
+    cond!(
+        "breast cancer",
+        ["C50.9"],
+        ["X76"],
+        0.11,
+        0.0,
+        64.0,
+        9.0,
+        0.3
     ),
     cond!(
         "tobacco smoking",
@@ -458,9 +524,18 @@ lab!(
     0
 );
 lab!(BMI, [("39156-5", 1.0)], None, Some("kg/m2"), [], 1);
+lab!(PHQ9, [("44261-6", 1.0)], None, None, [], 0);
+lab!(
+    FIT,
+    [("57905-2", 1.0)],
+    Some("F-HbImm"),
+    Some("ug/g"),
+    [],
+    0
+);
 
 /// Every laboratory test and vital sign the generator writes, by name.
-pub static LABS: [(&str, &Lab); 20] = [
+pub static LABS: [(&str, &Lab); 22] = [
     ("sbp", &SBP),
     ("dbp", &DBP),
     ("hba1c", &HBA1C),
@@ -481,4 +556,6 @@ pub static LABS: [(&str, &Lab); 20] = [
     ("weight", &WEIGHT),
     ("height", &HEIGHT),
     ("bmi", &BMI),
+    ("phq9", &PHQ9),
+    ("fit", &FIT),
 ];

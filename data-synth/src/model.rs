@@ -358,6 +358,21 @@ fn draw_conditions(rng: &mut ChaCha8Rng, p: &mut Person, metabolic: f64) {
                 }
             }
             Cond::Depression | Cond::Bipolar => (0.35 * lf).exp(),
+            Cond::Pad => {
+                (0.4 * metabolic).exp()
+                    * if smoker { 2.5 } else { 0.6 }
+                    * if has(Cond::T2d) { 2.0 } else { 1.0 }
+            }
+            Cond::Dementia => (0.3 * lf).exp() * if has(Cond::Stroke) { 1.8 } else { 1.0 },
+            Cond::Alcohol => (if smoker { 2.0 } else { 0.6 }) * (-0.3 * p.engage).exp(),
+            Cond::Liver => {
+                (if has(Cond::Alcohol) { 5.0 } else { 0.7 })
+                    * if has(Cond::Obesity) || has(Cond::T2d) {
+                        1.8
+                    } else {
+                        1.0
+                    }
+            }
             _ => 1.0,
         };
         let v = rng.random::<f64>() / mult;
@@ -389,6 +404,9 @@ struct Sim<'a> {
     on_lithium: (Day, Day),
     on_mtx: (Day, Day),
     on_amiodarone: (Day, Day),
+    on_valproate: (Day, Day),
+    /// Antidepressant course (first, last day covered), for PHQ-9 scores.
+    on_antidepressant: (Day, Day),
     on_diuretic: Day,
     ckd_stage: u8,
     sbp_base: f64,
@@ -415,6 +433,8 @@ pub fn simulate(rng: &mut ChaCha8Rng, p: &Person, cal: &Calendar, messy: bool) -
         on_lithium: (NEVER, NEVER),
         on_mtx: (NEVER, NEVER),
         on_amiodarone: (NEVER, NEVER),
+        on_valproate: (NEVER, NEVER),
+        on_antidepressant: (NEVER, NEVER),
         on_diuretic: NEVER,
         ckd_stage: 3,
         sbp_base: 0.0,
@@ -441,6 +461,7 @@ pub fn simulate(rng: &mut ChaCha8Rng, p: &Person, cal: &Calendar, messy: bool) -
     s.conditions();
     s.treatments();
     s.general_meds();
+    s.injuries();
     s.measurements();
     s.screening();
     s.immunizations();
@@ -885,6 +906,9 @@ impl Sim<'_> {
                     Cond::Chd if self.chd_mi() => {
                         self.visit(onset, "ER");
                         self.dx(onset, "ICD10", "I21.9");
+                        if self.chance(0.6) {
+                            self.procedure(onset, "NOMESCO", "FNG05");
+                        }
                     }
                     Cond::Stroke => {
                         self.visit(onset, "ER");
@@ -901,16 +925,11 @@ impl Sim<'_> {
             }
             let p_code = if c == Cond::Obesity { 0.3 } else { 0.75 };
             for y in 0..self.cal.periods.len() {
-                let (lo, hi) = self.cal.periods[y];
+                let (_, hi) = self.cal.periods[y];
                 if hi < onset || !self.chance(p_code) {
                     continue;
                 }
-                let d = if self.pc_days[y].is_empty() {
-                    self.day_in(lo.max(onset - 1), hi)
-                } else {
-                    let days = &self.pc_days[y];
-                    days[self.rng.random_range(0..days.len())]
-                };
+                let d = self.contact_day(y, onset);
                 if d >= onset {
                     self.dx_cond(d, c, true);
                 }
@@ -921,6 +940,18 @@ impl Sim<'_> {
                     self.procedure(d, "LOCAL", "ECG");
                 }
             }
+        }
+    }
+
+    /// A primary-care contact day of period `y`, or a day of the period from
+    /// `from` on when the person had no contact then.
+    fn contact_day(&mut self, y: usize, from: Day) -> Day {
+        let (lo, hi) = self.cal.periods[y];
+        if self.pc_days[y].is_empty() {
+            self.day_in(lo.max(from - 1), hi)
+        } else {
+            let days = &self.pc_days[y];
+            days[self.rng.random_range(0..days.len())]
         }
     }
 
@@ -976,6 +1007,9 @@ impl Sim<'_> {
             if self.chance(0.12) {
                 self.course("A10AE04", start + 700, end, adh);
             }
+            if self.chance(0.05) {
+                self.course("A10BB12", start + 500, end, adh);
+            }
             if raas == NEVER && self.chance(0.35) {
                 raas = start + 200;
                 self.course("C09AA05", raas, end, adh);
@@ -994,6 +1028,7 @@ impl Sim<'_> {
             (Cond::Stroke, 0.7),
             (Cond::T2d, 0.6),
             (Cond::Dyslip, 0.55),
+            (Cond::Pad, 0.6),
         ];
         if let Some(&(c, pr)) = statin_ind
             .iter()
@@ -1011,10 +1046,15 @@ impl Sim<'_> {
             }
         }
         // Coronary heart disease, stroke/TIA: antiplatelets, beta blocker, nitrate.
-        let vasc = [on(Cond::Chd), on(Cond::Stroke), on(Cond::Tia)]
-            .into_iter()
-            .min()
-            .unwrap_or(NEVER);
+        let vasc = [
+            on(Cond::Chd),
+            on(Cond::Stroke),
+            on(Cond::Tia),
+            on(Cond::Pad),
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(NEVER);
         if vasc != NEVER && on(Cond::Af) == NEVER && self.chance(0.75) {
             let adh = self.adherence();
             let atc = if self.chance(0.8) {
@@ -1041,14 +1081,36 @@ impl Sim<'_> {
         if on(Cond::Af) != NEVER {
             let adh = self.adherence();
             let start = self.start_after(on(Cond::Af), 40.0);
-            if self.chance(0.82) {
-                if self.chance(0.25) {
+            // Valvular AF: a mechanical valve or rheumatic mitral stenosis,
+            // mostly on warfarin (a DOAC there is the safety gap).
+            let valve = self.chance(0.025);
+            let mitral = !valve && self.chance(0.012);
+            if valve {
+                self.code_yearly("Z95.2", on(Cond::Af), 0.6);
+            } else if mitral {
+                self.code_yearly("I05.0", on(Cond::Af), 0.6);
+            }
+            if valve || mitral || self.chance(0.82) {
+                let warfarin = if valve {
+                    0.9
+                } else if mitral {
+                    0.75
+                } else {
+                    0.25
+                };
+                if self.chance(warfarin) {
                     let last = self.course("B01AA03", start, end, adh.max(0.7));
                     self.on_warfarin = (start, last);
                 } else {
-                    let atc = pick(self.rng, &["B01AF01", "B01AF02", "B01AF02", "B01AF03"]);
+                    let atc = pick(
+                        self.rng,
+                        &["B01AF01", "B01AF02", "B01AF02", "B01AF03", "B01AE07"],
+                    );
                     self.course(atc, start, end, adh);
                 }
+                self.af_antiplatelets(start, adh);
+            } else if self.chance(0.2) {
+                self.course("B01AC06", start, end, adh);
             }
             if self.chance(0.65) {
                 self.course("C07AB07", start, end, adh);
@@ -1068,6 +1130,9 @@ impl Sim<'_> {
             if self.chance(0.75) {
                 self.course("C03CA01", start, end, adh);
                 self.on_diuretic = self.on_diuretic.min(start);
+                if self.chance(0.2) {
+                    self.course("A12BA01", start + 30, end, adh);
+                }
             }
             if raas == NEVER && self.chance(0.75) {
                 raas = start;
@@ -1129,7 +1194,8 @@ impl Sim<'_> {
             let stop = s + (365.0 + 365.0 * self.u()) as Day;
             let stop = if self.chance(0.35) { end } else { stop };
             let atc = pick(self.rng, &["N06AB10", "N06AB10", "N06AB06", "N06AX11"]);
-            self.course(atc, s, stop, adh);
+            let last = self.course(atc, s, stop, adh);
+            self.on_antidepressant = (s, last);
         }
         if on(Cond::Bipolar) != NEVER {
             let adh = self.adherence();
@@ -1141,7 +1207,11 @@ impl Sim<'_> {
             if self.chance(0.4) {
                 self.course("N05AH04", s, end, adh);
             }
+            if self.chance(0.15) {
+                self.valproate(s, adh);
+            }
         }
+        self.new_condition_treatments();
         // Rheumatoid arthritis: methotrexate with folic acid.
         if on(Cond::Ra) != NEVER && self.chance(0.75) {
             let adh = self.adherence();
@@ -1252,6 +1322,12 @@ impl Sim<'_> {
         if poor_dm {
             self.hba1c_base += 14.0;
         }
+        // PHQ-9 (0-27) at the depression diagnosis and at follow-ups.
+        let dep = p.onset[Cond::Depression as usize];
+        let phq_severity = 13.0 + 4.5 * normal(self.rng);
+        if dep > self.cal.start && dep != NEVER && p.age_at(dep) >= 18.0 && self.chance(0.6) {
+            self.phq9(dep, phq_severity + 2.0);
+        }
         for &(lo, hi) in &self.cal.periods.clone() {
             let Some((alo, ahi)) = self.alive_span(lo, hi) else {
                 continue;
@@ -1348,6 +1424,10 @@ impl Sim<'_> {
                 4.0 * nm
             } else if on_between(self.on_amiodarone) {
                 1.5 * nm
+            } else if on_between(self.on_valproate) {
+                2.0 * nm
+            } else if has(Cond::Alcohol) || has(Cond::Liver) {
+                0.8 * nm
             } else if self.statin.0 <= mid {
                 0.3
             } else {
@@ -1355,7 +1435,12 @@ impl Sim<'_> {
             };
             for _ in 0..poisson(self.rng, liver_rate) {
                 let d = self.day_in(alo, ahi);
-                let v = 24.0 * (0.4 * normal(self.rng)).exp();
+                let liver = if has(Cond::Alcohol) || has(Cond::Liver) {
+                    1.8
+                } else {
+                    1.0
+                };
+                let v = 24.0 * liver * (0.4 * normal(self.rng)).exp();
                 self.lab(d, &codes::ALT, v.clamp(5.0, 400.0));
             }
             let tsh_rate = if has(Cond::Hypothyroid)
@@ -1374,12 +1459,27 @@ impl Sim<'_> {
                 let v = med * (0.5 * normal(self.rng)).exp();
                 self.lab(d, &codes::TSH, v.clamp(0.01, 60.0));
             }
+            if has(Cond::Depression) {
+                for _ in 0..poisson(self.rng, 0.8 * nm) {
+                    let d = self.day_in(alo, ahi);
+                    self.phq9(d, phq_severity);
+                }
+            }
             if self.chance(0.12) {
                 let d = self.day_in(alo, ahi);
                 let h = self.height_cm() + normal(self.rng);
                 self.lab(d, &codes::HEIGHT, h);
             }
         }
+    }
+
+    /// A PHQ-9 score on day `d`: the person's severity, 5 points lower after
+    /// two months of antidepressant.
+    fn phq9(&mut self, d: Day, severity: f64) {
+        let (s, e) = self.on_antidepressant;
+        let treated = d >= s.saturating_add(60) && d <= e;
+        let v = severity - if treated { 5.0 } else { 0.0 } + 3.0 * normal(self.rng);
+        self.lab(d, &codes::PHQ9, v.clamp(0.0, 27.0));
     }
 
     fn hba1c_at(&self, d: Day) -> f64 {
@@ -1512,7 +1612,16 @@ impl Sim<'_> {
             let age = p.age_at(d);
             if (56.0..75.0).contains(&age) && self.chance(attend * 0.8) {
                 self.procedure(d, "LOCAL", "SCR_COLORECTAL_FIT");
-                if self.chance(0.05) && self.chance(0.8) {
+                // FIT haemoglobin (ug/g): most below detection; the programme's
+                // cut-offs are 25 (women) and 70 (men), about 4 % positive.
+                let v = if self.chance(0.8) {
+                    self.rng.random_range(0..10) as f64
+                } else {
+                    8.0 * (1.2 * normal(self.rng)).exp()
+                };
+                self.lab(d, &codes::FIT, v.min(2000.0));
+                let cut = if p.female { 25.0 } else { 70.0 };
+                if v >= cut && self.chance(0.8) {
                     let c = d + 20 + self.rng.random_range(0..60);
                     self.procedure(c, "NOMESCO", "UJF32");
                 }
@@ -1584,10 +1693,23 @@ impl Sim<'_> {
             }
         }
         let age = p.age_at(self.cal.as_of);
-        let risk = [Cond::T2d, Cond::Chd, Cond::Hf, Cond::Copd, Cond::Ckd]
-            .iter()
-            .any(|&c| p.has(c, self.cal.as_of));
-        if (age >= 65.0 || risk) && self.chance(0.45 * will) {
+        let risk = [
+            Cond::T2d,
+            Cond::Chd,
+            Cond::Hf,
+            Cond::Copd,
+            Cond::Ckd,
+            Cond::Liver,
+            Cond::Asplenia,
+        ]
+        .iter()
+        .any(|&c| p.has(c, self.cal.as_of));
+        let pr = if p.has(Cond::Asplenia, self.cal.as_of) {
+            0.8
+        } else {
+            0.45 * will
+        };
+        if (age >= 65.0 || risk) && self.chance(pr) {
             let d = self.day_in(self.cal.start, self.cal.end);
             self.simple(d, "immunization", "ATC", "J07AL02");
             if self.chance(0.4) {
@@ -1785,6 +1907,254 @@ impl Sim<'_> {
                 scope: "outreach",
                 granted: None,
             });
+        }
+    }
+}
+
+/// Conditions and medicines added for the library's remaining populations:
+/// valvular AF, post-ACS antithrombotics, dementia, PAD, epilepsy, breast
+/// cancer, falls and fractures, pain medicines, anticholinergics, PHQ-9.
+impl Sim<'_> {
+    /// A diagnosis code recorded from `from` on: on that day when it falls in
+    /// the horizon, then at one primary-care contact in a period with chance `p`.
+    fn code_yearly(&mut self, code: &'static str, from: Day, p: f64) {
+        if from > self.cal.start {
+            self.dx(from, "ICD10", code);
+        }
+        for y in 0..self.cal.periods.len() {
+            let (_, hi) = self.cal.periods[y];
+            if hi < from || !self.chance(p) {
+                continue;
+            }
+            let d = self.contact_day(y, from);
+            if d >= from {
+                self.dx(d, "ICD10", code);
+            }
+        }
+    }
+
+    /// Antiplatelets of an anticoagulated AF patient with coronary disease:
+    /// triple therapy after an infarction (aspirin for 1-12 months,
+    /// clopidogrel for 6-12, a few never stopped), or aspirin kept on top of
+    /// the anticoagulant in stable disease; a PPI for some.
+    fn af_antiplatelets(&mut self, oac_start: Day, adh: f64) {
+        let chd = self.p.onset[Cond::Chd as usize];
+        if chd == NEVER {
+            return;
+        }
+        let end = self.cal.end;
+        let from = chd.max(oac_start);
+        if self.chd_mi() && self.chance(0.6) {
+            // A tenth are left on triple therapy (the safety gap).
+            let kept = self.chance(0.1);
+            let asa_stop = if kept || self.chance(0.12) {
+                end
+            } else {
+                from + 30 + self.rng.random_range(0..330)
+            };
+            let p2y12_stop = if kept || self.chance(0.15) {
+                end
+            } else {
+                from + 180 + self.rng.random_range(0..200)
+            };
+            self.course("B01AC06", from, asa_stop, adh);
+            self.course("B01AC04", from, p2y12_stop, adh);
+            if self.chance(0.6) {
+                self.course("A02BC02", from, asa_stop.max(p2y12_stop), adh);
+            }
+        } else if self.chance(0.15) {
+            self.course("B01AC06", from + 30, end, adh);
+            if self.chance(0.4) {
+                self.course("A02BC02", from + 30, end, adh);
+            }
+        }
+    }
+
+    /// Valproate from `start`; a third switch to it later in the horizon
+    /// (after lamotrigine), so that some courses start recently.
+    fn valproate(&mut self, start: Day, adh: f64) {
+        let s = if self.chance(0.3) {
+            let switch = self.day_in(self.cal.start, self.cal.as_of).max(start);
+            self.course("N03AX09", start, switch, adh);
+            switch
+        } else {
+            start
+        };
+        let last = self.course("N03AG01", s, self.cal.end, adh);
+        self.on_valproate = (self.on_valproate.0.min(s), self.on_valproate.1.max(last));
+    }
+
+    fn new_condition_treatments(&mut self) {
+        let p = self.p;
+        let on = |c: Cond| p.onset[c as usize];
+        let end = self.cal.end;
+        if on(Cond::Dementia) != NEVER {
+            let adh = self.adherence();
+            let s = self.start_after(on(Cond::Dementia), 60.0);
+            if self.chance(0.45) {
+                let atc = pick(self.rng, &["N06DA02", "N06DA02", "N06DX01"]);
+                self.course(atc, s, end, adh);
+            }
+            if self.chance(0.2) {
+                let atc = pick(self.rng, &["N05AH04", "N05AX08"]);
+                self.course(atc, s + 200, end, adh);
+            }
+        }
+        if on(Cond::Epilepsy) != NEVER && self.chance(0.85) {
+            let adh = self.adherence();
+            let s = self.start_after(on(Cond::Epilepsy), 30.0);
+            let childbearing = p.female && p.age_at(self.cal.as_of) < 50.0;
+            if self.chance(if childbearing { 0.12 } else { 0.3 }) {
+                self.valproate(s, adh);
+            } else {
+                let atc = pick(self.rng, &["N03AX09", "N03AX14"]);
+                self.course(atc, s, end, adh);
+            }
+        }
+        let bc = on(Cond::BreastCancer);
+        if bc != NEVER && p.age_at(bc) >= 50.0 && self.chance(0.65) {
+            let adh = self.adherence();
+            let s = self.start_after(bc, 90.0);
+            let atc = pick(self.rng, &["L02BG04", "L02BG03"]);
+            self.course(atc, s, s + (5.0 * YEAR) as Day, adh);
+            if self.chance(0.6) {
+                let d = s + self.rng.random_range(0..60);
+                self.procedure(d, "SNOMED", "312681000");
+            }
+        }
+        let op = on(Cond::Osteoporosis);
+        if op != NEVER {
+            if op > self.cal.start && self.chance(0.6) {
+                self.procedure(op, "SNOMED", "312681000");
+            }
+            for &(lo, hi) in &self.cal.periods.clone() {
+                if lo >= op && self.chance(0.12) {
+                    let d = self.day_in(lo, hi);
+                    self.procedure(d, "SNOMED", "312681000");
+                }
+            }
+        }
+        // Pain: opioid courses, chronic opioids and gabapentinoids (more in
+        // diabetic neuropathy), bladder antimuscarinics and tricyclics.
+        let age = p.age_at(self.cal.as_of);
+        for &(lo, hi) in &self.cal.periods.clone() {
+            let a = p.age_at(hi);
+            let rate = if a >= 65.0 {
+                0.09
+            } else if a >= 40.0 {
+                0.06
+            } else if a >= 18.0 {
+                0.03
+            } else {
+                0.0
+            };
+            if self.chance(rate) {
+                let d = self.day_in(lo, hi);
+                let atc = pick(self.rng, &["N02AX02", "N02AX02", "N02AJ06", "N02AA05"]);
+                let supply = pick(self.rng, &[5.0, 10.0, 20.0, 30.0]);
+                self.med_fill(d, atc, supply);
+            }
+        }
+        if age < 30.0 {
+            return;
+        }
+        let diabetic = p.has(Cond::T2d, self.cal.as_of) || p.has(Cond::T1d, self.cal.as_of);
+        let gaba = 0.015 + if diabetic { 0.04 } else { 0.0 } + if age >= 65.0 { 0.01 } else { 0.0 };
+        if self.chance(gaba) {
+            let d = self.day_in(self.cal.start - 300, self.cal.end);
+            let stop = if self.chance(0.5) {
+                self.cal.end
+            } else {
+                d + 120 + self.rng.random_range(0..300)
+            };
+            let atc = pick(self.rng, &["N03AX16", "N03AX16", "N03AX12"]);
+            let adh = self.adherence();
+            self.course(atc, d, stop, adh);
+            if self.chance(0.25) {
+                let atc = pick(self.rng, &["N02AX02", "N02AA05"]);
+                self.course(atc, d + 30, stop, adh);
+            }
+        }
+        if self.chance(if age >= 65.0 { 0.02 } else { 0.008 }) {
+            let d = self.day_in(self.cal.start - 300, self.cal.end);
+            let atc = pick(self.rng, &["N02AX02", "N02AA05", "N02AE01"]);
+            self.course(atc, d, self.cal.end, 0.7);
+        }
+        if age >= 60.0 && self.chance(0.05) {
+            let d = self.day_in(self.cal.start - 300, self.cal.end);
+            let atc = pick(self.rng, &["G04BD08", "G04BD07"]);
+            let adh = self.adherence();
+            self.course(atc, d, self.cal.end, adh);
+        }
+        if self.chance(0.015) {
+            let d = self.day_in(self.cal.start - 300, self.cal.end);
+            let adh = self.adherence();
+            self.course("N06AA09", d, d + 365, adh);
+        }
+        if age >= 60.0 && self.chance(0.015) {
+            let d = self.day_in(self.cal.start, self.cal.end);
+            self.med_fill(d, "N05BB01", 30.0);
+        }
+    }
+
+    /// Falls and fractures from 60 on (more with age, frailty and
+    /// osteoporosis): a coded fall at an ER visit (`W19`) or a primary-care
+    /// contact (`R29.6`), some with a fracture; a fifth of the fractures are
+    /// followed by osteoporosis treatment and some by a DXA.
+    fn injuries(&mut self) {
+        let p = self.p;
+        for (y, &(lo, hi)) in self.cal.periods.clone().iter().enumerate() {
+            let Some((alo, ahi)) = self.alive_span(lo, hi) else {
+                continue;
+            };
+            let age = p.age_at(ahi);
+            if age < 60.0 {
+                continue;
+            }
+            let osteo = p.has(Cond::Osteoporosis, ahi);
+            let rate = 0.07 * ((age - 65.0) / 12.0).exp() * p.frailty.sqrt();
+            let rate = rate * if p.has(Cond::Dementia, ahi) { 2.0 } else { 1.0 };
+            for _ in 0..poisson(self.rng, rate.min(2.0)) {
+                let fracture = self.chance(if osteo { 0.25 } else { 0.12 });
+                let d = if fracture || self.chance(0.4) || self.pc_days[y].is_empty() {
+                    let d = self.day_in(alo, ahi);
+                    self.visit(d, "ER");
+                    self.dx(d, "ICD10", "W19");
+                    d
+                } else {
+                    // Told at a primary-care contact of the period.
+                    let days = &self.pc_days[y];
+                    let d = days[self.rng.random_range(0..days.len())];
+                    self.dx(d, "ICD10", "R29.6");
+                    d
+                };
+                if !fracture {
+                    continue;
+                }
+                let r = self.u();
+                let code = if r < 0.3 + 0.005 * (age - 60.0) {
+                    pick(self.rng, &["S72.0", "S72.1"])
+                } else if r < 0.65 {
+                    "S52.5"
+                } else if r < 0.85 {
+                    "S32.0"
+                } else {
+                    "S42.2"
+                };
+                self.dx(d, "ICD10", code);
+                if self.chance(0.6) {
+                    let f = d + 20 + self.rng.random_range(0..40);
+                    self.dx(f, "ICD10", code);
+                }
+                if self.chance(0.2) {
+                    let adh = self.adherence();
+                    self.course("M05BA04", d + 30, self.cal.end, adh);
+                }
+                if self.chance(0.25) {
+                    let f = d + 30 + self.rng.random_range(0..90);
+                    self.procedure(f, "SNOMED", "312681000");
+                }
+            }
         }
     }
 }
