@@ -7,7 +7,6 @@
 //! Skips with a message when the DuckDB venv is missing (see `sql_common`).
 
 mod sql_common;
-#[allow(dead_code)]
 mod support;
 
 use std::collections::BTreeSet;
@@ -73,7 +72,7 @@ fn population_sql(d: Dialect, pop: &Population) -> String {
         .collect();
     let ev = &pop.events;
     let mut events = Vec::new();
-    for i in 0..p.len() {
+    for (i, id) in ids.iter().enumerate() {
         for e in ev.range(i) {
             let code = &pop.codes.entries[ev.code[e] as usize];
             let value = if ev.has_value[e] {
@@ -87,7 +86,7 @@ fn population_sql(d: Dialect, pop: &Population) -> String {
             };
             events.push(format!(
                 "({}, DATE '{}', {}, {}, {}, {value}, {unit})",
-                ids[i],
+                id,
                 date_text(ev.date[e]),
                 quote(d, code.kind.as_str()),
                 quote(d, &code.system),
