@@ -83,6 +83,24 @@ pub enum AggFunc {
     Active,
 }
 
+impl AggFunc {
+    /// The function's name as written in the language (`days_since`).
+    pub fn name(self) -> &'static str {
+        match self {
+            AggFunc::Has => "has",
+            AggFunc::Count => "count",
+            AggFunc::Last => "last",
+            AggFunc::First => "first",
+            AggFunc::Min => "min",
+            AggFunc::Max => "max",
+            AggFunc::Mean => "mean",
+            AggFunc::DaysSince => "days_since",
+            AggFunc::DaysSinceFirst => "days_since_first",
+            AggFunc::Active => "active",
+        }
+    }
+}
+
 /// One event aggregate: the unit of sharing in a plan.
 /// For `Active`, `window` holds the grace period (always `Days`, `None` = 0d).
 /// For `DaysSince`/`DaysSinceFirst` it is always `None`.

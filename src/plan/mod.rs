@@ -32,8 +32,7 @@ use std::collections::HashMap;
 
 use crate::data::{CodeEntry, EventKind};
 use crate::lang::ir::{
-    AggFunc, Aggregate, ArithOp, CmpOp, Expr, ExprKind, Library, Literal, Pattern, Type,
-    ValueSetId, Window,
+    Aggregate, ArithOp, CmpOp, Expr, ExprKind, Library, Literal, Pattern, Type, ValueSetId, Window,
 };
 
 /// Index into [`Plan::nodes`].
@@ -355,18 +354,7 @@ impl Plan {
     /// The text of an aggregate as written in the language, e.g. `last(lab.sbp, 12mo)`.
     pub fn aggregate_text(&self, agg: AggId) -> String {
         let a = &self.aggregates[agg as usize];
-        let name = match a.func {
-            AggFunc::Has => "has",
-            AggFunc::Count => "count",
-            AggFunc::Last => "last",
-            AggFunc::First => "first",
-            AggFunc::Min => "min",
-            AggFunc::Max => "max",
-            AggFunc::Mean => "mean",
-            AggFunc::DaysSince => "days_since",
-            AggFunc::DaysSinceFirst => "days_since_first",
-            AggFunc::Active => "active",
-        };
+        let name = a.func.name();
         let vs = &self.value_sets[a.value_set].name;
         match a.window {
             None => format!("{name}({vs})"),

@@ -58,7 +58,7 @@ use crate::lang::ir::{AggFunc, Aggregate, Expr, ExprKind, Library, Pattern, Wind
 
 pub use dialect::Dialect;
 use expr::ExprWriter;
-use names::{Names, func_name, window_text};
+use names::{Names, window_text};
 
 /// Days of supply of a medication whose `value` is null.
 const DEFAULT_SUPPLY_DAYS: u32 = 90;
@@ -491,8 +491,8 @@ impl<'a> Script<'a> {
     fn agg_text(&self, a: &Aggregate) -> String {
         let vs = comment(&self.lib.value_sets[a.value_set].name);
         match a.window {
-            Some(w) => format!("{}({vs}, {})", func_name(a.func), window_text(w)),
-            None => format!("{}({vs})", func_name(a.func)),
+            Some(w) => format!("{}({vs}, {})", a.func.name(), window_text(w)),
+            None => format!("{}({vs})", a.func.name()),
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::lang::ir::{AggFunc, Aggregate, Library, Window};
+use crate::lang::ir::{Aggregate, Library, Window};
 
 /// Longest generated identifier, in bytes.
 const MAX_IDENT: usize = 60;
@@ -33,7 +33,7 @@ impl Names {
         }
         let i = self.aggregates.len();
         let vs = &lib.value_sets[a.value_set].name;
-        let mut text = format!("a{i}_{}_{vs}", func_name(a.func));
+        let mut text = format!("a{i}_{}_{vs}", a.func.name());
         if let Some(w) = a.window {
             text.push('_');
             text.push_str(&window_text(w));
@@ -70,21 +70,6 @@ impl Names {
         self.definitions[id]
             .as_deref()
             .expect("every definition an expression uses is registered before it is written")
-    }
-}
-
-pub(crate) fn func_name(f: AggFunc) -> &'static str {
-    match f {
-        AggFunc::Has => "has",
-        AggFunc::Count => "count",
-        AggFunc::Last => "last",
-        AggFunc::First => "first",
-        AggFunc::Min => "min",
-        AggFunc::Max => "max",
-        AggFunc::Mean => "mean",
-        AggFunc::DaysSince => "days_since",
-        AggFunc::DaysSinceFirst => "days_since_first",
-        AggFunc::Active => "active",
     }
 }
 
