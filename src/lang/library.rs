@@ -144,6 +144,30 @@ impl Sink<'_> {
     }
 }
 
+/// Registers a criterion id or feature name as first seen at `(file, span)`;
+/// when it was seen before, reports `dup` at this place with a note naming the
+/// first, and returns false.
+fn claim_unique(
+    seen: &mut HashMap<String, (usize, usize)>,
+    sink: &mut Sink,
+    (file, item, name): (usize, &str, &Str),
+    dup: Diagnostic,
+    (label, first): (&str, &str),
+) -> bool {
+    if let Some(&(ff, off)) = seen.get(&name.value) {
+        let note = format!("{first} {}", sink.location(ff, off));
+        sink.push(
+            file,
+            Some(item.to_string()),
+            dup.at("", name.span.clone()).label(label).note(note),
+        );
+        false
+    } else {
+        seen.insert(name.value.clone(), (file, name.span.start));
+        true
+    }
+}
+
 /// Compiles a whole library. `Some` only when there is no error; the
 /// diagnostics hold every error and warning of the library, sorted by file
 /// (in name order) and position.
@@ -1081,19 +1105,13 @@ fn compile_raw(mut raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
         };
         let mut ok = !c.broken;
         if let Some(id) = &c.id {
-            if let Some(&(ff, off)) = ids.get(&id.value) {
-                sink.push(
-                    c.file,
-                    Some(item.clone()),
-                    Diagnostic::error("E0007", format!("duplicate criterion id `{}`", id.value))
-                        .at("", id.span.clone())
-                        .label("used again here")
-                        .note(format!("first used at {}", sink.location(ff, off))),
-                );
-                ok = false;
-            } else {
-                ids.insert(id.value.clone(), (c.file, id.span.start));
-            }
+            ok &= claim_unique(
+                &mut ids,
+                sink,
+                (c.file, &item, id),
+                Diagnostic::error("E0007", format!("duplicate criterion id `{}`", id.value)),
+                ("used again here", "first used at"),
+            );
         }
         let mut field = |raw: &Option<RawExpr>, name: &str| {
             raw.as_ref().map(|r| {
@@ -1157,19 +1175,13 @@ fn compile_raw(mut raw: Raw, sink: &mut Sink<'_>) -> Option<Library> {
         };
         let mut ok = !f.broken;
         if let Some(n) = &f.name {
-            if let Some(&(ff, off)) = names.get(&n.value) {
-                sink.push(
-                    f.file,
-                    Some(item.clone()),
-                    Diagnostic::error("E0010", format!("duplicate feature `{}`", n.value))
-                        .at("", n.span.clone())
-                        .label("defined again here")
-                        .note(format!("first defined at {}", sink.location(ff, off))),
-                );
-                ok = false;
-            } else {
-                names.insert(n.value.clone(), (f.file, n.span.start));
-            }
+            ok &= claim_unique(
+                &mut names,
+                sink,
+                (f.file, &item, n),
+                Diagnostic::error("E0010", format!("duplicate feature `{}`", n.value)),
+                ("defined again here", "first defined at"),
+            );
         }
         let expr = f.expr.as_ref().and_then(|r| {
             item_expr(
