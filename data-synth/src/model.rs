@@ -1945,8 +1945,9 @@ impl Sim<'_> {
         let end = self.cal.end;
         let from = chd.max(oac_start);
         if self.chd_mi() && self.chance(0.6) {
-            // A tenth are left on triple therapy (the safety gap).
-            let kept = self.chance(0.1);
+            // Three in ten are left on triple therapy (the safety gap; rare
+            // enough that a lower share leaves it empty at 64,000 people).
+            let kept = self.chance(0.3);
             let asa_stop = if kept || self.chance(0.12) {
                 end
             } else {

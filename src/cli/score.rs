@@ -119,20 +119,21 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
 
     let t = Instant::now();
     let staging = StagingDir::new(&args.out)?;
-    output::write_parquet(
-        &staging.path("firings.parquet"),
-        &tables::firings_batch(&plan, pop, &evaluation)?,
-    )?;
+    let (firings, features) = rayon::join(
+        || tables::write_firings(&staging.path("firings.parquet"), &plan, pop, &evaluation),
+        || {
+            if plan.features.is_empty() {
+                return Ok(());
+            }
+            tables::write_features(&staging.path("features.parquet"), pop, &evaluation)
+        },
+    );
+    firings?;
+    features?;
     output::write_parquet(
         &staging.path("criteria_summary.parquet"),
         &tables::summary_batch(&summary)?,
     )?;
-    if !plan.features.is_empty() {
-        output::write_parquet(
-            &staging.path("features.parquet"),
-            &tables::features_batch(pop, &evaluation)?,
-        )?;
-    }
     let write_s = t.elapsed().as_secs_f64();
 
     let open = evaluation

@@ -105,7 +105,17 @@ pub enum DataError {
     },
 
     #[error(
-        "{count} usable events exceed the store's limit of {limit}; split the population into several runs"
+        "{count} event rows exceed the store's limit of {limit}; split the population into several runs"
     )]
     TooManyEvents { count: u64, limit: u64 },
+
+    #[error(
+        "{path}: the row group starting at row {first_row} holds more rows than the {declared} its metadata declares; \
+         the file is corrupt: write it again"
+    )]
+    RowGroupOverflow {
+        path: PathBuf,
+        first_row: u64,
+        declared: usize,
+    },
 }

@@ -453,21 +453,31 @@ fn find_first(
 
 // ---------------------------------------------------------------- events
 
-/// The usable events of one row group, in input order, with chunk-local ids.
+/// The output column slices one row group fills: as many slots as the row
+/// group has rows; usable rows are written from the start, in input order.
+struct EventSlots<'a> {
+    date: &'a mut [Day],
+    /// Chunk-local code id (index into `triples`), made global after reading.
+    code: &'a mut [u32],
+    value: &'a mut [f64],
+    has_value: &'a mut [bool],
+    /// Chunk-local unit id + 1; 0 is null. Made global after reading.
+    unit: &'a mut [u32],
+}
+
+/// What reading one row group leaves besides its rows in the output columns.
 #[derive(Default)]
 struct EventChunk {
-    patient: Vec<u32>,
-    date: Vec<Day>,
-    /// Chunk-local code id (index into `triples`), made global after reading.
-    code: Vec<u32>,
-    value: Vec<f64>,
-    has_value: Vec<bool>,
-    /// Chunk-local unit id + 1; 0 is null. Made global after reading.
-    unit: Vec<u32>,
+    /// Usable rows written to the front of the unit's slots.
+    kept: usize,
+    /// The patients of the kept rows, run-length encoded: (patient, rows).
+    runs: Vec<(u32, u32)>,
     kinds: Interner,
     systems: Interner,
     codes: Interner,
     units: Interner,
+    /// Per chunk-local unit id + 1: whether a kept row has it.
+    unit_used: Vec<bool>,
     /// Distinct (kind, system id, code id) in order of first appearance.
     triples: Vec<(EventKind, u32, u32)>,
     tally: Tally,
@@ -475,18 +485,14 @@ struct EventChunk {
 
 fn read_event_unit(
     unit: Unit<'_>,
+    out: EventSlots<'_>,
     index: &PatientIndex,
     as_of: Day,
 ) -> Result<EventChunk, DataError> {
     let mut ch = EventChunk::default();
     let file_index = unit.file_index;
-    // Sized once: growing by doubling would copy and fault pages again.
-    ch.patient.reserve_exact(unit.rows);
-    ch.date.reserve_exact(unit.rows);
-    ch.code.reserve_exact(unit.rows);
-    ch.value.reserve_exact(unit.rows);
-    ch.has_value.reserve_exact(unit.rows);
-    ch.unit.reserve_exact(unit.rows);
+    let (path, first_row, capacity) = (unit.file.path.clone(), unit.first_row, out.date.len());
+    let mut overflow = false;
     let mut pid = Vec::new();
     let (mut kind_ids, mut sys_ids, mut code_ids, mut unit_ids) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -514,6 +520,7 @@ fn read_event_unit(
                 unit_ids.resize(n, NULL_ID);
             }
         }
+        ch.unit_used.resize(ch.units.values.len() + 1, false);
         let mut last_triple = None;
         for i in 0..n {
             let p = pid[i];
@@ -564,7 +571,7 @@ fn read_event_unit(
                     });
                 continue;
             }
-            let kind = kind.expect("checked");
+            let Some(kind) = kind else { continue };
             let key = (kind as u32, sys, code);
             let id = match last_triple {
                 Some((k, id)) if k == key => id,
@@ -578,14 +585,32 @@ fn read_event_unit(
                     id
                 }
             };
-            ch.patient.push(p);
-            ch.date.push(date);
-            ch.code.push(id);
-            ch.value.push(value);
-            ch.has_value.push(has);
-            ch.unit.push(unit_ids[i].wrapping_add(1));
+            let at = ch.kept;
+            if at == capacity {
+                overflow = true;
+                break;
+            }
+            let unit_id = unit_ids[i].wrapping_add(1);
+            out.date[at] = date;
+            out.code[at] = id;
+            out.value[at] = value;
+            out.has_value[at] = has;
+            out.unit[at] = unit_id;
+            ch.unit_used[unit_id as usize] = true;
+            ch.kept += 1;
+            match ch.runs.last_mut() {
+                Some((q, count)) if *q == p => *count += 1,
+                _ => ch.runs.push((p, 1)),
+            }
         }
     })?;
+    if overflow {
+        return Err(DataError::RowGroupOverflow {
+            path,
+            first_row: first_row + 1,
+            declared: capacity,
+        });
+    }
     Ok(ch)
 }
 
@@ -631,10 +656,7 @@ impl GlobalDicts {
             .collect();
         // Only units of usable rows enter the dictionary (a dictionary-encoded
         // column also holds the units of rejected rows). Index 0 is null.
-        let mut used = vec![false; ch.units.values.len() + 1];
-        for &u in &ch.unit {
-            used[u as usize] = true;
-        }
+        let used = &ch.unit_used;
         let unit_map = std::iter::once(0)
             .chain(ch.units.values.iter().zip(&used[1..]).map(|(u, &used)| {
                 if !used {
@@ -660,7 +682,67 @@ fn load_events(
     n_patients: usize,
     as_of: Day,
 ) -> Result<EventsOut, DataError> {
-    let mut chunks = read_units(files, |unit| read_event_unit(unit, index, as_of))?;
+    // Every row group writes its usable rows straight into its share of the
+    // final columns (sized by the row counts in the files' metadata), so the
+    // event columns are built once, not staged and copied.
+    let rows = unit_rows(files);
+    let capacity: usize = rows.iter().sum();
+    if capacity as u64 > u32::MAX as u64 {
+        return Err(DataError::TooManyEvents {
+            count: capacity as u64,
+            limit: u32::MAX as u64,
+        });
+    }
+    let bounds: Vec<usize> = std::iter::once(0)
+        .chain(rows.iter().scan(0, |at, &r| {
+            *at += r;
+            Some(*at)
+        }))
+        .collect();
+    let mut date: Vec<Day> = vec![0; capacity];
+    let mut code: Vec<u32> = vec![0; capacity];
+    let mut value: Vec<f64> = vec![0.0; capacity];
+    let mut has_value: Vec<bool> = vec![false; capacity];
+    let mut unit: Vec<u32> = vec![0; capacity];
+    let slots: Vec<EventSlots<'_>> = split_by(&mut date, &bounds)
+        .into_iter()
+        .zip(split_by(&mut code, &bounds))
+        .zip(split_by(&mut value, &bounds))
+        .zip(split_by(&mut has_value, &bounds))
+        .zip(split_by(&mut unit, &bounds))
+        .map(|((((date, code), value), has_value), unit)| EventSlots {
+            date,
+            code,
+            value,
+            has_value,
+            unit,
+        })
+        .collect();
+    let mut chunks = read_units_with(files, slots, |unit, out| {
+        read_event_unit(unit, out, index, as_of)
+    })?;
+
+    // Close the gaps left by rejected rows (none in clean data).
+    let mut kept_bounds = Vec::with_capacity(bounds.len());
+    kept_bounds.push(0);
+    for (u, ch) in chunks.iter().enumerate() {
+        let (from, to) = (bounds[u], kept_bounds[u]);
+        if from != to {
+            let r = from..from + ch.kept;
+            date.copy_within(r.clone(), to);
+            code.copy_within(r.clone(), to);
+            value.copy_within(r.clone(), to);
+            has_value.copy_within(r.clone(), to);
+            unit.copy_within(r, to);
+        }
+        kept_bounds.push(to + ch.kept);
+    }
+    let total = kept_bounds[chunks.len()];
+    date.truncate(total);
+    code.truncate(total);
+    value.truncate(total);
+    has_value.truncate(total);
+    unit.truncate(total);
 
     // Dictionaries: global ids in reading order, so independent of threads.
     let mut dicts = GlobalDicts {
@@ -672,93 +754,57 @@ fn load_events(
     for ch in &mut chunks {
         tally.merge(std::mem::take(&mut ch.tally));
     }
-    chunks
-        .par_iter_mut()
+    split_by(&mut code, &kept_bounds)
+        .into_par_iter()
+        .zip(split_by(&mut unit, &kept_bounds))
         .zip(&maps)
-        .for_each(|(ch, (code_map, unit_map))| {
-            for c in &mut ch.code {
+        .for_each(|((code, unit), (code_map, unit_map))| {
+            for c in code {
                 *c = code_map[*c as usize];
             }
-            for u in &mut ch.unit {
+            for u in unit {
                 *u = unit_map[*u as usize];
             }
         });
     drop(maps);
 
-    // Group by patient with a stable counting sort: offsets from counts, then
-    // each row's destination (reusing the patient column's memory).
-    let total: u64 = chunks.iter().map(|c| c.patient.len() as u64).sum();
-    if total > u32::MAX as u64 {
-        return Err(DataError::TooManyEvents {
-            count: total,
-            limit: u32::MAX as u64,
-        });
-    }
-    let total = total as usize;
+    // Group by patient. Input sorted by patient (as `caregap synth` writes
+    // it) is grouped already: the offsets come from the run lengths. Otherwise
+    // a stable counting sort moves every row to its patient's group.
+    let runs = || chunks.iter().flat_map(|ch| ch.runs.iter().copied());
     let mut offsets = vec![0u32; n_patients + 1];
-    for ch in &chunks {
-        for &p in &ch.patient {
-            offsets[p as usize + 1] += 1;
-        }
+    for (p, n) in runs() {
+        offsets[p as usize + 1] += n;
     }
     for p in 0..n_patients {
         offsets[p + 1] += offsets[p];
     }
-    let mut cursor = offsets.clone();
-    let mut dest: Vec<Vec<u32>> = Vec::with_capacity(chunks.len());
-    for ch in &mut chunks {
-        let mut d = std::mem::take(&mut ch.patient);
-        for p in &mut d {
-            let slot = &mut cursor[*p as usize];
-            *p = *slot;
-            *slot += 1;
+    let grouped = runs()
+        .map(|(p, _)| p)
+        .try_fold(0u32, |prev, p| (p >= prev).then_some(p))
+        .is_some();
+    let (date, code, value, has_value, unit) = if grouped {
+        (date, code, value, has_value, unit)
+    } else {
+        let mut cursor = offsets.clone();
+        let mut dest: Vec<u32> = Vec::with_capacity(total);
+        for (p, n) in runs() {
+            let slot = &mut cursor[p as usize];
+            dest.extend(*slot..*slot + n);
+            *slot += n;
         }
-        dest.push(d);
-    }
-    drop(cursor);
-
-    // Scatter each column on its own thread, freeing the chunk parts as it goes.
-    let dates: Vec<Vec<Day>> = chunks
-        .iter_mut()
-        .map(|c| std::mem::take(&mut c.date))
-        .collect();
-    let codes: Vec<Vec<u32>> = chunks
-        .iter_mut()
-        .map(|c| std::mem::take(&mut c.code))
-        .collect();
-    let values: Vec<Vec<f64>> = chunks
-        .iter_mut()
-        .map(|c| std::mem::take(&mut c.value))
-        .collect();
-    let has: Vec<Vec<bool>> = chunks
-        .iter_mut()
-        .map(|c| std::mem::take(&mut c.has_value))
-        .collect();
-    let units: Vec<Vec<u32>> = chunks
-        .iter_mut()
-        .map(|c| std::mem::take(&mut c.unit))
-        .collect();
-    drop(chunks);
-    let ((date, code), ((value, has_value), unit)) = rayon::join(
-        || {
-            rayon::join(
-                || scatter(dates, &dest, total),
-                || scatter(codes, &dest, total),
-            )
-        },
-        || {
-            rayon::join(
-                || {
-                    rayon::join(
-                        || scatter(values, &dest, total),
-                        || scatter(has, &dest, total),
-                    )
-                },
-                || scatter(units, &dest, total),
-            )
-        },
-    );
-    drop(dest);
+        drop(cursor);
+        let ((date, code), ((value, has_value), unit)) = rayon::join(
+            || rayon::join(|| scatter(date, &dest), || scatter(code, &dest)),
+            || {
+                rayon::join(
+                    || rayon::join(|| scatter(value, &dest), || scatter(has_value, &dest)),
+                    || scatter(unit, &dest),
+                )
+            },
+        );
+        (date, code, value, has_value, unit)
+    };
     let mut events = Events {
         offsets,
         date,
@@ -771,17 +817,11 @@ fn load_events(
     Ok((events, dicts.table, dicts.units, tally))
 }
 
-/// Writes `parts[c][i]` to `out[dest[c][i]]`, dropping each part once written.
-fn scatter<T: Copy + Default + Send>(
-    parts: Vec<Vec<T>>,
-    dest: &[Vec<u32>],
-    total: usize,
-) -> Vec<T> {
-    let mut out = vec![T::default(); total];
-    for (part, d) in parts.into_iter().zip(dest) {
-        for (&v, &at) in part.iter().zip(d) {
-            out[at as usize] = v;
-        }
+/// Writes `col[i]` to `out[dest[i]]` (`dest` is a permutation).
+fn scatter<T: Copy + Default + Send>(col: Vec<T>, dest: &[u32]) -> Vec<T> {
+    let mut out = vec![T::default(); col.len()];
+    for (&v, &at) in col.iter().zip(dest) {
+        out[at as usize] = v;
     }
     out
 }

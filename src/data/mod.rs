@@ -30,11 +30,15 @@
 //! Every row group of every file is a unit of work; rayon reads units in
 //! parallel with only the needed columns projected, text columns of events
 //! decoded as Arrow dictionaries so that strings are looked at once per
-//! distinct value. Each unit yields compact columns with chunk-local code ids;
-//! after reading, local ids are mapped to global ones (in reading order,
-//! normalising each distinct raw string once), events are grouped by patient
-//! with a stable counting sort (one scatter per column, in parallel) and each
-//! patient's events are stably sorted by date.
+//! distinct value. Each unit writes its usable rows, with chunk-local code
+//! ids, straight into its share of the final event columns (sized from the
+//! files' row counts; gaps left by rejected rows are closed afterwards), so
+//! the columns are built once. After reading, local ids are mapped to global
+//! ones (in reading order, normalising each distinct raw string once). Input
+//! already sorted by patient (what `caregap synth` writes) is then grouped as
+//! it stands; any other order is grouped by a stable counting sort (one
+//! scatter per column, in parallel). Last, each patient's events are stably
+//! sorted by date.
 //!
 //! # Invariants
 //! - **Events are sorted per patient** by date; events of the same date keep

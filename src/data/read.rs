@@ -513,8 +513,6 @@ pub(crate) struct Unit<'a> {
     pub file: &'a TableFile,
     /// 0-based row of the row group's first row within the file.
     pub first_row: u64,
-    /// Rows in the row group.
-    pub rows: usize,
     reader: ParquetRecordBatchReader,
 }
 
@@ -534,6 +532,17 @@ impl Unit<'_> {
     }
 }
 
+/// Rows of every row group of `files`, in the order [`read_units`] reads them.
+pub(crate) fn unit_rows(files: &[TableFile]) -> Vec<usize> {
+    files
+        .iter()
+        .flat_map(|f| {
+            let meta = f.meta.metadata();
+            (0..f.rg_start.len()).map(move |rg| meta.row_group(rg).num_rows() as usize)
+        })
+        .collect()
+}
+
 /// Reads every row group of `files` in parallel (only the projected columns)
 /// and returns `f`'s results in file order, then row-group order.
 pub(crate) fn read_units<T, F>(files: &[TableFile], f: F) -> Result<Vec<T>, DataError>
@@ -541,15 +550,33 @@ where
     T: Send,
     F: Fn(Unit<'_>) -> Result<T, DataError> + Sync,
 {
+    let n = unit_rows(files).len();
+    read_units_with(files, vec![(); n], |unit, ()| f(unit))
+}
+
+/// [`read_units`] with a state per unit (`states[i]` goes with the `i`-th
+/// row group in reading order), e.g. the slices of output columns it fills.
+pub(crate) fn read_units_with<S, T, F>(
+    files: &[TableFile],
+    states: Vec<S>,
+    f: F,
+) -> Result<Vec<T>, DataError>
+where
+    S: Send,
+    T: Send,
+    F: Fn(Unit<'_>, S) -> Result<T, DataError> + Sync,
+{
     let units: Vec<(usize, usize)> = files
         .iter()
         .enumerate()
         .flat_map(|(fi, file)| (0..file.rg_start.len()).map(move |rg| (fi, rg)))
         .collect();
+    assert_eq!(units.len(), states.len(), "one state per row group");
     units
         .into_par_iter()
+        .zip(states)
         .with_max_len(1)
-        .map(|(fi, rg)| {
+        .map(|((fi, rg), state)| {
             let file = &files[fi];
             let handle = File::open(&file.path).map_err(|source| DataError::Io {
                 path: file.path.clone(),
@@ -565,13 +592,13 @@ where
                         path: file.path.clone(),
                         source,
                     })?;
-            f(Unit {
+            let unit = Unit {
                 file_index: fi,
                 file,
                 first_row: file.rg_start[rg],
-                rows: file.meta.metadata().row_group(rg).num_rows() as usize,
                 reader,
-            })
+            };
+            f(unit, state)
         })
         .collect()
 }

@@ -207,22 +207,39 @@ pub fn evaluate(
         .map(|p| p as u32)
         .collect();
     let ctx = Context::new(plan, pop, as_of, opts);
-    // Contiguous groups of whole chunks, a few per thread, each with one
-    // scratch space. Chunk boundaries are multiples of CHUNK from the start
-    // whatever the thread count, and no result depends on them anyway.
+    // Contiguous groups of whole chunks, a few per thread; scratch space is
+    // made once per rayon work split, not per group. Chunk boundaries are
+    // multiples of CHUNK from the start whatever the thread count, and no
+    // result depends on them anyway.
     let groups = rayon::current_num_threads() * 4;
     let per_group = alive.len().div_ceil(groups).div_ceil(CHUNK).max(1) * CHUNK;
     let chunks: Vec<Vec<ChunkOut>> = alive
         .par_chunks(per_group)
-        .map(|group| {
-            let mut s = Scratch::new(plan);
-            group
-                .chunks(CHUNK)
-                .map(|people| ctx.run_chunk(&mut s, people))
-                .collect()
-        })
+        .map_init(
+            || Scratch::new(plan),
+            |s, group| {
+                group
+                    .chunks(CHUNK)
+                    .map(|people| ctx.run_chunk(s, people))
+                    .collect()
+            },
+        )
         .collect();
     Ok(ctx.assemble(alive, chunks.into_iter().flatten()))
+}
+
+/// The status of a person from `population IS TRUE`, `exclude IS TRUE` and
+/// `gap IS TRUE`, without branches: `pop × (1 + ¬excluded × (2 − gap))` is
+/// 0 (not in population), 1 (excluded), 2 (open) or 3 (closed).
+#[inline]
+fn status_code(pop: bool, excluded: bool, gap: bool) -> Status {
+    let (pop, excluded, gap) = (pop as u8, excluded as u8, gap as u8);
+    match pop * (1 + (1 - excluded) * (2 - gap)) {
+        0 => Status::NotInPopulation,
+        1 => Status::Excluded,
+        2 => Status::Open,
+        _ => Status::Closed,
+    }
 }
 
 /// What every chunk shares.
@@ -249,6 +266,9 @@ struct Scratch {
     age: Vec<f64>,
     sex: Vec<f64>,
     clinic: Vec<f64>,
+    /// A false column (the `exclude` of criteria without one).
+    zeros: Vec<f64>,
+    falses: Vec<bool>,
     scan: scan::ScanScratch,
 }
 
@@ -262,6 +282,8 @@ impl Scratch {
             age: vec![0.0; CHUNK],
             sex: vec![0.0; CHUNK],
             clinic: vec![0.0; CHUNK],
+            zeros: vec![0.0; CHUNK],
+            falses: vec![false; CHUNK],
             scan: scan::ScanScratch::new(plan.aggregates.len()),
         }
     }
@@ -340,7 +362,10 @@ impl<'a> Context<'a> {
             let base = node * CHUNK;
             s.v[base..base + n].fill(x);
             s.ok[base..base + n].fill(valid);
-            s.agg_day[a * CHUNK..a * CHUNK + n].fill(None);
+        }
+        let evidence = self.opts.evidence != EvidenceMode::None;
+        if evidence {
+            s.agg_day[..self.agg_node.len() * CHUNK].fill(None);
         }
         for (i, &p) in people.iter().enumerate() {
             scan::scan_person(
@@ -357,7 +382,9 @@ impl<'a> Context<'a> {
                 let cell = self.agg_node[a] * CHUNK + i;
                 s.v[cell] = x;
                 s.ok[cell] = valid;
-                s.agg_day[a * CHUNK + i] = (acc.n > 0).then_some(acc.day);
+                if evidence {
+                    s.agg_day[a * CHUNK + i] = (acc.n > 0).then_some(acc.day);
+                }
             }
         }
         // 3. The program, column-wise.
@@ -367,23 +394,28 @@ impl<'a> Context<'a> {
             clinic: &s.clinic[..n],
         };
         program::run(plan, CHUNK, n, &mut s.v, &mut s.ok, &inputs);
-        // 4. Statuses.
-        let is_true = |node: u32, i: usize| {
-            let cell = node as usize * CHUNK + i;
-            s.ok[cell] && s.v[cell] != 0.0
+        // 4. Statuses, branch-free: `population IS TRUE`, then `exclude IS
+        //    TRUE`, then `gap IS TRUE` decide (see `status_code`).
+        let col = |node: u32| {
+            let base = node as usize * CHUNK;
+            (&s.v[base..base + n], &s.ok[base..base + n])
         };
-        let mut status = Vec::with_capacity(plan.criteria.len() * n);
-        for c in &plan.criteria {
+        let mut status = vec![Status::NotInPopulation; plan.criteria.len() * n];
+        for (c, out) in plan.criteria.iter().zip(status.chunks_exact_mut(n.max(1))) {
+            let ((pv, po), (gv, go)) = (col(c.population), col(c.gap));
+            let (ev, eo) = match c.exclude {
+                Some(e) => col(e),
+                None => (&s.zeros[..n], &s.falses[..n]),
+            };
+            let n = out.len();
+            let (pv, po, ev, eo, gv, go) =
+                (&pv[..n], &po[..n], &ev[..n], &eo[..n], &gv[..n], &go[..n]);
             for i in 0..n {
-                status.push(if !is_true(c.population, i) {
-                    Status::NotInPopulation
-                } else if c.exclude.is_some_and(|e| is_true(e, i)) {
-                    Status::Excluded
-                } else if is_true(c.gap, i) {
-                    Status::Open
-                } else {
-                    Status::Closed
-                });
+                out[i] = status_code(
+                    po[i] & (pv[i] != 0.0),
+                    eo[i] & (ev[i] != 0.0),
+                    go[i] & (gv[i] != 0.0),
+                );
             }
         }
         // 5. Features.
@@ -394,27 +426,34 @@ impl<'a> Context<'a> {
             feat_v.extend_from_slice(&s.v[base..base + n]);
             feat_ok.extend_from_slice(&s.ok[base..base + n]);
         }
-        // 6. Evidence, person by person, criteria in library order.
+        // 6. Evidence: the wanted (person, criterion) cells, found column by
+        //    column, then ordered by person, criterion (library order).
         let mut firings = Vec::new();
+        let wanted = |st: Status| match self.opts.evidence {
+            EvidenceMode::None => false,
+            EvidenceMode::Firings => st == Status::Open,
+            EvidenceMode::InPopulation => st != Status::NotInPopulation,
+        };
         if self.opts.evidence != EvidenceMode::None {
-            let nc = plan.criteria.len();
-            for (i, &p) in people.iter().enumerate() {
-                for c in 0..nc {
-                    let st = status[c * n + i];
-                    let wanted = match self.opts.evidence {
-                        EvidenceMode::None => false,
-                        EvidenceMode::Firings => st == Status::Open,
-                        EvidenceMode::InPopulation => st != Status::NotInPopulation,
-                    };
-                    if wanted {
-                        firings.push(Firing {
-                            patient: p,
-                            criterion: c as u32,
-                            status: st,
-                            evidence: self.evidence_text(s, c, i),
-                        });
+            let mut cells: Vec<(u32, u32)> = Vec::new();
+            for (c, col) in status.chunks_exact(n.max(1)).enumerate() {
+                for (i, &st) in col.iter().enumerate() {
+                    if wanted(st) {
+                        cells.push((i as u32, c as u32));
                     }
                 }
+            }
+            cells.sort_unstable();
+            firings.reserve_exact(cells.len());
+            let mut buf = String::with_capacity(256);
+            for (i, c) in cells {
+                let (i, c) = (i as usize, c as usize);
+                firings.push(Firing {
+                    patient: people[i],
+                    criterion: c as u32,
+                    status: status[c * n + i],
+                    evidence: self.evidence_text(&mut buf, s, c, i),
+                });
             }
         }
         if let Some(progress) = self.opts.progress {
@@ -430,23 +469,30 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn evidence_text(&self, s: &Scratch, c: usize, i: usize) -> String {
+    /// The `; `-joined evidence of criterion `c` for slot `i`, built in `buf`
+    /// (reused across calls) and returned as one exactly-sized string.
+    fn evidence_text(&self, buf: &mut String, s: &Scratch, c: usize, i: usize) -> String {
         let crit = &self.plan.criteria[c];
-        let mut items: Vec<String> = Vec::with_capacity(crit.evidence.len() + 1);
+        buf.clear();
         if crit.reads_age {
-            items.push(format!("age = {}", s.age[i]));
+            buf.push_str("age = ");
+            evidence::push_f64(buf, s.age[i]);
         }
         for &a in &crit.evidence {
+            if !buf.is_empty() {
+                buf.push_str("; ");
+            }
             let cell = self.agg_node[a as usize] * CHUNK + i;
             let value = s.ok[cell].then_some(s.v[cell]);
-            items.push(evidence::render_with(
+            evidence::push_item(
+                buf,
                 &self.agg_text[a as usize],
                 self.tables.funcs[a as usize],
                 value,
                 s.agg_day[a as usize * CHUNK + i],
-            ));
+            );
         }
-        items.join("; ")
+        buf.as_str().to_owned()
     }
 
     fn assemble(&self, alive: Vec<u32>, chunks: impl Iterator<Item = ChunkOut>) -> Evaluation {

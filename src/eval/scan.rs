@@ -15,60 +15,101 @@ use super::calendar::window_bound;
 /// Default days of supply of a medication whose `value` is null.
 pub const DEFAULT_SUPPLY_DAYS: f64 = 90.0;
 
-/// Per-evaluation lookup tables (membership resolved once per distinct code).
+/// Per-evaluation lookup tables (membership resolved once per distinct code),
+/// laid out flat so that an event costs few cache lines: its code's value sets
+/// are one slice of [`VsRef`]s, each naming its unit check and its aggregates.
 pub struct ScanTables {
-    /// CSR: value sets (with aggregates or a unit to check) of code `c` are
+    /// CSR: the relevant value sets of code `c` are
     /// `code_vs[code_off[c]..code_off[c+1]]`.
     code_off: Vec<u32>,
-    code_vs: Vec<u32>,
+    code_vs: Vec<VsRef>,
     code_kind: Vec<EventKind>,
-    /// Per value set: `Some(accepts[unit])` when it declares a unit and matches
-    /// measurements.
-    unit_ok: Vec<Option<Vec<bool>>>,
-    /// Per value set, its aggregates.
-    vs_aggs: Vec<Vec<AggId>>,
+    /// Row `r` of the unit checks: `unit_ok[r * n_units + unit]`.
+    unit_ok: Vec<bool>,
+    n_units: usize,
+    /// The aggregates of every value set, back to back.
+    vs_aggs: Vec<AggId>,
     /// Per aggregate: its function, exclusive lower date bound, grace days.
+    aggs: Vec<AggInfo>,
+    /// Per aggregate, its function (for callers).
     pub funcs: Vec<AggFunc>,
-    bounds: Vec<i64>,
-    grace: Vec<f64>,
+    n_value_sets: usize,
     pub as_of: Day,
+}
+
+/// One value set a code belongs to.
+#[derive(Clone, Copy)]
+struct VsRef {
+    vs: u32,
+    /// Row of `unit_ok` when the value set declares a unit and matches
+    /// measurements; `NO_UNIT_CHECK` otherwise.
+    unit_row: u32,
+    /// `vs_aggs[aggs.0..aggs.1]`.
+    aggs: (u32, u32),
+}
+
+const NO_UNIT_CHECK: u32 = u32::MAX;
+
+#[derive(Clone, Copy)]
+struct AggInfo {
+    func: AggFunc,
+    bound: i64,
+    grace: f64,
 }
 
 impl ScanTables {
     pub fn new(plan: &Plan, pop: &Population, as_of: Day) -> ScanTables {
-        let unit_ok: Vec<Option<Vec<bool>>> = plan
+        let unit_accepts: Vec<Option<Vec<bool>>> = plan
             .unit_accepts(&pop.units)
             .into_iter()
             .zip(&plan.value_sets)
             .map(|(acc, vs)| acc.filter(|_| vs.kind == EventKind::Measurement))
             .collect();
-        let relevant: Vec<bool> = (0..plan.value_sets.len())
-            .map(|vs| !plan.aggregates_of_value_set[vs].is_empty() || unit_ok[vs].is_some())
-            .collect();
+        let n_units = pop.units.len();
+        let mut unit_ok = Vec::new();
+        let mut unit_row = vec![NO_UNIT_CHECK; plan.value_sets.len()];
+        for (vs, acc) in unit_accepts.iter().enumerate() {
+            if let Some(acc) = acc {
+                unit_row[vs] = (unit_ok.len() / n_units.max(1)) as u32;
+                unit_ok.extend((0..n_units).map(|u| acc.get(u).copied().unwrap_or(false)));
+            }
+        }
+        let mut vs_aggs = Vec::new();
+        let mut vs_range = Vec::with_capacity(plan.value_sets.len());
+        for aggs in &plan.aggregates_of_value_set {
+            let start = vs_aggs.len() as u32;
+            vs_aggs.extend_from_slice(aggs);
+            vs_range.push((start, vs_aggs.len() as u32));
+        }
+        let relevant = |vs: usize| {
+            !plan.aggregates_of_value_set[vs].is_empty() || unit_row[vs] != NO_UNIT_CHECK
+        };
         let mut code_off = Vec::with_capacity(pop.codes.entries.len() + 1);
         let mut code_vs = Vec::new();
         code_off.push(0);
         for vss in plan.resolve_codes(&pop.codes.entries) {
-            code_vs.extend(vss.into_iter().filter(|&v| relevant[v]).map(|v| v as u32));
+            code_vs.extend(vss.into_iter().filter(|&v| relevant(v)).map(|v| VsRef {
+                vs: v as u32,
+                unit_row: unit_row[v],
+                aggs: vs_range[v],
+            }));
             code_off.push(code_vs.len() as u32);
         }
-        let funcs = plan.aggregates.iter().map(|a| a.func).collect();
-        let bounds = plan
+        let aggs = plan
             .aggregates
             .iter()
-            .map(|a| match a.func {
-                // `active` takes a grace period, not a window: all history.
-                AggFunc::Active => i64::MIN,
-                _ => window_bound(as_of, a.window),
-            })
-            .collect();
-        let grace = plan
-            .aggregates
-            .iter()
-            .map(|a| match (a.func, a.window) {
-                (AggFunc::Active, Some(Window::Days(d))) => d as f64,
-                // The checker accepts only a `d` grace; months never reach here.
-                _ => 0.0,
+            .map(|a| AggInfo {
+                func: a.func,
+                bound: match a.func {
+                    // `active` takes a grace period, not a window: all history.
+                    AggFunc::Active => i64::MIN,
+                    _ => window_bound(as_of, a.window),
+                },
+                grace: match (a.func, a.window) {
+                    (AggFunc::Active, Some(Window::Days(d))) => d as f64,
+                    // The checker accepts only a `d` grace; months never reach here.
+                    _ => 0.0,
+                },
             })
             .collect();
         ScanTables {
@@ -76,16 +117,17 @@ impl ScanTables {
             code_vs,
             code_kind: pop.codes.entries.iter().map(|e| e.kind).collect(),
             unit_ok,
-            vs_aggs: plan.aggregates_of_value_set.clone(),
-            funcs,
-            bounds,
-            grace,
+            n_units,
+            vs_aggs,
+            aggs,
+            funcs: plan.aggregates.iter().map(|a| a.func).collect(),
+            n_value_sets: plan.value_sets.len(),
             as_of,
         }
     }
 
     pub fn n_value_sets(&self) -> usize {
-        self.vs_aggs.len()
+        self.n_value_sets
     }
 }
 
@@ -149,15 +191,14 @@ pub fn scan_person(
             // A negative supply makes the row unusable: seen by no function.
             continue;
         }
-        for &vs in vss {
-            let vs = vs as usize;
-            if let Some(ok) = &t.unit_ok[vs]
-                && !ok[ev.unit[e] as usize]
+        for r in vss {
+            if r.unit_row != NO_UNIT_CHECK
+                && !t.unit_ok[r.unit_row as usize * t.n_units + ev.unit[e] as usize]
             {
-                mismatches[vs] += 1;
+                mismatches[r.vs as usize] += 1;
                 continue;
             }
-            for &a in &t.vs_aggs[vs] {
+            for &a in &t.vs_aggs[r.aggs.0 as usize..r.aggs.1 as usize] {
                 update(t, scratch, a, date, value);
             }
         }
@@ -167,7 +208,8 @@ pub fn scan_person(
 #[inline]
 fn update(t: &ScanTables, s: &mut ScanScratch, a: AggId, date: Day, value: Option<f64>) {
     let ai = a as usize;
-    if (date as i64) <= t.bounds[ai] {
+    let info = t.aggs[ai];
+    if (date as i64) <= info.bound {
         return;
     }
     if s.stamp[ai] != s.now {
@@ -176,7 +218,7 @@ fn update(t: &ScanTables, s: &mut ScanScratch, a: AggId, date: Day, value: Optio
         s.touched.push(a);
     }
     let acc = &mut s.acc[ai];
-    match t.funcs[ai] {
+    match info.func {
         AggFunc::Has | AggFunc::Count | AggFunc::DaysSince => {
             if acc.n == 0 || date > acc.day {
                 acc.day = date;
@@ -237,7 +279,7 @@ fn update(t: &ScanTables, s: &mut ScanScratch, a: AggId, date: Day, value: Optio
         AggFunc::Active => {
             let supply = value.unwrap_or(DEFAULT_SUPPLY_DAYS);
             // A supply of 0 is never active, whatever the grace.
-            if supply != 0.0 && (t.as_of as f64) < date as f64 + supply + t.grace[ai] {
+            if supply != 0.0 && (t.as_of as f64) < date as f64 + supply + info.grace {
                 if acc.n == 0 || date > acc.day {
                     acc.day = date;
                 }

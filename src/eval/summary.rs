@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use rayon::prelude::*;
+
 use super::{Evaluation, Status};
 use crate::data::Population;
 use crate::plan::Plan;
@@ -51,40 +53,42 @@ pub fn summarize(plan: &Plan, pop: &Population, eval: &Evaluation) -> Vec<Summar
     }
     let slot: BTreeMap<Option<u32>, usize> =
         clinics.values().enumerate().map(|(i, c)| (*c, i)).collect();
+    let person_slot: Vec<u32> = person_clinic.iter().map(|c| slot[c] as u32).collect();
     let names: Vec<&str> = clinics.keys().copied().collect();
-    let mut rows = Vec::with_capacity(plan.criteria.len() * (names.len() + 1));
-    for (ci, crit) in plan.criteria.iter().enumerate() {
-        // counts[clinic] = [in_population, excluded, open, closed]
-        let mut counts = vec![[0u64; 4]; names.len()];
-        for (i, st) in eval.status[ci].iter().enumerate() {
-            let k = match st {
-                Status::NotInPopulation => continue,
-                Status::Excluded => 1,
-                Status::Open => 2,
-                Status::Closed => 3,
-            };
-            let row = &mut counts[slot[&person_clinic[i]]];
-            row[0] += 1;
-            row[k] += 1;
-        }
-        let mut all = [0u64; 4];
-        for c in &counts {
-            for k in 0..4 {
-                all[k] += c[k];
+    // Criteria are independent: counted in parallel, rows kept in plan order.
+    let per_criterion: Vec<Vec<SummaryRow>> = plan
+        .criteria
+        .par_iter()
+        .zip(&eval.status)
+        .map(|(crit, status)| {
+            // counts[clinic] = [in_population, excluded, open, closed], indexed
+            // by `Status as usize` (0 = not in population, skipped below).
+            let mut counts = vec![[0u64; 4]; names.len()];
+            for (&st, &k) in status.iter().zip(&person_slot) {
+                counts[k as usize][st as usize] += 1;
             }
-        }
-        let make = |clinic: &str, c: [u64; 4]| SummaryRow {
-            criterion: crit.id.clone(),
-            clinic: clinic.to_string(),
-            in_population: c[0],
-            excluded: c[1],
-            open: c[2],
-            closed: c[3],
-        };
-        rows.push(make(ALL_CLINICS, all));
-        for (name, c) in names.iter().zip(counts) {
-            rows.push(make(name, c));
-        }
-    }
+            let mut all = [0u64; 4];
+            for c in &counts {
+                for k in 1..4 {
+                    all[k] += c[k];
+                }
+            }
+            let make = |clinic: &str, c: [u64; 4]| SummaryRow {
+                criterion: crit.id.clone(),
+                clinic: clinic.to_string(),
+                in_population: c[1] + c[2] + c[3],
+                excluded: c[Status::Excluded as usize],
+                open: c[Status::Open as usize],
+                closed: c[Status::Closed as usize],
+            };
+            let mut rows = Vec::with_capacity(names.len() + 1);
+            rows.push(make(ALL_CLINICS, all));
+            for (name, c) in names.iter().zip(counts) {
+                rows.push(make(name, c));
+            }
+            rows
+        })
+        .collect();
+    let rows: Vec<SummaryRow> = per_criterion.into_iter().flatten().collect();
     rows
 }

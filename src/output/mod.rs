@@ -7,13 +7,18 @@ pub mod atomic;
 pub mod tables;
 
 use std::fs;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::{ArrowColumnChunk, compute_leaves};
 use parquet::basic::{Compression, ZstdLevel};
-use parquet::file::properties::WriterProperties;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use rayon::prelude::*;
 
 pub use atomic::{StagingDir, write_file_atomic};
 
@@ -45,10 +50,45 @@ pub enum OutputError {
     NoParent(PathBuf),
 }
 
-/// Writes one record batch as a zstd-compressed Parquet file at `path`
-/// (not atomic by itself: write into a [`StagingDir`], or use
+/// Writes one record batch as a zstd-compressed Parquet file at `path`, in
+/// row groups of [`ROW_GROUP_ROWS`] rows (not atomic by itself: write into a [`StagingDir`], or use
 /// [`write_parquet_atomic`]).
 pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), OutputError> {
+    write_parquet_rows(path, batch.schema(), &[], batch.num_rows(), |rows| {
+        Ok(batch.slice(rows.start, rows.len()))
+    })
+}
+
+/// Rows per row group of the tables written by [`write_parquet_rows`]: large
+/// enough for good compression, small enough that every core gets row groups
+/// to encode and that one row group's Arrow arrays stay small.
+pub const ROW_GROUP_ROWS: usize = 256 * 1024;
+
+/// How a column of a [`write_parquet_rows`] table is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnStyle {
+    /// Dictionary encoding and page statistics (ids, codes, numbers).
+    Default,
+    /// Long, mostly distinct text: plain encoding, no min/max statistics
+    /// (evidence strings; a dictionary would be abandoned anyway).
+    FreeText,
+}
+
+/// Writes a table of `rows` rows as a zstd Parquet file at `path`, encoding its
+/// row groups ([`ROW_GROUP_ROWS`] rows each) in parallel: `batch(range)` builds
+/// the Arrow columns of the rows in `range` (called from worker threads, once
+/// per row group). Row groups are written in order, so the file does not
+/// depend on the thread count. Not atomic by itself (see [`write_parquet`]).
+pub fn write_parquet_rows<F>(
+    path: &Path,
+    schema: SchemaRef,
+    styles: &[(&str, ColumnStyle)],
+    rows: usize,
+    batch: F,
+) -> Result<(), OutputError>
+where
+    F: Fn(Range<usize>) -> Result<RecordBatch, OutputError> + Sync,
+{
     let perr = |source| OutputError::Parquet {
         path: path.to_path_buf(),
         source,
@@ -58,12 +98,50 @@ pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), OutputError
         path: path.to_path_buf(),
         source,
     })?;
-    let props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::default()))
-        .build();
-    let mut writer =
-        ArrowWriter::try_new(file, Arc::clone(&batch.schema()), Some(props)).map_err(perr)?;
-    writer.write(batch).map_err(perr)?;
+    let mut props =
+        WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+    for &(name, style) in styles {
+        if style == ColumnStyle::FreeText {
+            let col = ColumnPath::from(name);
+            props = props
+                .set_column_dictionary_enabled(col.clone(), false)
+                .set_column_statistics_enabled(col, EnabledStatistics::None);
+        }
+    }
+    let writer =
+        ArrowWriter::try_new(file, Arc::clone(&schema), Some(props.build())).map_err(perr)?;
+    let (mut writer, factory) = writer.into_serialized_writer().map_err(perr)?;
+    let groups: Vec<Range<usize>> = (0..rows.div_ceil(ROW_GROUP_ROWS))
+        .map(|g| g * ROW_GROUP_ROWS..((g + 1) * ROW_GROUP_ROWS).min(rows))
+        .collect();
+    // Encoded, compressed column chunks of every row group (a fraction of the
+    // Arrow data), then appended in row-group order.
+    let encoded: Vec<Vec<ArrowColumnChunk>> = groups
+        .into_par_iter()
+        .enumerate()
+        .map(|(g, range)| {
+            let batch = batch(range)?;
+            let mut writers = factory.create_column_writers(g).map_err(perr)?;
+            let mut next = 0;
+            for (field, array) in schema.fields().iter().zip(batch.columns()) {
+                for leaf in compute_leaves(field, array).map_err(perr)? {
+                    writers[next].write(&leaf).map_err(perr)?;
+                    next += 1;
+                }
+            }
+            writers
+                .into_iter()
+                .map(|w| w.close().map_err(perr))
+                .collect()
+        })
+        .collect::<Result<_, OutputError>>()?;
+    for chunks in encoded {
+        let mut group = writer.next_row_group().map_err(perr)?;
+        for chunk in chunks {
+            chunk.append_to_row_group(&mut group).map_err(perr)?;
+        }
+        group.close().map_err(perr)?;
+    }
     let file = writer.into_inner().map_err(perr)?;
     file.sync_all().map_err(|source| OutputError::Io {
         what: "sync",
@@ -90,4 +168,72 @@ pub fn write_parquet_atomic(path: &Path, batch: &RecordBatch) -> Result<(), Outp
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::{Array, AsArray, Int64Array, StringArray};
+    use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    /// Rows spanning several row groups come back complete and in order, with
+    /// the free-text column plain-encoded.
+    #[test]
+    fn row_groups_are_written_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let rows = 2 * ROW_GROUP_ROWS + 7;
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("n", DataType::Int64, false),
+            Field::new("text", DataType::Utf8, false),
+        ]));
+        let styles = [("text", ColumnStyle::FreeText)];
+        write_parquet_rows(&path, Arc::clone(&schema), &styles, rows, |r| {
+            let n = Int64Array::from_iter_values(r.clone().map(|i| i as i64));
+            let text = StringArray::from_iter_values(r.map(|i| format!("row {i}")));
+            Ok(
+                RecordBatch::try_new(Arc::clone(&schema), vec![Arc::new(n), Arc::new(text)])
+                    .unwrap(),
+            )
+        })
+        .unwrap();
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).unwrap()).unwrap();
+        let meta = reader.metadata().clone();
+        assert_eq!(meta.num_row_groups(), 3);
+        assert_eq!(meta.row_group(0).column(1).dictionary_page_offset(), None);
+        let mut next = 0i64;
+        for batch in reader.build().unwrap() {
+            let batch = batch.unwrap();
+            let n = batch.column(0).as_primitive::<Int64Type>();
+            let text = batch.column(1).as_string::<i32>();
+            for i in 0..n.len() {
+                assert_eq!(n.value(i), next);
+                assert_eq!(text.value(i), format!("row {next}"));
+                next += 1;
+            }
+        }
+        assert_eq!(next as usize, rows);
+    }
+
+    #[test]
+    fn an_empty_table_is_a_valid_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.parquet");
+        let schema = Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let batch = RecordBatch::new_empty(Arc::clone(&schema));
+        write_parquet(&path, &batch).unwrap();
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(reader.schema().fields().len(), 1);
+        assert_eq!(
+            reader
+                .build()
+                .unwrap()
+                .map(|b| b.unwrap().num_rows())
+                .sum::<usize>(),
+            0
+        );
+    }
 }

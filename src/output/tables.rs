@@ -11,7 +11,8 @@
 //! | `status` | Utf8 | `open`; with `--status` also `excluded`, `closed` |
 //! | `evidence` | Utf8 | `; `-joined items |
 //!
-//! Rows by patient (population order), then criterion (library order).
+//! Rows by patient (population order), then criterion (library order), in
+//! row groups of [`super::ROW_GROUP_ROWS`] rows.
 //!
 //! `criteria_summary.parquet`: `criterion_id` Utf8, `clinic_id` Utf8 (`ALL` for
 //! all clinics), `in_population` Int64, `excluded` Int64, `open` Int64,
@@ -20,16 +21,19 @@
 //! `features.parquet`: `patient_id`, `clinic_id`, then one Float64 or Boolean
 //! column per feature (null stays null); alive people only.
 
+use std::ops::Range;
+use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
+    StringBuilder,
 };
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::OutputError;
+use super::{ColumnStyle, OutputError, write_parquet_rows};
 use crate::data::{PatientIds, Population};
-use crate::eval::{Evaluation, FeatureValues, SummaryRow};
+use crate::eval::{Evaluation, FeatureValues, Firing, SummaryRow};
 use crate::plan::Plan;
 
 fn batch(
@@ -67,41 +71,72 @@ pub fn clinic_id_column(pop: &Population, rows: impl Iterator<Item = u32>) -> (F
     )
 }
 
-/// `firings.parquet` from the evaluation's evidence rows.
-pub fn firings_batch(
-    plan: &Plan,
-    pop: &Population,
-    eval: &Evaluation,
-) -> Result<RecordBatch, OutputError> {
-    let rows = || eval.firings.iter().map(|f| f.patient);
-    let (pid_field, pid) = patient_id_column(&pop.patients.ids, rows());
-    let (clinic_field, clinic) = clinic_id_column(pop, rows());
-    let crit = |f: &crate::eval::Firing| &plan.criteria[f.criterion as usize];
-    let fields = vec![
-        pid_field,
-        clinic_field,
+fn firings_schema(pop: &Population) -> SchemaRef {
+    let pid_type = match pop.patients.ids {
+        PatientIds::Int(_) => DataType::Int64,
+        PatientIds::Str(_) => DataType::Utf8,
+    };
+    Arc::new(Schema::new(vec![
+        Field::new("patient_id", pid_type, false),
+        Field::new("clinic_id", DataType::Utf8, true),
         Field::new("criterion_id", DataType::Utf8, false),
         Field::new("priority", DataType::Int32, false),
         Field::new("status", DataType::Utf8, false),
         Field::new("evidence", DataType::Utf8, false),
-    ];
+    ]))
+}
+
+/// `firings.parquet` rows of `firings` (a slice of the evaluation's rows).
+pub fn firings_batch(
+    plan: &Plan,
+    pop: &Population,
+    firings: &[Firing],
+) -> Result<RecordBatch, OutputError> {
+    let rows = || firings.iter().map(|f| f.patient);
+    let (_, pid) = patient_id_column(&pop.patients.ids, rows());
+    let (_, clinic) = clinic_id_column(pop, rows());
+    let crit = |f: &Firing| &plan.criteria[f.criterion as usize];
+    // Sized exactly: a growing string buffer would copy (and fault in) its
+    // bytes several times over.
+    let text_len: usize = firings.iter().map(|f| f.evidence.len()).sum();
+    let mut evidence = StringBuilder::with_capacity(firings.len(), text_len);
+    for f in firings {
+        evidence.append_value(&f.evidence);
+    }
     let cols: Vec<ArrayRef> = vec![
         pid,
         clinic,
         Arc::new(StringArray::from_iter_values(
-            eval.firings.iter().map(|f| crit(f).id.as_str()),
+            firings.iter().map(|f| crit(f).id.as_str()),
         )),
         Arc::new(Int32Array::from_iter_values(
-            eval.firings.iter().map(|f| crit(f).priority as i32),
+            firings.iter().map(|f| crit(f).priority as i32),
         )),
         Arc::new(StringArray::from_iter_values(
-            eval.firings.iter().map(|f| f.status.as_str()),
+            firings.iter().map(|f| f.status.as_str()),
         )),
-        Arc::new(StringArray::from_iter_values(
-            eval.firings.iter().map(|f| f.evidence.as_str()),
-        )),
+        Arc::new(evidence.finish()),
     ];
-    batch("firings", fields, cols)
+    RecordBatch::try_new(firings_schema(pop), cols).map_err(|source| OutputError::Arrow {
+        table: "firings",
+        source,
+    })
+}
+
+/// Writes `firings.parquet` (row groups encoded in parallel).
+pub fn write_firings(
+    path: &Path,
+    plan: &Plan,
+    pop: &Population,
+    eval: &Evaluation,
+) -> Result<(), OutputError> {
+    write_parquet_rows(
+        path,
+        firings_schema(pop),
+        &[("evidence", ColumnStyle::FreeText)],
+        eval.firings.len(),
+        |rows| firings_batch(plan, pop, &eval.firings[rows]),
+    )
 }
 
 /// `criteria_summary.parquet`.
@@ -136,26 +171,37 @@ pub fn summary_batch(rows: &[SummaryRow]) -> Result<RecordBatch, OutputError> {
     batch("criteria_summary", fields, cols)
 }
 
-/// `features.parquet`: one row per alive person.
-pub fn features_batch(pop: &Population, eval: &Evaluation) -> Result<RecordBatch, OutputError> {
-    let rows = || eval.alive.iter().copied();
-    let (pid_field, pid) = patient_id_column(&pop.patients.ids, rows());
-    let (clinic_field, clinic) = clinic_id_column(pop, rows());
+/// `features.parquet` rows of the alive people `rows` (indices into
+/// `eval.alive`).
+pub fn features_batch(
+    pop: &Population,
+    eval: &Evaluation,
+    rows: Range<usize>,
+) -> Result<RecordBatch, OutputError> {
+    let people = || eval.alive[rows.clone()].iter().copied();
+    let (pid_field, pid) = patient_id_column(&pop.patients.ids, people());
+    let (clinic_field, clinic) = clinic_id_column(pop, people());
     let mut fields = vec![pid_field, clinic_field];
     let mut cols = vec![pid, clinic];
     for f in &eval.features {
-        let valid = f.valid.iter();
+        let valid = f.valid[rows.clone()].iter();
         let (dt, col): (DataType, ArrayRef) = match &f.values {
             FeatureValues::Num(v) => (
                 DataType::Float64,
                 Arc::new(Float64Array::from_iter(
-                    v.iter().zip(valid).map(|(&x, &ok)| ok.then_some(x)),
+                    v[rows.clone()]
+                        .iter()
+                        .zip(valid)
+                        .map(|(&x, &ok)| ok.then_some(x)),
                 )),
             ),
             FeatureValues::Bool(v) => (
                 DataType::Boolean,
                 Arc::new(BooleanArray::from_iter(
-                    v.iter().zip(valid).map(|(&x, &ok)| ok.then_some(x)),
+                    v[rows.clone()]
+                        .iter()
+                        .zip(valid)
+                        .map(|(&x, &ok)| ok.then_some(x)),
                 )),
             ),
         };
@@ -163,6 +209,14 @@ pub fn features_batch(pop: &Population, eval: &Evaluation) -> Result<RecordBatch
         cols.push(col);
     }
     batch("features", fields, cols)
+}
+
+/// Writes `features.parquet` (row groups encoded in parallel).
+pub fn write_features(path: &Path, pop: &Population, eval: &Evaluation) -> Result<(), OutputError> {
+    let schema = features_batch(pop, eval, 0..0)?.schema();
+    write_parquet_rows(path, schema, &[], eval.alive.len(), |rows| {
+        features_batch(pop, eval, rows)
+    })
 }
 
 /// The summary as a readable fixed-width table (what `caregap score` prints).
