@@ -227,7 +227,7 @@ pub fn evaluate(
             },
         )
         .collect();
-    Ok(ctx.assemble(alive, chunks.into_iter().flatten()))
+    Ok(ctx.assemble(alive, chunks.into_iter().flatten().collect()))
 }
 
 /// The status of a person from `population IS TRUE`, `exclude IS TRUE` and
@@ -497,28 +497,37 @@ impl<'a> Context<'a> {
         buf.as_str().to_owned()
     }
 
-    fn assemble(&self, alive: Vec<u32>, chunks: impl Iterator<Item = ChunkOut>) -> Evaluation {
+    /// Joins the chunks' results in chunk order; each criterion's and
+    /// feature's column is gathered by its own task.
+    fn assemble(&self, alive: Vec<u32>, mut chunks: Vec<ChunkOut>) -> Evaluation {
         let plan = self.plan;
         let total = alive.len();
-        let mut status: Vec<Vec<Status>> = (0..plan.criteria.len())
-            .map(|_| Vec::with_capacity(total))
+        let status: Vec<Vec<Status>> = (0..plan.criteria.len())
+            .into_par_iter()
+            .map(|c| {
+                let mut col = Vec::with_capacity(total);
+                for ch in &chunks {
+                    col.extend_from_slice(&ch.status[c * ch.n..(c + 1) * ch.n]);
+                }
+                col
+            })
             .collect();
-        let mut feats: Vec<(Vec<f64>, Vec<bool>)> = (0..plan.features.len())
-            .map(|_| (Vec::with_capacity(total), Vec::with_capacity(total)))
+        let feats: Vec<(Vec<f64>, Vec<bool>)> = (0..plan.features.len())
+            .into_par_iter()
+            .map(|f| {
+                let (mut v, mut ok) = (Vec::with_capacity(total), Vec::with_capacity(total));
+                for ch in &chunks {
+                    v.extend_from_slice(&ch.feat_v[f * ch.n..(f + 1) * ch.n]);
+                    ok.extend_from_slice(&ch.feat_ok[f * ch.n..(f + 1) * ch.n]);
+                }
+                (v, ok)
+            })
             .collect();
-        let mut firings = Vec::new();
+        let mut firings = Vec::with_capacity(chunks.iter().map(|ch| ch.firings.len()).sum());
         let mut mismatches = vec![0u64; plan.value_sets.len()];
-        for ch in chunks {
-            let n = ch.n;
-            for (c, col) in status.iter_mut().enumerate() {
-                col.extend_from_slice(&ch.status[c * n..(c + 1) * n]);
-            }
-            for (f, (v, ok)) in feats.iter_mut().enumerate() {
-                v.extend_from_slice(&ch.feat_v[f * n..(f + 1) * n]);
-                ok.extend_from_slice(&ch.feat_ok[f * n..(f + 1) * n]);
-            }
-            firings.extend(ch.firings);
-            for (m, x) in mismatches.iter_mut().zip(ch.mismatches) {
+        for ch in &mut chunks {
+            firings.append(&mut ch.firings);
+            for (m, x) in mismatches.iter_mut().zip(&ch.mismatches) {
                 *m += x;
             }
         }
