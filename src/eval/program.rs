@@ -68,35 +68,25 @@ pub fn run(
             Op::And(a, b) => and_kleene(out_v, out_ok, col(a), col(b)),
             Op::Or(a, b) => or_kleene(out_v, out_ok, col(a), col(b)),
             Op::Cmp(c, a, b) => {
-                let ((av, ao), (bv, bo)) = (col(a), col(b));
-                let f: fn(f64, f64) -> bool = match c {
-                    CmpOp::Eq => |x, y| x == y,
-                    CmpOp::Ne => |x, y| x != y,
-                    CmpOp::Lt => |x, y| x < y,
-                    CmpOp::Le => |x, y| x <= y,
-                    CmpOp::Gt => |x, y| x > y,
-                    CmpOp::Ge => |x, y| x >= y,
-                };
-                for i in 0..n {
-                    out_v[i] = f(av[i], bv[i]) as u8 as f64;
-                    out_ok[i] = ao[i] & bo[i];
+                let (x, y) = (col(a), col(b));
+                match c {
+                    CmpOp::Eq => compare(out_v, out_ok, x, y, |x, y| x == y),
+                    CmpOp::Ne => compare(out_v, out_ok, x, y, |x, y| x != y),
+                    CmpOp::Lt => compare(out_v, out_ok, x, y, |x, y| x < y),
+                    CmpOp::Le => compare(out_v, out_ok, x, y, |x, y| x <= y),
+                    CmpOp::Gt => compare(out_v, out_ok, x, y, |x, y| x > y),
+                    CmpOp::Ge => compare(out_v, out_ok, x, y, |x, y| x >= y),
                 }
             }
             Op::Arith(o, a, b) => {
-                let ((av, ao), (bv, bo)) = (col(a), col(b));
-                for i in 0..n {
-                    let (x, y) = (av[i], bv[i]);
-                    let r = match o {
-                        ArithOp::Add => x + y,
-                        ArithOp::Sub => x - y,
-                        ArithOp::Mul => x * y,
-                        ArithOp::Div => x / y,
-                    };
-                    // Division by zero is null; an undefined result (inf - inf,
-                    // 0 * inf) is null too; overflow stays ±inf.
-                    let defined = !(r.is_nan() || (o == ArithOp::Div && y == 0.0));
-                    out_v[i] = r;
-                    out_ok[i] = ao[i] & bo[i] & defined;
+                let (x, y) = (col(a), col(b));
+                // Division by zero is null; an undefined result (inf - inf,
+                // 0 * inf) is null too; overflow stays ±inf.
+                match o {
+                    ArithOp::Add => arith(out_v, out_ok, x, y, |x, y| x + y, false),
+                    ArithOp::Sub => arith(out_v, out_ok, x, y, |x, y| x - y, false),
+                    ArithOp::Mul => arith(out_v, out_ok, x, y, |x, y| x * y, false),
+                    ArithOp::Div => arith(out_v, out_ok, x, y, |x, y| x / y, true),
                 }
             }
             Op::IsNull { arg, negated } => {
@@ -147,6 +137,45 @@ fn unary(v: &mut [f64], ok: &mut [bool], (av, ao): (&[f64], &[bool]), f: impl Fn
     for i in 0..v.len() {
         v[i] = f(av[i]);
         ok[i] = ao[i];
+    }
+}
+
+/// A comparison (booleans as 0/1); null when either operand is null. One
+/// copy per operator, so the loop has no call in it.
+#[inline]
+fn compare(
+    v: &mut [f64],
+    ok: &mut [bool],
+    (av, ao): (&[f64], &[bool]),
+    (bv, bo): (&[f64], &[bool]),
+    f: impl Fn(f64, f64) -> bool,
+) {
+    let n = v.len();
+    let (av, ao, bv, bo, ok) = (&av[..n], &ao[..n], &bv[..n], &bo[..n], &mut ok[..n]);
+    for i in 0..n {
+        v[i] = f(av[i], bv[i]) as u8 as f64;
+        ok[i] = ao[i] & bo[i];
+    }
+}
+
+/// Arithmetic; null when either operand is null, when the result is NaN, or
+/// (`div_by_zero_null`) when the divisor is 0.
+#[inline]
+fn arith(
+    v: &mut [f64],
+    ok: &mut [bool],
+    (av, ao): (&[f64], &[bool]),
+    (bv, bo): (&[f64], &[bool]),
+    f: impl Fn(f64, f64) -> f64,
+    div_by_zero_null: bool,
+) {
+    let n = v.len();
+    let (av, ao, bv, bo, ok) = (&av[..n], &ao[..n], &bv[..n], &bo[..n], &mut ok[..n]);
+    for i in 0..n {
+        let r = f(av[i], bv[i]);
+        let defined = !(r.is_nan() || (div_by_zero_null && bv[i] == 0.0));
+        v[i] = r;
+        ok[i] = ao[i] & bo[i] & defined;
     }
 }
 
