@@ -790,11 +790,16 @@ fn train(a: TrainArgs) -> Result<()> {
             }
         }
     }
-    let t = Instant::now();
+    let t = Stopwatch::start();
     let Fitted::Saved(model) = fit(a.model, &set.data, &a.fit)? else {
         bail!("this model cannot be saved");
     };
-    metrics.insert("train_seconds".to_string(), t.elapsed().as_secs_f64());
+    let (wall, cpu) = t.seconds();
+    metrics.extend(
+        [("train_seconds", wall), ("train_cpu_seconds", cpu)]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?))),
+    );
     let in_sample = model.predict(&set.data)?;
     let s = score(
         a.model,
