@@ -8,15 +8,16 @@
 //!
 //! Most features are one value (usually 0) for most people. With
 //! [`Layout::with_most_frequent_bins`], a feature whose most frequent bin
-//! holds at least half the rows skips that bin while accumulating and sets it
+//! holds at least 4/5 of the rows skips that bin while accumulating and sets it
 //! afterwards to the leaf's total minus the other bins (LightGBM's
 //! `most_freq_bin`): the long runs of updates to one bin, each waiting for the
 //! previous one, go away. The other bins are summed exactly as before; the
 //! skipped bin's sums differ from direct summation only by rounding, and the
-//! result is still the same whatever the number of threads. When the
-//! skipped bin holds at least 3/4 of the rows, the layout also keeps the list
-//! of the other rows, and a histogram of all rows (the root's) visits only
-//! those (same rows in the same order, so the same sums).
+//! result is still the same whatever the number of threads. (Below 4/5 the
+//! mispredicted branch on the skipped bin costs more than it saves: measured
+//! on the generated 640k population.) For these features the layout also
+//! keeps the list of the other rows, and a histogram of all rows (the root's)
+//! visits only those (same rows in the same order, so the same sums).
 
 use rayon::prelude::*;
 
@@ -60,8 +61,7 @@ pub struct Layout {
     /// Per feature, the bin skipped while accumulating and reconstructed
     /// from the leaf total (empty: no skipping).
     pub skip: Vec<Option<u8>>,
-    /// Per feature, the rows not in the skipped bin (ascending) when that bin
-    /// holds at least 3/4 of the rows; empty otherwise.
+    /// Per feature with a skipped bin, the rows not in it (ascending).
     pub listed: Vec<Option<Vec<u32>>>,
 }
 
@@ -79,7 +79,7 @@ impl Layout {
         }
     }
     /// Skips, for each feature of `bins` whose most frequent bin holds at
-    /// least half the rows, that bin while building (see the module docs).
+    /// least 4/5 of the rows, that bin while building (see the module docs).
     pub fn with_most_frequent_bins(mut self, bins: &[Vec<u8>]) -> Self {
         self.skip = bins
             .iter()
@@ -90,7 +90,7 @@ impl Layout {
                     .iter()
                     .enumerate()
                     .max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(&x.0)))?;
-                (c > 0 && 2 * c >= col.len()).then_some(b as u8)
+                (c > 0 && 5 * c >= 4 * col.len()).then_some(b as u8)
             })
             .collect();
         self.listed = bins
@@ -98,10 +98,11 @@ impl Layout {
             .zip(&self.skip)
             .map(|(col, m)| {
                 let m = (*m)?;
-                let rows: Vec<u32> = (0..col.len() as u32)
-                    .filter(|&r| col[r as usize] != m)
-                    .collect();
-                (4 * rows.len() <= col.len()).then_some(rows)
+                Some(
+                    (0..col.len() as u32)
+                        .filter(|&r| col[r as usize] != m)
+                        .collect(),
+                )
             })
             .collect();
         self
@@ -359,7 +360,7 @@ mod tests {
         assert_eq!(full, direct);
     }
 
-    /// Two features mostly in bin 0 (skipped), one dense (not skipped).
+    /// Two features mostly in bin 0 (90%, 87.5%: skipped), one dense (not skipped).
     fn sparse_data(n: usize) -> (Vec<Vec<u8>>, Vec<f32>, Vec<f32>) {
         let mut x = 12345u64;
         let mut next = || {
@@ -372,8 +373,8 @@ mod tests {
         let (mut g, mut h) = (Vec::new(), Vec::new());
         for _ in 0..n {
             let r = next();
-            bins[0].push(if r % 10 < 8 { 0 } else { (r % 5) as u8 + 1 });
-            bins[1].push(if next() % 3 == 0 { 6 } else { 0 });
+            bins[0].push(if r % 10 < 9 { 0 } else { (r % 5) as u8 + 1 });
+            bins[1].push(if next() % 8 == 0 { 6 } else { 0 });
             bins[2].push((next() % 7) as u8);
             g.push((next() % 1000) as f32 / 997.0 - 0.4);
             h.push((next() % 1000) as f32 / 991.0 + 0.01);
@@ -395,8 +396,7 @@ mod tests {
         let skip = Layout::new(&[6, 7, 7]).with_most_frequent_bins(&bins);
         assert_eq!(skip.skip, vec![Some(0), Some(0), None]);
         let used = [true, true, true];
-        // Feature 0 is 80% bin 0 (listed), feature 1 about 2/3 (not listed).
-        assert!(skip.listed[0].is_some() && skip.listed[1].is_none() && skip.listed[2].is_none());
+        assert!(skip.listed[0].is_some() && skip.listed[1].is_some() && skip.listed[2].is_none());
         let mut unlisted = skip.clone();
         unlisted.listed = vec![None; 3];
         let (mut a, mut b) = (
