@@ -355,3 +355,126 @@ fn evaluate_without_future_events_says_what_is_missing() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("events_future.parquet"), "{err}");
 }
+
+/// Parses a CSV written by `bench --export`: header and rows of cells.
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let text = fs::read_to_string(path).unwrap();
+    let mut lines = text
+        .lines()
+        .map(|l| l.split(',').map(str::to_string).collect());
+    let header: Vec<String> = lines.next().unwrap();
+    let rows: Vec<Vec<String>> = lines.collect();
+    assert!(rows.iter().all(|r| r.len() == header.len()), "ragged CSV");
+    (header, rows)
+}
+
+#[test]
+fn bench_exports_the_sets_it_used() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    ok(&[
+        "synth",
+        "--patients",
+        "300",
+        "--seed",
+        "11",
+        "--as-of",
+        AS_OF,
+        "--out",
+        s(&data),
+    ]);
+    let (out, export) = (tmp.path().join("bench"), tmp.path().join("export"));
+    let extra = ["--rounds", "5", "--out", s(&out), "--export", s(&export)];
+    succeeded(model("bench", &data, &criteria(), &extra));
+    let bench: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
+    let features: Vec<String> = bench["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f.as_str().unwrap().to_string())
+        .collect();
+
+    let (train_header, train) = read_csv(&export.join("train.csv"));
+    let (test_header, test) = read_csv(&export.join("test.csv"));
+    let mut expected = features.clone();
+    expected.extend(["y".to_string(), "top10".to_string()]);
+    assert_eq!(train_header, expected);
+    expected.push("mu_true".into());
+    assert_eq!(test_header, expected);
+    assert_eq!(
+        train.len() as u64,
+        bench["split"]["train_rows"].as_u64().unwrap()
+    );
+    assert_eq!(
+        test.len() as u64,
+        bench["split"]["test_rows"].as_u64().unwrap()
+    );
+
+    let n = features.len();
+    for rows in [&train, &test] {
+        // Missing values (e.g. labs never measured) are empty cells; labels are counts.
+        assert!(rows.iter().any(|r| r[..n].iter().any(String::is_empty)));
+        let y: Vec<f64> = rows.iter().map(|r| r[n].parse().unwrap()).collect();
+        assert!(y.iter().all(|v| *v >= 0.0 && v.fract() == 0.0));
+        // top10 = in the top 10 % of y (at most ceil(0.1 n) rows, all above the rest).
+        let top: Vec<bool> = rows.iter().map(|r| r[n + 1] == "1").collect();
+        assert!(rows.iter().all(|r| r[n + 1] == "0" || r[n + 1] == "1"));
+        let k = top.iter().filter(|t| **t).count();
+        assert!(
+            k > 0 && k <= rows.len().div_ceil(10),
+            "{k} of {}",
+            rows.len()
+        );
+        let lowest_top = (0..y.len())
+            .filter(|&i| top[i])
+            .map(|i| y[i])
+            .fold(f64::MAX, f64::min);
+        assert!((0..y.len()).all(|i| top[i] || y[i] < lowest_top));
+    }
+    let mu: Vec<f64> = test
+        .iter()
+        .filter(|r| !r[n + 2].is_empty())
+        .map(|r| r[n + 2].parse().unwrap())
+        .collect();
+    assert!(mu.len() * 10 > test.len() * 9 && mu.iter().all(|m| *m > 0.0));
+
+    // ours.json: compare.py's names, the bench's metrics and configuration.
+    let ours: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(export.join("ours.json")).unwrap()).unwrap();
+    assert_eq!(ours["config"]["rounds"], 5);
+    assert_eq!(ours["config"]["rows"], bench["split"]["train_rows"]);
+    assert_eq!(ours["config"]["gbm"]["num_rounds"], 5);
+    let model_of = |name: &str| {
+        bench["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["model"] == name)
+            .unwrap()
+            .clone()
+    };
+    for (ours_name, bench_name, metric) in [
+        ("gbm_poisson", "gbm", "deviance"),
+        ("glm_poisson", "poisson", "deviance"),
+        ("mean", "mean", "deviance"),
+        ("gbm_logistic", "gbm-logistic", "auc"),
+        ("logistic", "logistic", "auc"),
+    ] {
+        assert_eq!(
+            ours[ours_name]["report"][metric],
+            model_of(bench_name)[metric]
+        );
+        assert!(ours[ours_name]["train_seconds"].as_f64().unwrap() >= 0.0);
+    }
+    let coefficients = ours["glm_poisson_coefficients"].as_array().unwrap();
+    assert_eq!(coefficients[0]["name"], "intercept");
+    assert!(coefficients.len() > 1);
+    assert_eq!(ours["oracle"]["deviance"], bench["oracle"]["deviance"]);
+
+    // The export is of the temporal split only.
+    let extra = ["--kfold", "3", "--out", s(&out), "--export", s(&export)];
+    let refused = model("bench", &data, &criteria(), &extra);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--kfold"));
+}

@@ -23,6 +23,8 @@ fn bench(c: &mut Criterion) {
         .map(|(j, m)| m.bin_column(d.column(j)))
         .collect();
     let layout = Layout::new(&mappers.iter().map(BinMapper::n_bins).collect::<Vec<_>>());
+    // As in training: the most frequent bin of mostly-one-value features is skipped.
+    let layout_skip = layout.clone().with_most_frequent_bins(&bins);
     let obj = Objective::poisson();
     let score = vec![obj.init_score(d.labels(), None); n];
     let (mut g, mut h) = (vec![0f32; n], vec![0f32; n]);
@@ -63,10 +65,28 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    for (name, rows) in [
+        (
+            "histogram_all_rows_skip_most_frequent",
+            Rows::All { g: &g, h: &h },
+        ),
+        (
+            "histogram_eighth_of_rows_skip_most_frequent",
+            Rows::Some {
+                rows: &rows,
+                g: &og,
+                h: &oh,
+            },
+        ),
+    ] {
+        grp.bench_function(name, |b| {
+            b.iter(|| histogram::build(&mut hist, &layout_skip, &bins, &used, &rows))
+        });
+    }
     let ctx = GrowContext {
         bins: &bins,
         mappers: &mappers,
-        layout: &layout,
+        layout: &layout_skip,
         rules: SplitRules {
             lambda_l2: 0.0,
             min_data_in_leaf: 20,

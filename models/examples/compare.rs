@@ -19,6 +19,9 @@ use caregap_models::logistic::{LogisticModel, LogisticParams};
 use caregap_models::metrics::{self, ClassReport, CountReport};
 use caregap_models::simulate::simulate;
 
+mod common;
+use common::{arg, cpu_seconds};
+
 fn write_csv(
     path: &std::path::Path,
     d: &Dataset,
@@ -55,27 +58,14 @@ fn write_csv(
     std::fs::rename(tmp, path)
 }
 
-/// CPU time (user + system) of this process in seconds, from /proc (Linux);
-/// robust to other processes competing for the cores.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<f64> = after
-        .split_whitespace()
-        .map(|v| v.parse().unwrap_or(0.0))
-        .collect();
-    // Fields 14 and 15 (utime, stime) are at 11 and 12 after the ")".
-    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let out = std::path::PathBuf::from(
         args.get(1)
             .ok_or("usage: compare OUT_DIR [N_ROWS] [ROUNDS]")?,
     );
-    let n: usize = args.get(2).map_or(Ok(640_000), |s| s.parse())?;
-    let rounds: usize = args.get(3).map_or(Ok(100), |s| s.parse())?;
+    let n: usize = arg(2, 640_000)?;
+    let rounds: usize = arg(3, 100)?;
     std::fs::create_dir_all(&out)?;
     let t = Instant::now();
     let sim = simulate(n, 2026);

@@ -1,13 +1,20 @@
 #!/usr/bin/env python3
 """Side-by-side comparison of caregap's models with LightGBM, statsmodels and
-scikit-learn on the SAME data (written by caregap).
+scikit-learn on the SAME data (written by caregap), from either source:
 
+    # a generated population and the library's [[feature]] columns
+    caregap model bench --data POP --criteria criteria --as-of DATE --out B --export OUT
+    # or the simulated table of caregap-models
     cargo run --release -p caregap-models --example compare -- OUT [N_ROWS] [ROUNDS]
+
     /work/venv-models/bin/python models/scripts/compare.py OUT
 
-OUT holds train.csv / test.csv (features, y = next-year visits, top10 = in the
-top 10 % of y, test also mu_true) and ours.json (caregap's results). Prints one
-table and writes OUT/comparison.json.
+OUT holds train.csv / test.csv (features, missing = empty cell; y = next-year
+visits; top10 = in the top 10 % of y; test also mu_true, empty where unknown)
+and ours.json (caregap's results). Prints one table and writes
+OUT/comparison.json. Missing feature values: LightGBM handles NaN natively (as
+caregap's GBM does); statsmodels and scikit-learn get caregap's linear design
+(training-mean imputation + missingness indicators, see design()).
 
 LightGBM runs with caregap's GBM configuration: 2 threads, max_bin 255,
 num_leaves 31, learning_rate 0.1, min_data_in_leaf 20, min_sum_hessian 1e-3,
@@ -53,7 +60,7 @@ def main(out):
     test = pd.read_csv(os.path.join(out, "test.csv"))
     ours = json.load(open(os.path.join(out, "ours.json")))
     rounds = ours["config"]["rounds"]
-    feats = [c for c in train.columns if c not in ("y", "top10")]
+    feats = [c for c in train.columns if c not in ("y", "top10", "mu_true")]
     Xtr, Xte = train[feats].to_numpy(), test[feats].to_numpy()
     ytr, yte = train["y"].to_numpy(), test["y"].to_numpy()
     ttr, tte = train["top10"].to_numpy(), test["top10"].to_numpy()
@@ -96,13 +103,20 @@ def main(out):
     secs = time.perf_counter() - t
     p = lr.predict_proba(((Dte - mean) / sd).to_numpy())[:, 1]
     res["sklearn_logistic"] = dict(train_seconds=secs, auc=float(roc_auc_score(tte, p)))
-    res["oracle_deviance"] = poisson_deviance(yte, test["mu_true"].to_numpy())
+    if "mu_true" in test:
+        known = test["mu_true"].notna().to_numpy()
+        res["oracle_deviance"] = poisson_deviance(yte[known], test["mu_true"].to_numpy()[known])
+        res["oracle_rows"] = int(known.sum())
 
     def ours_dev(k):
         return ours[k]["report"]["deviance"], ours[k]["train_seconds"]
 
     def ours_auc(k):
         return ours[k]["report"]["auc"], ours[k]["train_seconds"]
+
+    def cpu(r):
+        v = r.get("cpu_seconds")
+        return float("nan") if v is None else v
 
     rows = [
         ("GBM Poisson: test deviance", *ours_dev("gbm_poisson"), res["lightgbm_poisson"]["deviance"],
@@ -114,23 +128,30 @@ def main(out):
         ("Logistic: test AUC", *ours_auc("logistic"), res["sklearn_logistic"]["auc"],
          res["sklearn_logistic"]["train_seconds"], "scikit-learn"),
     ]
+    print(f"source: {ours['config'].get('source', 'caregap-models compare example (simulated)')}")
     print(f"rows: train {len(ytr)}, test {len(yte)}, features {len(feats)}, rounds {rounds}, "
           f"caregap threads {ours['config']['threads']}")
     print(f"{'metric':<28} {'caregap':>10} {'time s':>8}   {'reference':>10} {'time s':>8}   reference")
     for name, a, ta, b, tb, who in rows:
         print(f"{name:<28} {a:>10.5f} {ta:>8.2f}   {b:>10.5f} {tb:>8.2f}   {who}")
     print(f"GBM CPU seconds (user+sys, robust to a loaded machine): caregap poisson "
-          f"{ours['gbm_poisson'].get('cpu_seconds', float('nan')):.2f} vs LightGBM {res['lightgbm_poisson']['cpu_seconds']:.2f}; "
-          f"caregap logistic {ours['gbm_logistic'].get('cpu_seconds', float('nan')):.2f} vs LightGBM "
+          f"{cpu(ours['gbm_poisson']):.2f} vs LightGBM {res['lightgbm_poisson']['cpu_seconds']:.2f}; "
+          f"caregap logistic {cpu(ours['gbm_logistic']):.2f} vs LightGBM "
           f"{res['lightgbm_binary']['cpu_seconds']:.2f}")
-    print(f"oracle deviance {res['oracle_deviance']:.5f}; null (train mean) deviance {null:.5f}")
+    oracle = res.get("oracle_deviance")
+    print(f"oracle deviance {'n/a' if oracle is None else f'{oracle:.5f}'} "
+          f"({res.get('oracle_rows', 0)} rows with mu_true); null (train mean) deviance {null:.5f}")
     print(f"Poisson GLM max relative coefficient difference vs statsmodels: "
           f"{res['statsmodels_poisson_glm']['max_rel_coef_diff_vs_ours']:.2e}")
     print("other caregap models (test deviance / AUC):")
     for k in ("mean", "age_sex", "last_year", "glm_nb2", "forest", "forest_classifier"):
+        if k not in ours:
+            continue
         r = ours[k]["report"]
-        v = r.get("deviance", r.get("auc"))
-        print(f"  {k:<18} {v:.5f}  ({ours[k]['train_seconds']:.2f} s)")
+        v = r.get("deviance")
+        v = r.get("auc") if v is None else v
+        v = float("nan") if v is None else v
+        print(f"  {k:<18} {v:.5f}  ({ours[k]['train_seconds'] or float('nan'):.2f} s)")
     json.dump(res, open(os.path.join(out, "comparison.json"), "w"), indent=2)
 
 

@@ -215,6 +215,29 @@ fn save_load_round_trip_and_feature_check() {
     assert!(err.contains("format_version 99"), "{err}");
 }
 
+/// A split that sends every present value one way and missing values the
+/// other has the threshold `+inf` (serde_json writes `null`): it must load.
+#[test]
+fn missing_versus_present_split_survives_json() {
+    let n = 2_000;
+    let x: Vec<f64> = (0..n)
+        .map(|i| if i % 2 == 0 { f64::NAN } else { (i % 7) as f64 })
+        .collect();
+    let y: Vec<f64> = (0..n).map(|i| if i % 2 == 0 { 6.0 } else { 1.0 }).collect();
+    let d = Dataset::new(vec!["x".into()], vec![x], y, None).unwrap();
+    let params = GbmParams {
+        num_rounds: 3,
+        num_leaves: 2,
+        ..GbmParams::default()
+    };
+    let model = train(&d, None, &params).unwrap();
+    let json = serde_json::to_string(&model).unwrap();
+    assert!(json.contains("\"threshold\":null"), "{json}");
+    let back: Booster = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, model);
+    assert_eq!(back.predict(&d).unwrap(), model.predict(&d).unwrap());
+}
+
 #[test]
 fn bad_parameters_are_refused() {
     let (tr, _) = known(100, 10);

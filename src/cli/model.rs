@@ -157,6 +157,12 @@ struct BenchArgs {
     /// Output folder: bench.csv, bench.json, calibration.svg (replaced atomically).
     #[arg(long, value_name = "OUTDIR")]
     out: PathBuf,
+    /// Also write the bench's exact train and test sets for
+    /// models/scripts/compare.py: train.csv, test.csv (one column per feature,
+    /// empty = missing; y; top10; test also mu_true from truth.parquet) and
+    /// ours.json (configuration, metrics, timings). Temporal split only.
+    #[arg(long, value_name = "DIR")]
+    export: Option<PathBuf>,
 }
 
 /// The models. Classifiers predict P(in the top 10 % of the year's visits).
@@ -531,22 +537,33 @@ impl Fitted {
     }
 }
 
+/// The GBM configuration of `caregap model` (crate defaults but rounds and seed).
+fn gbm_params(objective: Objective, opts: &FitOptions) -> GbmParams {
+    GbmParams {
+        objective,
+        num_rounds: opts.rounds,
+        seed: opts.seed,
+        ..GbmParams::default()
+    }
+}
+
+/// The Poisson objective of the `gbm` model (LightGBM's `poisson_max_delta_step`).
+const GBM_POISSON: Objective = Objective::Poisson {
+    max_delta_step: 0.7,
+};
+
+/// The classifiers' 0/1 labels: in the top 10 % of `y` (the set's own counts).
+fn top10(y: &[f64]) -> Vec<f64> {
+    metrics::top_labels(y, metrics::top_threshold(y, TOP_FRACTION))
+}
+
 /// Fits `kind` on `train` (count labels; classifiers convert them to top-10 % labels).
 fn fit(kind: Kind, train: &Dataset, opts: &FitOptions) -> Result<Fitted> {
     let glm_params = GlmParams {
         l2: opts.l2,
         ..GlmParams::default()
     };
-    let gbm_params = |objective| GbmParams {
-        objective,
-        num_rounds: opts.rounds,
-        seed: opts.seed,
-        ..GbmParams::default()
-    };
-    let top = || -> Result<Dataset> {
-        let t = metrics::top_threshold(train.labels(), TOP_FRACTION);
-        Ok(train.with_labels(metrics::top_labels(train.labels(), t))?)
-    };
+    let top = || -> Result<Dataset> { Ok(train.with_labels(top10(train.labels()))?) };
     let m = match kind {
         Kind::Mean => FittedModel::Mean(MeanBaseline::fit(train)?),
         Kind::AgeSex => FittedModel::AgeSex(
@@ -559,19 +576,15 @@ fn fit(kind: Kind, train: &Dataset, opts: &FitOptions) -> Result<Fitted> {
         ),
         Kind::Poisson => FittedModel::Glm(glm::fit_poisson(train, &glm_params)?),
         Kind::Nb => FittedModel::Glm(glm::fit_negative_binomial(train, &glm_params)?),
-        Kind::Gbm => FittedModel::Gbm(gbm::train(
-            train,
-            None,
-            &gbm_params(Objective::Poisson {
-                max_delta_step: 0.7,
-            }),
-        )?),
+        Kind::Gbm => FittedModel::Gbm(gbm::train(train, None, &gbm_params(GBM_POISSON, opts))?),
         Kind::Logistic => {
             FittedModel::Logistic(LogisticModel::fit(&top()?, &LogisticParams::default())?)
         }
-        Kind::GbmLogistic => {
-            FittedModel::Gbm(gbm::train(&top()?, None, &gbm_params(Objective::Logistic))?)
-        }
+        Kind::GbmLogistic => FittedModel::Gbm(gbm::train(
+            &top()?,
+            None,
+            &gbm_params(Objective::Logistic, opts),
+        )?),
         Kind::Forest => {
             return Ok(Fitted::Forest(Forest::fit(
                 train,
@@ -600,6 +613,9 @@ struct Scored {
     auc: Option<f64>,
     brier: Option<f64>,
     train_seconds: Option<f64>,
+    /// CPU seconds (user + system, all threads) of the fit; steadier than
+    /// wall time on a shared machine.
+    train_cpu_seconds: Option<f64>,
     calibration: Vec<CalibrationBin>,
     /// Why the model could not be fitted (bench only; the other fields are empty).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -620,6 +636,7 @@ impl Scored {
             auc: None,
             brier: None,
             train_seconds: None,
+            train_cpu_seconds: None,
             calibration: Vec::new(),
             error: Some(error),
         }
@@ -632,8 +649,7 @@ fn finite(x: f64) -> Option<f64> {
 
 fn score(kind: Kind, y: &[f64], pred: &[f64], train_mean: f64) -> Scored {
     let (deviance, d2, mae, rmse, auc, brier, calibration) = if kind.is_classifier() {
-        let t = metrics::top_threshold(y, TOP_FRACTION);
-        let c = metrics::ClassReport::new(&metrics::top_labels(y, t), pred);
+        let c = metrics::ClassReport::new(&top10(y), pred);
         (
             None,
             None,
@@ -667,6 +683,7 @@ fn score(kind: Kind, y: &[f64], pred: &[f64], train_mean: f64) -> Scored {
         auc,
         brier,
         train_seconds: None,
+        train_cpu_seconds: None,
         calibration,
         error: None,
     }
@@ -674,7 +691,7 @@ fn score(kind: Kind, y: &[f64], pred: &[f64], train_mean: f64) -> Scored {
 
 /// Out-of-fold predictions of `kind` over `k` random folds of `set`.
 fn cross_validate(kind: Kind, set: &Dataset, k: usize, opts: &FitOptions) -> Result<Scored> {
-    let t = Instant::now();
+    let t = Stopwatch::start();
     let mut oof = vec![f64::NAN; set.n_rows()];
     for fold in kfold(set.n_rows(), k, opts.seed)? {
         let m = fit(kind, &set.subset(&fold.train), opts)?;
@@ -685,8 +702,46 @@ fn cross_validate(kind: Kind, set: &Dataset, k: usize, opts: &FitOptions) -> Res
     }
     let mean = set.labels().iter().sum::<f64>() / set.n_rows().max(1) as f64;
     let mut s = score(kind, set.labels(), &oof, mean);
-    s.train_seconds = Some(t.elapsed().as_secs_f64());
+    (s.train_seconds, s.train_cpu_seconds) = t.seconds();
     Ok(s)
+}
+
+/// Wall and CPU seconds since [`Stopwatch::start`].
+struct Stopwatch {
+    wall: Instant,
+    cpu: f64,
+}
+
+impl Stopwatch {
+    fn start() -> Stopwatch {
+        Stopwatch {
+            wall: Instant::now(),
+            cpu: cpu_seconds(),
+        }
+    }
+
+    /// `(wall, cpu)`; CPU is `None` where /proc is not available.
+    fn seconds(&self) -> (Option<f64>, Option<f64>) {
+        let cpu = cpu_seconds();
+        (
+            Some(self.wall.elapsed().as_secs_f64()),
+            (cpu > 0.0).then_some(cpu - self.cpu),
+        )
+    }
+}
+
+/// CPU seconds (user + system, every thread) of this process so far, from
+/// /proc/self/stat (Linux; 0 elsewhere), in clock ticks of 1/100 s.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
+    [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum::<f64>()
+        / 100.0
 }
 
 fn mean_label(d: &Dataset) -> f64 {
@@ -735,11 +790,16 @@ fn train(a: TrainArgs) -> Result<()> {
             }
         }
     }
-    let t = Instant::now();
+    let t = Stopwatch::start();
     let Fitted::Saved(model) = fit(a.model, &set.data, &a.fit)? else {
         bail!("this model cannot be saved");
     };
-    metrics.insert("train_seconds".to_string(), t.elapsed().as_secs_f64());
+    let (wall, cpu) = t.seconds();
+    metrics.extend(
+        [("train_seconds", wall), ("train_cpu_seconds", cpu)]
+            .into_iter()
+            .filter_map(|(k, v)| Some((k.to_string(), v?))),
+    );
     let in_sample = model.predict(&set.data)?;
     let s = score(
         a.model,
@@ -813,7 +873,8 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
         .copied()
         .unwrap_or_else(|| mean_label(&set.data));
     let s = score(kind, set.data.labels(), &pred, train_mean);
-    let oracle = oracle(&a.common.data, &loaded.pop, &set)?;
+    let mu_true = truth_means(&a.common.data, &loaded.pop, &set)?;
+    let oracle = oracle(mu_true.as_deref(), &set);
     println!(
         "test set: {} people ({}); {} left out for withdrawn research consent",
         set.rows.len(),
@@ -863,6 +924,9 @@ fn bench(a: BenchArgs) -> Result<()> {
     let as_of = parse_date(&a.common.as_of)?;
     let src = source(&a.common.criteria)?;
     let temporal = a.kfold.is_none();
+    if a.export.is_some() && !temporal {
+        bail!("--export writes the temporal split's train and test sets; drop --kfold");
+    }
     let until = if temporal {
         add_months(as_of, 12)?
     } else {
@@ -884,6 +948,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         None
     };
     let mut rows = Vec::new();
+    let mut poisson_coefficients = None;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(Kind::ALL.len() as u64);
         bar.set_style(
@@ -898,12 +963,17 @@ fn bench(a: BenchArgs) -> Result<()> {
         }
         let fitted = match (&test, a.kfold) {
             (Some(test), _) => (|| -> Result<Scored> {
-                let t = Instant::now();
+                let t = Stopwatch::start();
                 let m = fit(kind, &train.data, &a.fit)?;
-                let secs = t.elapsed().as_secs_f64();
+                let secs = t.seconds();
+                if let Fitted::Saved(FittedModel::Glm(g)) = &m
+                    && kind == Kind::Poisson
+                {
+                    poisson_coefficients = Some(g.coefficients.clone());
+                }
                 let pred = m.predict(&test.data)?;
                 let mut s = score(kind, test.data.labels(), &pred, mean_label(&train.data));
-                s.train_seconds = Some(secs);
+                (s.train_seconds, s.train_cpu_seconds) = secs;
                 Ok(s)
             })(),
             (None, Some(k)) => cross_validate(kind, &train.data, k, &a.fit),
@@ -924,10 +994,13 @@ fn bench(a: BenchArgs) -> Result<()> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let oracle = match &test {
-        Some(test) => oracle(&a.common.data, &loaded.pop, test)?,
+    let mu_true = match &test {
+        Some(test) => truth_means(&a.common.data, &loaded.pop, test)?,
         None => None,
     };
+    let oracle = test
+        .as_ref()
+        .and_then(|test| oracle(mu_true.as_deref(), test));
     let text = table(&rows, oracle);
     let split = match (&test, a.kfold) {
         (Some(test), _) => json!({
@@ -968,6 +1041,10 @@ fn bench(a: BenchArgs) -> Result<()> {
     std::fs::write(staging.path("calibration.svg"), calibration_svg(&rows)?)
         .context("cannot write calibration.svg")?;
     let out = staging.commit()?;
+    if let (Some(dir), Some(test)) = (&a.export, &test) {
+        let ours = ours_json(&rows, &a, &train, test, oracle, poisson_coefficients);
+        export(dir, &train, test, mu_true.as_deref(), &ours)?;
+    }
     match &test {
         Some(test) => println!(
             "train: {} people ({}); test: {} people ({}); left out for withdrawn research \
@@ -995,26 +1072,151 @@ fn bench(a: BenchArgs) -> Result<()> {
 
 // ----------------------------------------------------------------- reports
 
-/// The generator's oracle deviance on the test set (`truth.parquet`, which is
-/// for the year after the generator's as_of): `(deviance, rows)` over the test
-/// rows that have a truth row, or `None` without the file or matching rows.
-fn oracle(dir: &Path, pop: &Population, test: &Set) -> Result<Option<(f64, usize)>> {
+/// Per row of `test`, the generator's true mean (`expected_visits` of
+/// `truth.parquet`, which is for the year after the generator's as_of); NaN
+/// for a person without a truth row; `None` without the file.
+fn truth_means(dir: &Path, pop: &Population, test: &Set) -> Result<Option<Vec<f64>>> {
     let path = dir.join("truth.parquet");
     if !path.is_file() {
         return Ok(None);
     }
     let truth = read_truth(&path)?;
-    let (mut y, mut mu) = (Vec::new(), Vec::new());
-    for (i, &p) in test.rows.iter().enumerate() {
-        if let Some(&m) = truth.get(&pop.patients.ids.display(p as usize)) {
-            y.push(test.data.labels()[i]);
-            mu.push(m);
+    Ok(Some(
+        test.rows
+            .iter()
+            .map(|&p| {
+                let id = pop.patients.ids.display(p as usize);
+                truth.get(&id).copied().unwrap_or(f64::NAN)
+            })
+            .collect(),
+    ))
+}
+
+/// The oracle deviance on the test set: `(deviance, rows)` over the rows with
+/// a true mean (see [`truth_means`]), or `None` without any.
+fn oracle(mu_true: Option<&[f64]>, test: &Set) -> Option<(f64, usize)> {
+    let (y, mu): (Vec<f64>, Vec<f64>) = test
+        .data
+        .labels()
+        .iter()
+        .zip(mu_true?)
+        .filter(|(_, m)| !m.is_nan())
+        .map(|(&y, &m)| (y, m))
+        .unzip();
+    (!y.is_empty()).then(|| (metrics::oracle_deviance(&y, &mu), y.len()))
+}
+
+// ------------------------------------------------------------------ export
+
+/// Writes `train.csv`, `test.csv` and `ours.json` (see [`BenchArgs::export`])
+/// into `dir`, replaced atomically.
+fn export(
+    dir: &Path,
+    train: &Set,
+    test: &Set,
+    mu_true: Option<&[f64]>,
+    ours: &serde_json::Value,
+) -> Result<()> {
+    let staging = StagingDir::new(dir)?;
+    for (name, set, mu) in [("train.csv", train, None), ("test.csv", test, mu_true)] {
+        std::fs::write(staging.path(name), set_csv(&set.data, mu))
+            .with_context(|| format!("cannot write {name}"))?;
+    }
+    std::fs::write(
+        staging.path("ours.json"),
+        serde_json::to_string_pretty(ours).context("cannot serialise ours.json")?,
+    )
+    .context("cannot write ours.json")?;
+    let out = staging.commit()?;
+    eprintln!("exported the train and test sets to {}", out.display());
+    Ok(())
+}
+
+/// One set as CSV: the features in library order (a missing value is an empty
+/// cell), `y` (the label), `top10` (the classifiers' label) and, with
+/// `mu_true`, the true mean (empty where unknown). Numbers round-trip exactly.
+fn set_csv(d: &Dataset, mu_true: Option<&[f64]>) -> String {
+    let cell = |out: &mut String, v: f64| {
+        if !v.is_nan() {
+            let _ = write!(out, "{v}");
         }
+    };
+    let top = top10(d.labels());
+    let mut out = d.names().join(",") + ",y,top10";
+    out.push_str(if mu_true.is_some() {
+        ",mu_true\n"
+    } else {
+        "\n"
+    });
+    for i in 0..d.n_rows() {
+        for j in 0..d.n_features() {
+            cell(&mut out, d.column(j)[i]);
+            out.push(',');
+        }
+        let _ = write!(out, "{},{}", d.labels()[i], top[i]);
+        if let Some(mu) = mu_true {
+            out.push(',');
+            cell(&mut out, mu[i]);
+        }
+        out.push('\n');
     }
-    if y.is_empty() {
-        return Ok(None);
+    out
+}
+
+/// The bench's results in the format models/scripts/compare.py reads (as
+/// written by the `compare` example of caregap-models): `config`, one entry
+/// per model under compare.py's names with `train_seconds`, `cpu_seconds` and
+/// `report`, the Poisson GLM's coefficients and the oracle.
+fn ours_json(
+    rows: &[Scored],
+    a: &BenchArgs,
+    train: &Set,
+    test: &Set,
+    oracle: Option<(f64, usize)>,
+    poisson_coefficients: Option<Vec<glm::Coefficient>>,
+) -> serde_json::Value {
+    let mut out = serde_json::Map::new();
+    for s in rows {
+        let name = match Kind::from_name(&s.model) {
+            Some(Kind::AgeSex) => "age_sex",
+            Some(Kind::LastYear) => "last_year",
+            Some(Kind::Poisson) => "glm_poisson",
+            Some(Kind::Nb) => "glm_nb2",
+            Some(Kind::Gbm) => "gbm_poisson",
+            Some(Kind::GbmLogistic) => "gbm_logistic",
+            _ => s.model.as_str(),
+        };
+        out.insert(
+            name.into(),
+            json!({"train_seconds": s.train_seconds, "cpu_seconds": s.train_cpu_seconds, "report": s}),
+        );
     }
-    Ok(Some((metrics::oracle_deviance(&y, &mu), y.len())))
+    out.insert(
+        "glm_poisson_coefficients".into(),
+        json!(poisson_coefficients),
+    );
+    out.insert(
+        "oracle".into(),
+        json!(oracle.map(|(d, n)| json!({"deviance": d, "rows": n}))),
+    );
+    out.insert(
+        "config".into(),
+        json!({
+            "source": "caregap model bench",
+            "data": a.common.data.display().to_string(),
+            "as_of": a.common.as_of,
+            "train": train.describe(),
+            "test": test.describe(),
+            "rows": train.rows.len(),
+            "test_rows": test.rows.len(),
+            "removed_research_consent": {"train": train.removed, "test": test.removed},
+            "rounds": a.fit.rounds,
+            "seed": a.fit.seed,
+            "threads": rayon::current_num_threads(),
+            "gbm": gbm_params(GBM_POISSON, &a.fit),
+        }),
+    );
+    serde_json::Value::Object(out)
 }
 
 fn read_truth(path: &Path) -> Result<HashMap<String, f64>> {

@@ -231,7 +231,8 @@ pub fn train(data: &Dataset, valid: Option<&Dataset>, params: &GbmParams) -> Res
         .map(|j| mappers[j].bin_column(data.column(j)))
         .collect();
     let missing: Vec<u8> = mappers.iter().map(BinMapper::missing_bin).collect();
-    let layout = Layout::new(&mappers.iter().map(BinMapper::n_bins).collect::<Vec<_>>());
+    let layout = Layout::new(&mappers.iter().map(BinMapper::n_bins).collect::<Vec<_>>())
+        .with_most_frequent_bins(&bins);
     let valid_bins: Option<Vec<Vec<u8>>> = valid.map(|v| {
         (0..n_feat)
             .into_par_iter()

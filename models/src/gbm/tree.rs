@@ -16,7 +16,11 @@ pub enum Node {
     Split {
         /// Feature index.
         feature: usize,
-        /// Raw-value threshold (upper bound of the split bin).
+        /// Raw-value threshold (upper bound of the split bin). `+inf` when
+        /// the split bin is the last value bin (every present value left,
+        /// missing values by `default_left`): serde_json writes it as `null`,
+        /// read back as `+inf`.
+        #[serde(deserialize_with = "null_is_infinity")]
         threshold: f64,
         /// The split bin (value bins `<= bin` go left).
         bin: u8,
@@ -36,6 +40,11 @@ pub enum Node {
         /// Training rows in the leaf.
         n: u32,
     },
+}
+
+/// Reads a threshold, `null` (how serde_json writes `+inf`) as `+inf`.
+fn null_is_infinity<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
 }
 
 /// A fitted tree.
