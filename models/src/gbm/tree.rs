@@ -7,6 +7,13 @@ use super::binning::BinMapper;
 use super::histogram::{self, BinStat, Layout, Rows};
 use super::split::{SplitInfo, SplitRules, best_split, leaf_value};
 
+/// Reads a split threshold: `null` is the `+inf` upper bound of the last
+/// value bin (a split of the non-missing values from the missing ones), which
+/// serde_json writes as `null`.
+fn open_ended<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::INFINITY))
+}
+
 /// A node of a tree; node 0 is the root.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "node")]
@@ -16,7 +23,9 @@ pub enum Node {
     Split {
         /// Feature index.
         feature: usize,
-        /// Raw-value threshold (upper bound of the split bin).
+        /// Raw-value threshold (upper bound of the split bin; `+inf` for the
+        /// open-ended last bin, written as `null` since JSON has no infinity).
+        #[serde(deserialize_with = "open_ended")]
         threshold: f64,
         /// The split bin (value bins `<= bin` go left).
         bin: u8,
