@@ -433,3 +433,24 @@ fn partition(
     rows[l..].copy_from_slice(&scratch[..r]);
     l
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_ended_threshold_survives_json() {
+        let node = Node::Split {
+            feature: 3,
+            threshold: f64::INFINITY,
+            bin: 131,
+            default_left: false,
+            left: 1,
+            right: 2,
+            gain: 0.5,
+        };
+        let text = serde_json::to_string(&node).unwrap();
+        assert!(text.contains("\"threshold\":null"), "{text}");
+        assert_eq!(serde_json::from_str::<Node>(&text).unwrap(), node);
+    }
+}
