@@ -534,8 +534,34 @@ lab!(
     0
 );
 
+lab!(HB, [("718-7", 1.0)], Some("B-Hb"), Some("g/l"), [], 0);
+lab!(
+    FERRITIN,
+    [("2276-4", 1.0)],
+    Some("P-Ferrit"),
+    Some("ug/l"),
+    [],
+    0
+);
+lab!(
+    B12,
+    [("14685-2", 1.0)],
+    Some("P-B12-Vit"),
+    Some("pmol/l"),
+    [],
+    0
+);
+lab!(
+    CALCIUM,
+    [("2000-8", 1.0)],
+    Some("P-Ca"),
+    Some("mmol/l"),
+    [],
+    2
+);
+
 /// Every laboratory test and vital sign the generator writes, by name.
-pub static LABS: [(&str, &Lab); 22] = [
+pub static LABS: [(&str, &Lab); 26] = [
     ("sbp", &SBP),
     ("dbp", &DBP),
     ("hba1c", &HBA1C),
@@ -558,4 +584,8 @@ pub static LABS: [(&str, &Lab); 22] = [
     ("bmi", &BMI),
     ("phq9", &PHQ9),
     ("fit", &FIT),
+    ("haemoglobin", &HB),
+    ("ferritin", &FERRITIN),
+    ("b12", &B12),
+    ("calcium", &CALCIUM),
 ];

@@ -405,6 +405,15 @@ struct Sim<'a> {
     on_mtx: (Day, Day),
     on_amiodarone: (Day, Day),
     on_valproate: (Day, Day),
+    /// DOAC and denosumab courses (first day, last day covered), for blood
+    /// counts and the renal function and calcium before denosumab.
+    on_doac: (Day, Day),
+    on_denosumab: (Day, Day),
+    /// Starts of metformin (vitamin B12) and levothyroxine (TSH).
+    on_metformin: Day,
+    on_levothyroxine: Day,
+    /// Triglyceride multiplier: about 7 for the few with severe hypertriglyceridaemia.
+    tg_factor: f64,
     /// Antidepressant course (first, last day covered), for PHQ-9 scores.
     on_antidepressant: (Day, Day),
     on_diuretic: Day,
@@ -434,6 +443,11 @@ pub fn simulate(rng: &mut ChaCha8Rng, p: &Person, cal: &Calendar, messy: bool) -
         on_mtx: (NEVER, NEVER),
         on_amiodarone: (NEVER, NEVER),
         on_valproate: (NEVER, NEVER),
+        on_doac: (NEVER, NEVER),
+        on_denosumab: (NEVER, NEVER),
+        on_metformin: NEVER,
+        on_levothyroxine: NEVER,
+        tg_factor: 1.0,
         on_antidepressant: (NEVER, NEVER),
         on_diuretic: NEVER,
         ckd_stage: 3,
@@ -788,6 +802,12 @@ impl Sim<'_> {
             if let Some(abx) = abx
                 && self.chance(if icd == "N39.0" { 0.8 } else { 0.3 })
             {
+                // Urinary infections: trimethoprim for 40 %, nitrofurantoin otherwise.
+                let abx = if icd == "N39.0" && self.chance(0.4) {
+                    "J01EA01"
+                } else {
+                    abx
+                };
                 self.med_fill(d, abx, if icd == "N39.0" { 5.0 } else { 7.0 });
             }
         }
@@ -979,6 +999,11 @@ impl Sim<'_> {
             };
             self.course(first, start, end, adh);
             raas = start;
+            // ACE inhibitor and ARB together (dual RAS blockade): 1 % of ACE starts.
+            if first.starts_with("C09A") && self.chance(0.01) {
+                let arb = pick(self.rng, &["C09CA01", "C09CA06"]);
+                self.course(arb, start + 180, end, adh);
+            }
             let extra = ["C08CA01", "C03AA03", "C03BA11", "C07AB02"];
             for k in 1..n {
                 let atc = extra[(k as usize + self.rng.random_range(0..2)) % extra.len()];
@@ -996,6 +1021,11 @@ impl Sim<'_> {
             self.dm_treat = (start, adh);
             if self.chance(0.82) {
                 self.course("A10BA02", start, end, adh);
+                self.on_metformin = start;
+            }
+            // Pioglitazone add-on in 2 %, also with heart failure (the contraindication).
+            if self.chance(0.02) {
+                self.course("A10BG03", start + 500, end, adh);
             }
             if self.chance(0.35) {
                 let atc = pick(
@@ -1099,14 +1129,27 @@ impl Sim<'_> {
                     0.25
                 };
                 if self.chance(warfarin) {
-                    let last = self.course("B01AA03", start, end, adh.max(0.7));
+                    // A fifth of non-valvular warfarin users switch to a DOAC in the
+                    // horizon: the last warfarin supply overlaps the first DOAC weeks.
+                    let switch = if !valve && self.chance(0.2) {
+                        self.day_in(start.max(self.cal.start), end)
+                    } else {
+                        end
+                    };
+                    let last = self.course("B01AA03", start, switch, adh.max(0.7));
                     self.on_warfarin = (start, last);
+                    if switch < end {
+                        let atc = pick(self.rng, &["B01AF01", "B01AF02", "B01AF03"]);
+                        let last = self.course(atc, switch, end, adh);
+                        self.on_doac = (switch, last);
+                    }
                 } else {
                     let atc = pick(
                         self.rng,
                         &["B01AF01", "B01AF02", "B01AF02", "B01AF03", "B01AE07"],
                     );
-                    self.course(atc, start, end, adh);
+                    let last = self.course(atc, start, end, adh);
+                    self.on_doac = (start, last);
                 }
                 self.af_antiplatelets(start, adh);
             } else if self.chance(0.2) {
@@ -1121,6 +1164,15 @@ impl Sim<'_> {
             }
             if self.chance(0.05) {
                 self.course("C01AA05", start + 30, end, adh);
+            }
+            // Rate control with verapamil or diltiazem (5 %) and rhythm control with
+            // dronedarone (3 %), kept also when heart failure follows.
+            if self.chance(0.05) {
+                let atc = pick(self.rng, &["C08DB01", "C08DA01"]);
+                self.course(atc, start + 30, end, adh);
+            }
+            if self.chance(0.03) {
+                self.course("C01BD07", start + 90, end, adh);
             }
         }
         // Heart failure.
@@ -1146,6 +1198,11 @@ impl Sim<'_> {
             if self.chance(0.35) {
                 let s = start + 90;
                 self.course("C03DA01", s, end, adh);
+                // Potassium and creatinine 7-21 days after the start, for two thirds.
+                if self.chance(0.65) {
+                    let d = s + 7 + self.rng.random_range(0..15);
+                    self.kidney(d);
+                }
                 if raas != NEVER {
                     self.raas_k = s.max(raas);
                 }
@@ -1172,6 +1229,24 @@ impl Sim<'_> {
             } else if self.chance(0.5) {
                 self.course("R03AK06", s, end, adh);
             }
+            // A LABA inhaler without a corticosteroid in 4 %.
+            if self.chance(0.04) {
+                let atc = pick(self.rng, &["R03AC13", "R03AC12"]);
+                self.course(atc, s + 60, end, adh);
+            }
+            // Exacerbations treated with prednisolone: 12 % have frequent ones
+            // (1.2 a year), the others 0.12 a year.
+            let rate = if self.chance(0.12) { 1.2 } else { 0.12 };
+            let onset = on(Cond::Asthma);
+            for &(lo, hi) in &self.cal.periods.clone() {
+                for _ in 0..poisson(self.rng, rate) {
+                    let d = self.day_in(lo, hi);
+                    if d > onset {
+                        let supply = pick(self.rng, &[5.0, 7.0, 10.0]);
+                        self.med_fill(d, "H02AB06", supply);
+                    }
+                }
+            }
         }
         if on(Cond::Copd) != NEVER {
             let adh = self.adherence() * 0.85;
@@ -1185,6 +1260,11 @@ impl Sim<'_> {
             }
             if self.chance(0.3) {
                 self.course("R03AK06", s, end, adh);
+            }
+            // An inhaled corticosteroid alone in 8 % (without a long-acting
+            // bronchodilator for those not also on one above).
+            if self.chance(0.08) {
+                self.course("R03BA02", s, end, adh);
             }
         }
         // Mental health: depression episodes of one to two years.
@@ -1219,8 +1299,22 @@ impl Sim<'_> {
             let last = self.course("L04AX03", s, end, adh);
             self.on_mtx = (s, last);
             self.course("B03BB01", s, end, adh);
-            if self.chance(0.3) {
+            // Prednisolone: a bridging course for a quarter, long-term low dose for a fifth.
+            let r = self.u();
+            if r < 0.25 {
                 self.course("H02AB06", s, s + 180, adh);
+            } else if r < 0.45 {
+                self.course("H02AB06", s, end, adh);
+            }
+        }
+        // Regular NSAID in 30 % of people with RA, with a PPI for half of them.
+        if on(Cond::Ra) != NEVER && self.chance(0.3) {
+            let adh = self.adherence();
+            let d = self.day_in(self.cal.start - 300, end).max(on(Cond::Ra));
+            let atc = pick(self.rng, &["M01AE02", "M01AB05", "M01AE01"]);
+            self.course(atc, d, end, adh);
+            if self.chance(0.5) {
+                self.course("A02BC01", d, end, adh);
             }
         }
         if on(Cond::Osteoporosis) != NEVER {
@@ -1230,7 +1324,8 @@ impl Sim<'_> {
             if r < 0.5 {
                 self.course("M05BA04", s, end, adh);
             } else if r < 0.65 {
-                self.course("M05BX04", s, end, adh);
+                let last = self.course("M05BX04", s, end, adh);
+                self.on_denosumab = (s, last);
             }
             if self.chance(0.6) {
                 self.course("A12AX", s, end, adh);
@@ -1240,6 +1335,7 @@ impl Sim<'_> {
             let adh = self.adherence();
             let s = self.start_after(on(Cond::Hypothyroid), 30.0);
             self.course("H03AA01", s, end, adh);
+            self.on_levothyroxine = s;
         }
         if on(Cond::Smoking) != NEVER && self.chance(0.05) {
             let d = self.day_in(self.cal.start, end);
@@ -1251,6 +1347,7 @@ impl Sim<'_> {
     /// anticoagulant, the unsafe combinations), PPIs, hypnotics, paracetamol.
     fn general_meds(&mut self) {
         let p = self.p;
+        let ulcer = self.peptic_ulcer();
         for &(lo, hi) in &self.cal.periods.clone() {
             let age = p.age_at(hi);
             if age < 12.0 {
@@ -1266,6 +1363,15 @@ impl Sim<'_> {
             }
             if p.has(Cond::Af, lo + 1) {
                 nsaid *= 0.6;
+            }
+            if ulcer <= lo {
+                nsaid *= 0.5;
+            }
+            // Fluconazole for candidiasis (single dispensings, more in women).
+            if self.chance(if p.female { 0.03 } else { 0.01 }) {
+                let d = self.day_in(lo, hi);
+                let supply = pick(self.rng, &[1.0, 3.0, 7.0]);
+                self.med_fill(d, "J02AC01", supply);
             }
             for _ in 0..poisson(self.rng, nsaid) {
                 let d = self.day_in(lo, hi);
@@ -1284,6 +1390,7 @@ impl Sim<'_> {
                 self.med_fill(d, "N02BE01", 30.0);
             }
         }
+        self.other_long_courses();
         let age = p.age_at(self.cal.as_of);
         if age > 55.0 && self.chance(0.08) {
             let d = self.day_in(self.cal.start - 400, self.cal.end);
@@ -1322,6 +1429,18 @@ impl Sim<'_> {
         if poor_dm {
             self.hba1c_base += 14.0;
         }
+        // Severe hypertriglyceridaemia: 1.2 % with diabetes, obesity or alcohol
+        // use, 0.3 % of the others.
+        let tg_risk = [Cond::T2d, Cond::Obesity, Cond::Alcohol]
+            .iter()
+            .any(|&c| p.onset[c as usize] != NEVER);
+        if self.chance(if tg_risk { 0.012 } else { 0.003 }) {
+            self.tg_factor = 7.0;
+        }
+        // Thyroid effects: amiodarone hypothyroidism (12 %) or thyrotoxicosis
+        // (3 %) from 4 months of use; levothyroxine over-replacement (7 %).
+        let amio_thyroid = self.u();
+        let levo_over = self.chance(0.07);
         // PHQ-9 (0-27) at the depression diagnosis and at follow-ups.
         let dep = p.onset[Cond::Depression as usize];
         let phq_severity = 13.0 + 4.5 * normal(self.rng);
@@ -1373,12 +1492,14 @@ impl Sim<'_> {
                 self.lipids(d);
             }
             // Kidney function and electrolytes.
+            let on_between = |(s, e): (Day, Day)| s <= ahi && e >= alo;
             let kidney = [Cond::Htn, Cond::T2d, Cond::Ckd, Cond::Hf]
                 .iter()
                 .any(|&c| has(c))
                 || self.htn_treat.0 <= mid
                 || self.on_lithium.0 <= mid
-                || self.on_mtx.0 <= mid;
+                || self.on_mtx.0 <= mid
+                || (age >= 65.0 && on_between(self.on_antidepressant));
             let r_crea = if has(Cond::Ckd) {
                 2.0 * nm
             } else if kidney {
@@ -1405,18 +1526,38 @@ impl Sim<'_> {
                 }
             }
             // Drug monitoring.
-            let on_between = |(s, e): (Day, Day)| s <= ahi && e >= alo;
             if on_between(self.on_warfarin) {
                 for _ in 0..poisson(self.rng, 12.0 * nm) {
                     let d = self.day_in(alo.max(self.on_warfarin.0), ahi);
-                    let v = 2.5 + 0.55 * normal(self.rng);
-                    self.lab(d, &codes::INR, v.clamp(0.9, 8.0));
+                    // 2 % of INRs are 5 or above (over-anticoagulation).
+                    let v = if self.chance(0.02) {
+                        (5.0 + exp(self.rng, 0.8)).min(9.0)
+                    } else {
+                        (2.5 + 0.55 * normal(self.rng)).clamp(0.9, 4.9)
+                    };
+                    self.lab(d, &codes::INR, v);
                 }
             }
+            // Renal function and calcium before denosumab doses.
+            if on_between(self.on_denosumab) {
+                for _ in 0..poisson(self.rng, 1.4 * nm) {
+                    let d = self.day_in(alo.max(self.on_denosumab.0), ahi);
+                    self.kidney(d);
+                    if self.chance(0.85) {
+                        self.calcium(d);
+                    }
+                }
+            }
+            self.blood_tests(alo, ahi, nm);
             if on_between(self.on_lithium) {
                 for _ in 0..poisson(self.rng, 2.5 * nm) {
                     let d = self.day_in(alo.max(self.on_lithium.0), ahi);
-                    let v = 0.7 + 0.18 * normal(self.rng);
+                    // 2 % of levels 1.2 or above (toxic range).
+                    let v = if self.chance(0.02) {
+                        1.2 + exp(self.rng, 0.2)
+                    } else {
+                        0.7 + 0.18 * normal(self.rng)
+                    };
                     self.lab(d, &codes::LITHIUM, v.clamp(0.1, 2.5));
                 }
             }
@@ -1433,6 +1574,7 @@ impl Sim<'_> {
             } else {
                 0.08
             };
+            let mtx = on_between(self.on_mtx);
             for _ in 0..poisson(self.rng, liver_rate) {
                 let d = self.day_in(alo, ahi);
                 let liver = if has(Cond::Alcohol) || has(Cond::Liver) {
@@ -1440,8 +1582,16 @@ impl Sim<'_> {
                 } else {
                     1.0
                 };
-                let v = 24.0 * liver * (0.4 * normal(self.rng)).exp();
+                // On methotrexate: 2 % of ALTs above 150 U/l, a blood count with 95 %.
+                let v = if mtx && self.chance(0.02) {
+                    151.0 + exp(self.rng, 60.0)
+                } else {
+                    24.0 * liver * (0.4 * normal(self.rng)).exp()
+                };
                 self.lab(d, &codes::ALT, v.clamp(5.0, 400.0));
+                if mtx && self.chance(0.95) {
+                    self.haemoglobin(d);
+                }
             }
             let tsh_rate = if has(Cond::Hypothyroid)
                 || on_between(self.on_amiodarone)
@@ -1456,7 +1606,17 @@ impl Sim<'_> {
             for _ in 0..poisson(self.rng, tsh_rate) {
                 let d = self.day_in(alo, ahi);
                 let med = if has(Cond::Hypothyroid) { 2.6 } else { 1.8 };
-                let v = med * (0.5 * normal(self.rng)).exp();
+                let amio =
+                    d >= self.on_amiodarone.0.saturating_add(120) && d <= self.on_amiodarone.1;
+                let v = if amio && amio_thyroid < 0.12 {
+                    12.0 + exp(self.rng, 8.0)
+                } else if amio && amio_thyroid < 0.15 {
+                    0.01 + 0.07 * self.u()
+                } else if levo_over && d >= self.on_levothyroxine.saturating_add(90) {
+                    0.02 + 0.07 * self.u()
+                } else {
+                    med * (0.5 * normal(self.rng)).exp()
+                };
                 self.lab(d, &codes::TSH, v.clamp(0.01, 60.0));
             }
             if has(Cond::Depression) {
@@ -1480,6 +1640,106 @@ impl Sim<'_> {
         let treated = d >= s.saturating_add(60) && d <= e;
         let v = severity - if treated { 5.0 } else { 0.0 } + 3.0 * normal(self.rng);
         self.lab(d, &codes::PHQ9, v.clamp(0.0, 27.0));
+    }
+
+    /// Blood count, ferritin, vitamin B12 and calcium in period `(alo, ahi]`:
+    /// more often on a DOAC, in CKD, heart failure, on metformin or lithium.
+    fn blood_tests(&mut self, alo: Day, ahi: Day, nm: f64) {
+        let p = self.p;
+        let mid = alo + (ahi - alo) / 2;
+        let age = p.age_at(mid);
+        let has = |c: Cond| p.has(c, mid);
+        let on_between = |(s, e): (Day, Day)| s <= ahi && e >= alo;
+        let hb_rate = if has(Cond::Ckd) || on_between(self.on_doac) {
+            1.5 * nm
+        } else if has(Cond::Hf) {
+            1.0 * nm
+        } else if age >= 65.0 {
+            0.5
+        } else {
+            0.25
+        };
+        for _ in 0..poisson(self.rng, hb_rate) {
+            let d = self.day_in(alo, ahi);
+            self.haemoglobin(d);
+        }
+        let ferritin_rate = if has(Cond::Hf) {
+            0.4 * nm
+        } else if p.female && age < 50.0 {
+            0.1
+        } else {
+            0.04
+        };
+        let med = if p.female && age < 50.0 { 45.0 } else { 110.0 };
+        let span = (alo, ahi);
+        self.lognormal_labs(
+            span,
+            ferritin_rate,
+            &codes::FERRITIN,
+            (med, 0.8),
+            (3.0, 2000.0),
+        );
+        let metformin = self.on_metformin <= ahi;
+        let b12_rate = if metformin {
+            0.3 * nm
+        } else if age >= 65.0 {
+            0.08
+        } else {
+            0.03
+        };
+        let med = if metformin { 260.0 } else { 310.0 };
+        self.lognormal_labs(span, b12_rate, &codes::B12, (med, 0.35), (50.0, 1500.0));
+        let ca_rate = if on_between(self.on_lithium) {
+            1.2 * nm
+        } else if has(Cond::Ckd) {
+            0.6 * nm
+        } else if has(Cond::Osteoporosis) {
+            0.3
+        } else if age >= 65.0 {
+            0.06
+        } else {
+            0.02
+        };
+        for _ in 0..poisson(self.rng, ca_rate) {
+            let d = self.day_in(alo, ahi);
+            self.calcium(d);
+        }
+    }
+
+    /// `Poisson(rate)` results of `lab` in `(lo, hi]`, log-normal with
+    /// (median, sd of the log), clamped to `range`.
+    fn lognormal_labs(
+        &mut self,
+        (lo, hi): (Day, Day),
+        rate: f64,
+        lab: &'static Lab,
+        (median, sd): (f64, f64),
+        range: (f64, f64),
+    ) {
+        for _ in 0..poisson(self.rng, rate) {
+            let d = self.day_in(lo, hi);
+            let v = median * (sd * normal(self.rng)).exp();
+            self.lab(d, lab, v.clamp(range.0, range.1));
+        }
+    }
+
+    /// Haemoglobin (g/l): lower in women, CKD (by stage) and heart failure.
+    fn haemoglobin(&mut self, d: Day) {
+        let mut v = if self.p.female { 136.0 } else { 150.0 } + 10.0 * normal(self.rng);
+        if self.p.has(Cond::Ckd, d) {
+            v -= 10.0 * (self.ckd_stage as f64 - 2.0);
+        }
+        if self.p.has(Cond::Hf, d) {
+            v -= 6.0;
+        }
+        self.lab(d, &codes::HB, v.clamp(60.0, 200.0));
+    }
+
+    /// Total calcium (mmol/l), a little higher on lithium.
+    fn calcium(&mut self, d: Day) {
+        let li = d >= self.on_lithium.0 && d <= self.on_lithium.1;
+        let v = 2.35 + if li { 0.05 } else { 0.0 } + 0.08 * normal(self.rng);
+        self.lab(d, &codes::CALCIUM, v.clamp(1.6, 3.5));
     }
 
     fn hba1c_at(&self, d: Day) -> f64 {
@@ -1509,7 +1769,7 @@ impl Sim<'_> {
         let ldl = (ldl + 0.25 * normal(self.rng)).clamp(0.5, 9.0);
         let hdl =
             ((if self.p.female { 1.6 } else { 1.3 }) + 0.3 * normal(self.rng)).clamp(0.5, 3.5);
-        let tg = 1.3 * (0.45 * normal(self.rng)).exp();
+        let tg = 1.3 * self.tg_factor * (0.45 * normal(self.rng)).exp();
         self.lab(d, &codes::CHOL, ldl + hdl + tg / 2.2);
         self.lab(d, &codes::HDL, hdl);
         self.lab(d, &codes::LDL, ldl);
@@ -1550,12 +1810,23 @@ impl Sim<'_> {
         self.lab(d, &codes::CREA, scr * 88.4);
         self.lab(d, &codes::EGFR, egfr);
         if self.chance(0.8) {
+            let ckd = self.p.has(Cond::Ckd, d);
             let mut k = 4.1 + 0.35 * normal(self.rng);
-            if self.p.has(Cond::Ckd, d) {
+            if ckd {
                 k += 0.3;
             }
             if d >= self.raas_k {
                 k += 0.35;
+            }
+            // Hyperkalaemia (6 or above): 1 % of CKD results, more in stage 4-5
+            // and with ACE/ARB plus spironolactone; 0.05 % otherwise.
+            let p_high = if ckd {
+                0.01 + if self.ckd_stage >= 4 { 0.02 } else { 0.0 }
+            } else {
+                0.0005
+            } + if d >= self.raas_k { 0.01 } else { 0.0 };
+            if self.chance(p_high) {
+                k = 6.0 + exp(self.rng, 0.3);
             }
             self.lab(d, &codes::POTASSIUM, k.clamp(2.5, 7.5));
         }
@@ -1563,6 +1834,21 @@ impl Sim<'_> {
             let mut na = 140.0 + 2.5 * normal(self.rng);
             if d >= self.on_diuretic {
                 na -= 2.0;
+            }
+            // Hyponatraemia (below 130): more with age 80+, heart failure,
+            // diuretics and antidepressants.
+            let (ad_start, ad_end) = self.on_antidepressant;
+            let p_low = 0.002
+                + if age >= 80.0 { 0.02 } else { 0.0 }
+                + if self.p.has(Cond::Hf, d) { 0.04 } else { 0.0 }
+                + if d >= self.on_diuretic { 0.015 } else { 0.0 }
+                + if d >= ad_start && d <= ad_end {
+                    0.03
+                } else {
+                    0.0
+                };
+            if self.chance(p_low) {
+                na = 129.4 - exp(self.rng, 3.0);
             }
             self.lab(d, &codes::SODIUM, na.clamp(118.0, 155.0));
         }
@@ -1683,6 +1969,26 @@ impl Sim<'_> {
                 let d = flu_day(lo, hi, self.u());
                 self.simple(d, "immunization", "ATC", "J07BB02");
             }
+            // COVID-19 each autumn from 2021: 75+, 65-74, adult risk groups
+            // and methotrexate users, few other adults.
+            let immuno = self.on_mtx.0 <= hi && self.on_mtx.1 >= lo;
+            let pc = if age >= 75.0 {
+                0.8 * will
+            } else if age >= 65.0 {
+                0.6 * will
+            } else if age >= 18.0 && (risk || immuno) {
+                0.4 * will
+            } else if age >= 18.0 {
+                0.03
+            } else {
+                0.0
+            };
+            if self.chance(pc) {
+                let d = flu_day(lo, hi, self.u());
+                if d >= days_from_civil(2021, 1, 1) {
+                    self.simple(d, "immunization", "ATC", "J07BN01");
+                }
+            }
             if age >= 70.0 && self.chance(0.02 * will * 2.0) {
                 let d = self.day_in(lo, hi);
                 self.simple(d, "immunization", "ATC", "J07BK03");
@@ -1711,10 +2017,38 @@ impl Sim<'_> {
         };
         if (age >= 65.0 || risk) && self.chance(pr) {
             let d = self.day_in(self.cal.start, self.cal.end);
-            self.simple(d, "immunization", "ATC", "J07AL02");
-            if self.chance(0.4) {
-                let d2 = d + 60 + self.rng.random_range(0..300);
-                self.simple(d2, "immunization", "ATC", "J07AL01");
+            if self.chance(0.15) {
+                // PPV23 alone (the older practice); a third get the PCV a year or two later.
+                self.simple(d, "immunization", "ATC", "J07AL01");
+                if self.chance(0.33) {
+                    let d2 = d + 365 + self.rng.random_range(0..365);
+                    self.simple(d2, "immunization", "ATC", "J07AL02");
+                }
+            } else {
+                self.simple(d, "immunization", "ATC", "J07AL02");
+                if self.chance(0.4) {
+                    let d2 = d + 60 + self.rng.random_range(0..300);
+                    self.simple(d2, "immunization", "ATC", "J07AL01");
+                }
+            }
+        }
+        // Hepatitis B (three doses): 60 % of people with CKD stage 4-5 before
+        // dialysis, 15 % of diabetics and 8 % of other adults under 60 (work, travel).
+        let severe_ckd = p.has(Cond::Ckd, self.cal.as_of) && self.ckd_stage >= 4;
+        let diabetic = p.has(Cond::T2d, self.cal.as_of) || p.has(Cond::T1d, self.cal.as_of);
+        let ph = if severe_ckd {
+            0.6
+        } else if !(18.0..60.0).contains(&age) {
+            0.0
+        } else if diabetic {
+            0.15
+        } else {
+            0.08
+        };
+        if self.chance(ph) {
+            let d = self.day_in(self.cal.start, self.cal.as_of);
+            for k in [0, 30, 180] {
+                self.simple(d + k, "immunization", "ATC", "J07BC01");
             }
         }
     }
@@ -1750,6 +2084,9 @@ impl Sim<'_> {
                 if self.chance(0.1) {
                     self.dx(s + 180, "ICD10", "O24.4");
                 }
+                if self.chance(0.012) {
+                    self.anticoagulated_pregnancy(s);
+                }
                 let birth = s + 273 + self.rng.random_range(0..14) - 7;
                 self.dx(birth, "ICD10", "O80");
                 d = birth + 365;
@@ -1757,6 +2094,26 @@ impl Sim<'_> {
                 d += 365;
             }
         }
+    }
+
+    /// A venous thromboembolism (I80.2, I26.9) in the 14 months before a
+    /// pregnancy, anticoagulated with a DOAC (60 %) or warfarin: half switch
+    /// at the first antenatal visit, half continue (the safety gap).
+    fn anticoagulated_pregnancy(&mut self, s: Day) {
+        let vte = s - 30 - self.rng.random_range(0..400);
+        let code = pick(self.rng, &["I80.2", "I26.9"]);
+        self.dx(vte, "ICD10", code);
+        let atc = if self.chance(0.4) {
+            "B01AA03"
+        } else {
+            pick(self.rng, &["B01AF01", "B01AF02"])
+        };
+        let stop = if self.chance(0.5) {
+            s + 270
+        } else {
+            s + 70 + self.rng.random_range(0..21)
+        };
+        self.course(atc, vte, stop, 0.9);
     }
 
     fn palliative(&mut self) {
@@ -1983,6 +2340,66 @@ impl Sim<'_> {
         };
         let last = self.course("N03AG01", s, self.cal.end, adh);
         self.on_valproate = (self.on_valproate.0.min(s), self.on_valproate.1.max(last));
+    }
+
+    /// A peptic ulcer coded once in the history for 1.2 % of adults under 60
+    /// and 3 % from 60 on (K25.9, K26.9); 60 % then take a PPI long-term.
+    /// Returns the day of the code (NEVER without one).
+    fn peptic_ulcer(&mut self) -> Day {
+        let age = self.p.age_at(self.cal.as_of);
+        if age < 30.0 || !self.chance(if age >= 60.0 { 0.03 } else { 0.012 }) {
+            return NEVER;
+        }
+        let d = self.day_in(self.cal.start, self.cal.as_of);
+        let code = pick(self.rng, &["K25.9", "K26.9"]);
+        self.dx(d, "ICD10", code);
+        if self.chance(0.6) {
+            let adh = self.adherence();
+            self.course("A02BC01", d, self.cal.end, adh);
+        }
+        d
+    }
+
+    /// Long courses not tied to a modelled condition: azole for nail fungus,
+    /// trimethoprim prophylaxis of recurrent urinary infections, aspirin for
+    /// primary prevention, propranolol and timolol eye drops (non-selective
+    /// beta-blockers).
+    fn other_long_courses(&mut self) {
+        let p = self.p;
+        let (start, end) = (self.cal.start, self.cal.end);
+        let age = p.age_at(self.cal.as_of);
+        let random_start = |s: &mut Self| s.day_in(start - 200, end);
+        if age >= 50.0 && self.chance(0.04) {
+            let d = random_start(self);
+            let stop = d + 120 + self.rng.random_range(0..240);
+            self.course("J02AC01", d, stop, 0.7);
+        }
+        if p.female && age >= 50.0 && self.chance(0.04) {
+            let d = random_start(self);
+            let stop = d + 180 + self.rng.random_range(0..180);
+            self.course("J01EA01", d, stop, 0.7);
+        }
+        let vascular = [Cond::Chd, Cond::Stroke, Cond::Tia, Cond::Pad, Cond::Af]
+            .iter()
+            .any(|&c| p.onset[c as usize] != NEVER);
+        let diabetic = p.onset[Cond::T2d as usize] != NEVER;
+        if age >= 60.0 && !vascular && self.chance(if diabetic { 0.12 } else { 0.04 }) {
+            let d = self.day_in(start - 600, end);
+            let adh = self.adherence();
+            self.course("B01AC06", d, end, adh);
+        }
+        let asthma = p.onset[Cond::Asthma as usize] != NEVER;
+        if (18.0..65.0).contains(&age) && self.chance(if asthma { 0.005 } else { 0.01 }) {
+            let d = random_start(self);
+            let stop = if self.chance(0.4) { end } else { d + 365 };
+            let adh = self.adherence();
+            self.course("C07AA05", d, stop, adh);
+        }
+        if age >= 60.0 && self.chance(0.03) {
+            let d = random_start(self);
+            let adh = self.adherence();
+            self.course("S01ED01", d, end, adh);
+        }
     }
 
     fn new_condition_treatments(&mut self) {
