@@ -535,15 +535,19 @@ impl<'a> Context<'a> {
             .features
             .iter()
             .zip(feats)
-            .map(|(f, (v, valid))| FeatureColumn {
+            .map(|(f, (mut v, valid))| FeatureColumn {
                 name: f.name.clone(),
                 values: match f.ty {
-                    FeatureType::Num => FeatureValues::Num(
-                        v.iter()
-                            .zip(&valid)
-                            .map(|(&x, &ok)| if ok { x } else { 0.0 })
-                            .collect(),
-                    ),
+                    // Rewritten in place: a second column of 600k values per
+                    // feature would only add memory to fault in.
+                    FeatureType::Num => FeatureValues::Num({
+                        for (x, &ok) in v.iter_mut().zip(&valid) {
+                            if !ok {
+                                *x = 0.0;
+                            }
+                        }
+                        v
+                    }),
                     FeatureType::Bool => FeatureValues::Bool(
                         v.iter()
                             .zip(&valid)
