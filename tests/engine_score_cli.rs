@@ -1,5 +1,7 @@
 //! `caregap score` end to end: Parquet in, the real binary, outputs read back.
 
+mod data_util;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -10,7 +12,6 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Int64Type, Schema};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 fn d(s: &str) -> i32 {
     let date = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
@@ -26,13 +27,7 @@ fn write(path: &Path, fields: Vec<Field>, cols: Vec<ArrayRef>) {
 }
 
 fn read(path: &Path) -> RecordBatch {
-    let f = fs::File::open(path).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+    data_util::read_parquet(path)
 }
 
 fn strings(b: &RecordBatch, col: &str) -> Vec<String> {

@@ -1,6 +1,8 @@
 //! `caregap model train|evaluate|predict|bench` end to end: the real binary
 //! on a small generated population (`caregap synth --patients 1500`).
 
+mod data_util;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -9,7 +11,6 @@ use std::sync::OnceLock;
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 const AS_OF: &str = "2025-01-01";
 
@@ -60,13 +61,7 @@ fn s(p: &Path) -> &str {
 }
 
 fn read(path: &Path) -> RecordBatch {
-    let f = fs::File::open(path).unwrap();
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
-        .unwrap()
-        .build()
-        .unwrap();
-    let batches: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
-    arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap()
+    data_util::read_parquet(path)
 }
 
 fn patient_ids(b: &RecordBatch) -> BTreeSet<i64> {

@@ -1,12 +1,13 @@
 //! End-to-end tests of `caregap rank`, `calllist`, `outreach` and `report` on a
 //! hand-made scoring run (the files `caregap score` writes), one rule per person.
 
+mod data_util;
+
 use arrow::array::{
     Array, ArrayRef, BooleanArray, Date32Array, Float64Array, Int32Array, Int64Array, RecordBatch,
     StringArray, UInt64Array,
 };
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -25,10 +26,7 @@ fn write(path: &Path, cols: Vec<(&str, ArrayRef)>) {
 }
 
 fn read(path: &Path) -> RecordBatch {
-    let r = ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
-    let schema = r.schema().clone();
-    let batches: Vec<_> = r.build().unwrap().map(Result::unwrap).collect();
-    arrow::compute::concat_batches(&schema, &batches).unwrap()
+    data_util::read_parquet(path)
 }
 
 fn strs(v: &[&str]) -> ArrayRef {

@@ -1,6 +1,8 @@
 //! The generated files follow the data model, are sorted, plausible, and use
 //! only the codes documented in `data-synth/CODES.md`.
 
+mod data_util;
+
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
@@ -8,7 +10,6 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
 use caregap_synth::{Config, Summary, generate};
 use chrono::NaiveDate;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 const AS_OF: i32 = 20454; // 2026-01-01
 const NEXT_YEAR: i32 = AS_OF + 365; // 2027-01-01
@@ -24,11 +25,7 @@ fn generate_into(patients: u64, string_ids: bool, messy: bool) -> (tempfile::Tem
 }
 
 fn read(dir: &Path, name: &str) -> RecordBatch {
-    let file = std::fs::File::open(dir.join(format!("{name}.parquet"))).unwrap();
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).unwrap();
-    let schema = builder.schema().clone();
-    let batches: Vec<RecordBatch> = builder.build().unwrap().map(|b| b.unwrap()).collect();
-    arrow::compute::concat_batches(&schema, &batches).unwrap()
+    data_util::read_parquet(&dir.join(format!("{name}.parquet")))
 }
 
 fn fields(b: &RecordBatch) -> Vec<(String, DataType)> {
