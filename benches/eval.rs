@@ -22,6 +22,7 @@ use caregap::lang::ir::{
     AggFunc::*, ArithOp, CmpOp, Definition, Expr, ExprKind, Library, Type, ValueSet, Window,
 };
 use caregap::plan;
+use caregap::timing::cpu_seconds;
 use criterion::{Criterion, criterion_group};
 use support::*;
 
@@ -283,20 +284,6 @@ fn bench_eval(c: &mut Criterion) {
         });
     }
     group.finish();
-}
-
-/// CPU seconds (user + system) of this process so far, from /proc (Linux);
-/// 0 elsewhere. On a shared machine CPU time is steadier than wall time.
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    let Some(after) = stat.rsplit_once(')') else {
-        return 0.0;
-    };
-    let f: Vec<&str> = after.1.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
 }
 
 /// Best wall seconds of two runs, and the CPU seconds of that run.

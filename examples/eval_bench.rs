@@ -19,6 +19,7 @@ use caregap::data::{self, LoadOptions};
 use caregap::eval::{self, EvalOptions, EvidenceMode};
 use caregap::lang::{self, SourceFile};
 use caregap::plan;
+use caregap::timing::cpu_seconds;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -91,24 +92,6 @@ fn main() {
         best[2],
         best[1] + best[2]
     );
-}
-
-/// User + system CPU seconds of this process so far (Linux; 0 elsewhere), so
-/// that runs on a shared machine can still be compared.
-fn cpu_seconds() -> f64 {
-    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
-        return 0.0;
-    };
-    // Fields after the parenthesised command name; utime and stime are the
-    // 14th and 15th fields of the line, in clock ticks (100 per second).
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<f64> = rest
-        .split_whitespace()
-        .skip(11)
-        .take(2)
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    f.iter().sum::<f64>() / 100.0
 }
 
 /// The `*.toml` files of a library folder (or the one file given).

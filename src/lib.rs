@@ -5,7 +5,8 @@
 //! [`plan`] (`Library` → `Plan`) → [`eval`] (`Plan` × `Population` → `Evaluation`) →
 //! [`output`] (scoring-run files) → [`rank`] (risk, priorities, call lists) →
 //! [`report`] (suppressed aggregate report). Beside them: [`sql`] emits the same
-//! library as portable SQL, [`testcase`] runs a library's test cases.
+//! library as portable SQL, [`testcase`] runs a library's test cases, [`timing`]
+//! reads the process's CPU time.
 pub mod data;
 pub mod eval;
 pub mod lang;
@@ -15,3 +16,4 @@ pub mod rank;
 pub mod report;
 pub mod sql;
 pub mod testcase;
+pub mod timing;

@@ -716,32 +716,18 @@ impl Stopwatch {
     fn start() -> Stopwatch {
         Stopwatch {
             wall: Instant::now(),
-            cpu: cpu_seconds(),
+            cpu: caregap::timing::cpu_seconds(),
         }
     }
 
     /// `(wall, cpu)`; CPU is `None` where /proc is not available.
     fn seconds(&self) -> (Option<f64>, Option<f64>) {
-        let cpu = cpu_seconds();
+        let cpu = caregap::timing::cpu_seconds();
         (
             Some(self.wall.elapsed().as_secs_f64()),
             (cpu > 0.0).then_some(cpu - self.cpu),
         )
     }
-}
-
-/// CPU seconds (user + system, every thread) of this process so far, from
-/// /proc/self/stat (Linux; 0 elsewhere), in clock ticks of 1/100 s.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or(Vec::new(), |(_, rest)| rest.split_whitespace().collect());
-    [11, 12]
-        .iter()
-        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
-        .sum::<f64>()
-        / 100.0
 }
 
 fn mean_label(d: &Dataset) -> f64 {
