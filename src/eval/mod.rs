@@ -68,7 +68,7 @@ use std::collections::HashMap;
 use rayon::prelude::*;
 
 use crate::data::{Day, Population};
-use crate::plan::{FeatureType, Op, Plan};
+use crate::plan::{AggId, FeatureType, Op, Plan};
 
 pub use evidence::render_aggregate;
 pub use summary::{SummaryRow, summarize};
@@ -360,7 +360,7 @@ impl<'a> Context<'a> {
         }
         // 2. Aggregates: empty values, then one scan per person.
         for (a, &node) in self.agg_node.iter().enumerate() {
-            let (x, valid) = scan::empty(self.tables.funcs[a]);
+            let (x, valid) = scan::empty(self.tables.func(a as AggId));
             let base = node * CHUNK;
             s.v[base..base + n].fill(x);
             s.ok[base..base + n].fill(valid);
@@ -380,7 +380,7 @@ impl<'a> Context<'a> {
             for &a in &s.scan.touched {
                 let a = a as usize;
                 let acc = &s.scan.acc[a];
-                let (x, valid) = scan::finish(self.tables.funcs[a], acc, self.as_of);
+                let (x, valid) = scan::finish(self.tables.func(a as AggId), acc, self.as_of);
                 let cell = self.agg_node[a] * CHUNK + i;
                 s.v[cell] = x;
                 s.ok[cell] = valid;
@@ -409,6 +409,7 @@ impl<'a> Context<'a> {
                 Some(e) => col(e),
                 None => (&s.zeros[..n], &s.falses[..n]),
             };
+            // Re-sliced to `out`'s length so that the loop has no bounds checks.
             let n = out.len();
             let (pv, po, ev, eo, gv, go) =
                 (&pv[..n], &po[..n], &ev[..n], &eo[..n], &gv[..n], &go[..n]);
@@ -489,7 +490,7 @@ impl<'a> Context<'a> {
             evidence::push_item(
                 buf,
                 &self.agg_text[a as usize],
-                self.tables.funcs[a as usize],
+                self.tables.func(a),
                 value,
                 s.agg_day[a as usize * CHUNK + i],
             );

@@ -31,8 +31,6 @@ pub struct ScanTables {
     vs_aggs: Vec<AggId>,
     /// Per aggregate: its function, exclusive lower date bound, grace days.
     aggs: Vec<AggInfo>,
-    /// Per aggregate, its function (for callers).
-    pub funcs: Vec<AggFunc>,
     n_value_sets: usize,
     pub as_of: Day,
 }
@@ -120,7 +118,6 @@ impl ScanTables {
             n_units,
             vs_aggs,
             aggs,
-            funcs: plan.aggregates.iter().map(|a| a.func).collect(),
             n_value_sets: plan.value_sets.len(),
             as_of,
         }
@@ -128,6 +125,11 @@ impl ScanTables {
 
     pub fn n_value_sets(&self) -> usize {
         self.n_value_sets
+    }
+
+    /// The function of aggregate `a`.
+    pub fn func(&self, a: AggId) -> AggFunc {
+        self.aggs[a as usize].func
     }
 }
 
