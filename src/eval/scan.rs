@@ -27,8 +27,9 @@ pub struct ScanTables {
     /// Row `r` of the unit checks: `unit_ok[r * n_units + unit]`.
     unit_ok: Vec<bool>,
     n_units: usize,
-    /// The aggregates of every value set, back to back.
-    vs_aggs: Vec<AggId>,
+    /// The aggregates of every value set, back to back; each value set's run
+    /// sorted by window bound, widest window first (see [`VsAgg`]).
+    vs_aggs: Vec<VsAgg>,
     /// Per aggregate: its function, exclusive lower date bound, grace days.
     aggs: Vec<AggInfo>,
     n_value_sets: usize,
@@ -47,6 +48,19 @@ struct VsRef {
 }
 
 const NO_UNIT_CHECK: u32 = u32::MAX;
+
+/// One aggregate of a value set, with what the scan asks of it per event
+/// inline. A value set's aggregates are sorted by `bound` ascending, so an
+/// event sees a prefix of them: the first whose window does not reach back to
+/// the event's date ends the loop (one mispredicted branch per event and value
+/// set instead of one per aggregate out of window).
+#[derive(Clone, Copy)]
+struct VsAgg {
+    /// Exclusive lower date bound (`i64::MIN`: all history).
+    bound: i64,
+    agg: AggId,
+    func: AggFunc,
+}
 
 #[derive(Clone, Copy)]
 struct AggInfo {
@@ -72,28 +86,7 @@ impl ScanTables {
                 unit_ok.extend((0..n_units).map(|u| acc.get(u).copied().unwrap_or(false)));
             }
         }
-        let mut vs_aggs = Vec::new();
-        let mut vs_range = Vec::with_capacity(plan.value_sets.len());
-        for aggs in &plan.aggregates_of_value_set {
-            let start = vs_aggs.len() as u32;
-            vs_aggs.extend_from_slice(aggs);
-            vs_range.push((start, vs_aggs.len() as u32));
-        }
-        let relevant = |vs: usize| {
-            !plan.aggregates_of_value_set[vs].is_empty() || unit_row[vs] != NO_UNIT_CHECK
-        };
-        let mut code_off = Vec::with_capacity(pop.codes.entries.len() + 1);
-        let mut code_vs = Vec::new();
-        code_off.push(0);
-        for vss in plan.resolve_codes(&pop.codes.entries) {
-            code_vs.extend(vss.into_iter().filter(|&v| relevant(v)).map(|v| VsRef {
-                vs: v as u32,
-                unit_row: unit_row[v],
-                aggs: vs_range[v],
-            }));
-            code_off.push(code_vs.len() as u32);
-        }
-        let aggs = plan
+        let aggs: Vec<AggInfo> = plan
             .aggregates
             .iter()
             .map(|a| AggInfo {
@@ -110,6 +103,33 @@ impl ScanTables {
                 },
             })
             .collect();
+        let mut vs_aggs = Vec::new();
+        let mut vs_range = Vec::with_capacity(plan.value_sets.len());
+        for list in &plan.aggregates_of_value_set {
+            let start = vs_aggs.len();
+            vs_aggs.extend(list.iter().map(|&a| VsAgg {
+                bound: aggs[a as usize].bound,
+                agg: a,
+                func: aggs[a as usize].func,
+            }));
+            // Stable: aggregates with one bound keep plan order.
+            vs_aggs[start..].sort_by_key(|x| x.bound);
+            vs_range.push((start as u32, vs_aggs.len() as u32));
+        }
+        let relevant = |vs: usize| {
+            !plan.aggregates_of_value_set[vs].is_empty() || unit_row[vs] != NO_UNIT_CHECK
+        };
+        let mut code_off = Vec::with_capacity(pop.codes.entries.len() + 1);
+        let mut code_vs = Vec::new();
+        code_off.push(0);
+        for vss in plan.resolve_codes(&pop.codes.entries) {
+            code_vs.extend(vss.into_iter().filter(|&v| relevant(v)).map(|v| VsRef {
+                vs: v as u32,
+                unit_row: unit_row[v],
+                aggs: vs_range[v],
+            }));
+            code_off.push(code_vs.len() as u32);
+        }
         ScanTables {
             code_off,
             code_vs,
@@ -200,27 +220,27 @@ pub fn scan_person(
                 mismatches[r.vs as usize] += 1;
                 continue;
             }
-            for &a in &t.vs_aggs[r.aggs.0 as usize..r.aggs.1 as usize] {
-                update(t, scratch, a, date, value);
+            for x in &t.vs_aggs[r.aggs.0 as usize..r.aggs.1 as usize] {
+                if (date as i64) <= x.bound {
+                    break;
+                }
+                update(t, scratch, x, date, value);
             }
         }
     }
 }
 
 #[inline]
-fn update(t: &ScanTables, s: &mut ScanScratch, a: AggId, date: Day, value: Option<f64>) {
-    let ai = a as usize;
-    let info = t.aggs[ai];
-    if (date as i64) <= info.bound {
-        return;
-    }
+/// Adds an event inside `x`'s window to `x`'s accumulator.
+fn update(t: &ScanTables, s: &mut ScanScratch, x: &VsAgg, date: Day, value: Option<f64>) {
+    let ai = x.agg as usize;
     if s.stamp[ai] != s.now {
         s.stamp[ai] = s.now;
         s.acc[ai] = Acc::default();
-        s.touched.push(a);
+        s.touched.push(x.agg);
     }
     let acc = &mut s.acc[ai];
-    match info.func {
+    match x.func {
         AggFunc::Has | AggFunc::Count | AggFunc::DaysSince => {
             if acc.n == 0 || date > acc.day {
                 acc.day = date;
@@ -281,7 +301,8 @@ fn update(t: &ScanTables, s: &mut ScanScratch, a: AggId, date: Day, value: Optio
         AggFunc::Active => {
             let supply = value.unwrap_or(DEFAULT_SUPPLY_DAYS);
             // A supply of 0 is never active, whatever the grace.
-            if supply != 0.0 && (t.as_of as f64) < date as f64 + supply + info.grace {
+            let grace = t.aggs[ai].grace;
+            if supply != 0.0 && (t.as_of as f64) < date as f64 + supply + grace {
                 if acc.n == 0 || date > acc.day {
                     acc.day = date;
                 }
