@@ -209,25 +209,138 @@ pub fn evaluate(
         .map(|p| p as u32)
         .collect();
     let ctx = Context::new(plan, pop, as_of, opts);
+    // The result columns are allocated once (in parallel: first touches are
+    // page faults, expensive on some machines) and every chunk writes its
+    // people's slots in place; nothing is gathered or copied afterwards.
+    let total = alive.len();
+    let mut status: Vec<Vec<Status>> = (0..plan.criteria.len())
+        .into_par_iter()
+        .map(|_| vec![Status::NotInPopulation; total])
+        .collect();
+    let mut features: Vec<FeatureColumn> = plan
+        .features
+        .par_iter()
+        .map(|f| FeatureColumn {
+            name: f.name.clone(),
+            values: match f.ty {
+                FeatureType::Num => FeatureValues::Num(vec![0.0; total]),
+                FeatureType::Bool => FeatureValues::Bool(vec![false; total]),
+            },
+            valid: vec![false; total],
+        })
+        .collect();
     // Contiguous groups of whole chunks, a few per thread; scratch space is
     // made once per rayon work split, not per group. Chunk boundaries are
     // multiples of CHUNK from the start whatever the thread count, and no
     // result depends on them anyway.
     let groups = rayon::current_num_threads() * 4;
-    let per_group = alive.len().div_ceil(groups).div_ceil(CHUNK).max(1) * CHUNK;
-    let chunks: Vec<Vec<ChunkOut>> = alive
+    let per_group = total.div_ceil(groups).div_ceil(CHUNK).max(1) * CHUNK;
+    let n_groups = total.div_ceil(per_group);
+    let outs: Vec<GroupOut> = split_status(&mut status, per_group, n_groups)
+        .into_iter()
+        .zip(split_features(&mut features, per_group, n_groups))
+        .map(|(status, features)| GroupOut {
+            status,
+            features,
+            firings: Vec::new(),
+            mismatches: vec![0; plan.value_sets.len()],
+        })
+        .collect();
+    let outs: Vec<GroupOut> = alive
         .par_chunks(per_group)
+        .zip(outs)
         .map_init(
             || Scratch::new(plan),
-            |s, group| {
-                group
-                    .chunks(CHUNK)
-                    .map(|people| ctx.run_chunk(s, people))
-                    .collect()
+            |s, (group, mut out)| {
+                for (j, people) in group.chunks(CHUNK).enumerate() {
+                    ctx.run_chunk(s, people, j * CHUNK, &mut out);
+                }
+                out
             },
         )
         .collect();
-    Ok(ctx.assemble(alive, chunks.into_iter().flatten().collect()))
+    let mut firings = Vec::with_capacity(outs.iter().map(|o| o.firings.len()).sum());
+    let mut unit_mismatches = vec![0u64; plan.value_sets.len()];
+    for mut o in outs {
+        firings.append(&mut o.firings);
+        for (m, x) in unit_mismatches.iter_mut().zip(&o.mismatches) {
+            *m += x;
+        }
+    }
+    Ok(Evaluation {
+        as_of,
+        alive,
+        status,
+        features,
+        firings,
+        unit_mismatches,
+    })
+}
+
+/// One group's share of the result columns (slots `0..` are the group's first
+/// person), and what it collects.
+struct GroupOut<'o> {
+    /// Per criterion.
+    status: Vec<&'o mut [Status]>,
+    /// Per feature.
+    features: Vec<FeaturePart<'o>>,
+    firings: Vec<Firing>,
+    mismatches: Vec<u64>,
+}
+
+/// A group's slots of one feature column.
+struct FeaturePart<'o> {
+    values: FeaturePartValues<'o>,
+    valid: &'o mut [bool],
+}
+
+enum FeaturePartValues<'o> {
+    Num(&'o mut [f64]),
+    Bool(&'o mut [bool]),
+}
+
+/// Per group of `size` people (`n_groups` of them), its slice of every
+/// status column.
+fn split_status(cols: &mut [Vec<Status>], size: usize, n_groups: usize) -> Vec<Vec<&mut [Status]>> {
+    let mut groups: Vec<Vec<&mut [Status]>> = (0..n_groups).map(|_| Vec::new()).collect();
+    for col in cols {
+        for (group, part) in groups.iter_mut().zip(col.chunks_mut(size)) {
+            group.push(part);
+        }
+    }
+    groups
+}
+
+/// Per group of `size` people (`n_groups` of them), its slices of every
+/// feature column.
+fn split_features(
+    cols: &mut [FeatureColumn],
+    size: usize,
+    n_groups: usize,
+) -> Vec<Vec<FeaturePart<'_>>> {
+    let mut groups: Vec<Vec<FeaturePart>> = (0..n_groups).map(|_| Vec::new()).collect();
+    for col in cols {
+        let valid = col.valid.chunks_mut(size);
+        match &mut col.values {
+            FeatureValues::Num(v) => {
+                for ((group, v), valid) in groups.iter_mut().zip(v.chunks_mut(size)).zip(valid) {
+                    group.push(FeaturePart {
+                        values: FeaturePartValues::Num(v),
+                        valid,
+                    });
+                }
+            }
+            FeatureValues::Bool(v) => {
+                for ((group, v), valid) in groups.iter_mut().zip(v.chunks_mut(size)).zip(valid) {
+                    group.push(FeaturePart {
+                        values: FeaturePartValues::Bool(v),
+                        valid,
+                    });
+                }
+            }
+        }
+    }
+    groups
 }
 
 /// The status of a person from `population IS TRUE`, `exclude IS TRUE` and
@@ -291,18 +404,6 @@ impl Scratch {
     }
 }
 
-struct ChunkOut {
-    /// People in the chunk.
-    n: usize,
-    /// Criterion-major statuses: `status[c * n + i]`.
-    status: Vec<Status>,
-    /// Feature-major values and validity.
-    feat_v: Vec<f64>,
-    feat_ok: Vec<bool>,
-    firings: Vec<Firing>,
-    mismatches: Vec<u64>,
-}
-
 impl<'a> Context<'a> {
     fn new(plan: &'a Plan, pop: &'a Population, as_of: Day, opts: &'a EvalOptions<'a>) -> Self {
         let mut ids: HashMap<&str, u32> = plan
@@ -344,11 +445,12 @@ impl<'a> Context<'a> {
         }
     }
 
-    fn run_chunk(&self, s: &mut Scratch, people: &[u32]) -> ChunkOut {
+    /// Evaluates `people`, the group's slots `off..off + people.len()`, into
+    /// `out`.
+    fn run_chunk(&self, s: &mut Scratch, people: &[u32], off: usize, out: &mut GroupOut) {
         let n = people.len();
         let plan = self.plan;
         let pats = &self.pop.patients;
-        let mut mismatches = vec![0u64; self.tables.n_value_sets()];
         // 1. Person attributes. Sex and clinic are required columns; a null
         //    (impossible from the loader) gets an id no literal has.
         let no_string = u32::MAX as f64;
@@ -375,7 +477,7 @@ impl<'a> Context<'a> {
                 self.pop,
                 p as usize,
                 &mut s.scan,
-                &mut mismatches,
+                &mut out.mismatches,
             );
             for &a in &s.scan.touched {
                 let a = a as usize;
@@ -402,15 +504,14 @@ impl<'a> Context<'a> {
             let base = node as usize * CHUNK;
             (&s.v[base..base + n], &s.ok[base..base + n])
         };
-        let mut status = vec![Status::NotInPopulation; plan.criteria.len() * n];
-        for (c, out) in plan.criteria.iter().zip(status.chunks_exact_mut(n.max(1))) {
+        for (c, out) in plan.criteria.iter().zip(&mut out.status) {
             let ((pv, po), (gv, go)) = (col(c.population), col(c.gap));
             let (ev, eo) = match c.exclude {
                 Some(e) => col(e),
                 None => (&s.zeros[..n], &s.falses[..n]),
             };
-            // Re-sliced to `out`'s length so that the loop has no bounds checks.
-            let n = out.len();
+            // Re-sliced to one length so that the loop has no bounds checks.
+            let out = &mut out[off..off + n];
             let (pv, po, ev, eo, gv, go) =
                 (&pv[..n], &po[..n], &ev[..n], &eo[..n], &gv[..n], &go[..n]);
             for i in 0..n {
@@ -421,17 +522,26 @@ impl<'a> Context<'a> {
                 );
             }
         }
-        // 5. Features.
-        let mut feat_v = Vec::with_capacity(plan.features.len() * n);
-        let mut feat_ok = Vec::with_capacity(plan.features.len() * n);
-        for f in &plan.features {
-            let base = f.root as usize * CHUNK;
-            feat_v.extend_from_slice(&s.v[base..base + n]);
-            feat_ok.extend_from_slice(&s.ok[base..base + n]);
+        // 5. Features: a null numeric slot holds 0.0, a boolean one false.
+        for (f, part) in plan.features.iter().zip(&mut out.features) {
+            let (v, ok) = col(f.root);
+            let valid = &mut part.valid[off..off + n];
+            valid.copy_from_slice(ok);
+            match &mut part.values {
+                FeaturePartValues::Num(dst) => {
+                    for ((d, &x), &ok) in dst[off..off + n].iter_mut().zip(v).zip(ok) {
+                        *d = if ok { x } else { 0.0 };
+                    }
+                }
+                FeaturePartValues::Bool(dst) => {
+                    for ((d, &x), &ok) in dst[off..off + n].iter_mut().zip(v).zip(ok) {
+                        *d = ok && x != 0.0;
+                    }
+                }
+            }
         }
         // 6. Evidence: the wanted (person, criterion) cells, found column by
         //    column, then ordered by person, criterion (library order).
-        let mut firings = Vec::new();
         let wanted = |st: Status| match self.opts.evidence {
             EvidenceMode::None => false,
             EvidenceMode::Firings => st == Status::Open,
@@ -439,36 +549,28 @@ impl<'a> Context<'a> {
         };
         if self.opts.evidence != EvidenceMode::None {
             let mut cells: Vec<(u32, u32)> = Vec::new();
-            for (c, col) in status.chunks_exact(n.max(1)).enumerate() {
-                for (i, &st) in col.iter().enumerate() {
+            for (c, col) in out.status.iter().enumerate() {
+                for (i, &st) in col[off..off + n].iter().enumerate() {
                     if wanted(st) {
                         cells.push((i as u32, c as u32));
                     }
                 }
             }
             cells.sort_unstable();
-            firings.reserve_exact(cells.len());
+            out.firings.reserve(cells.len());
             let mut buf = String::with_capacity(256);
             for (i, c) in cells {
                 let (i, c) = (i as usize, c as usize);
-                firings.push(Firing {
+                out.firings.push(Firing {
                     patient: people[i],
                     criterion: c as u32,
-                    status: status[c * n + i],
+                    status: out.status[c][off + i],
                     evidence: self.evidence_text(&mut buf, s, c, i),
                 });
             }
         }
         if let Some(progress) = self.opts.progress {
             progress(n);
-        }
-        ChunkOut {
-            n,
-            status,
-            feat_v,
-            feat_ok,
-            firings,
-            mismatches,
         }
     }
 
@@ -496,76 +598,5 @@ impl<'a> Context<'a> {
             );
         }
         buf.as_str().to_owned()
-    }
-
-    /// Joins the chunks' results in chunk order; each criterion's and
-    /// feature's column is gathered by its own task.
-    fn assemble(&self, alive: Vec<u32>, mut chunks: Vec<ChunkOut>) -> Evaluation {
-        let plan = self.plan;
-        let total = alive.len();
-        let status: Vec<Vec<Status>> = (0..plan.criteria.len())
-            .into_par_iter()
-            .map(|c| {
-                let mut col = Vec::with_capacity(total);
-                for ch in &chunks {
-                    col.extend_from_slice(&ch.status[c * ch.n..(c + 1) * ch.n]);
-                }
-                col
-            })
-            .collect();
-        let feats: Vec<(Vec<f64>, Vec<bool>)> = (0..plan.features.len())
-            .into_par_iter()
-            .map(|f| {
-                let (mut v, mut ok) = (Vec::with_capacity(total), Vec::with_capacity(total));
-                for ch in &chunks {
-                    v.extend_from_slice(&ch.feat_v[f * ch.n..(f + 1) * ch.n]);
-                    ok.extend_from_slice(&ch.feat_ok[f * ch.n..(f + 1) * ch.n]);
-                }
-                (v, ok)
-            })
-            .collect();
-        let mut firings = Vec::with_capacity(chunks.iter().map(|ch| ch.firings.len()).sum());
-        let mut mismatches = vec![0u64; plan.value_sets.len()];
-        for ch in &mut chunks {
-            firings.append(&mut ch.firings);
-            for (m, x) in mismatches.iter_mut().zip(&ch.mismatches) {
-                *m += x;
-            }
-        }
-        let features = plan
-            .features
-            .iter()
-            .zip(feats)
-            .map(|(f, (mut v, valid))| FeatureColumn {
-                name: f.name.clone(),
-                values: match f.ty {
-                    // Rewritten in place: a second column of 600k values per
-                    // feature would only add memory to fault in.
-                    FeatureType::Num => FeatureValues::Num({
-                        for (x, &ok) in v.iter_mut().zip(&valid) {
-                            if !ok {
-                                *x = 0.0;
-                            }
-                        }
-                        v
-                    }),
-                    FeatureType::Bool => FeatureValues::Bool(
-                        v.iter()
-                            .zip(&valid)
-                            .map(|(&x, &ok)| ok && x != 0.0)
-                            .collect(),
-                    ),
-                },
-                valid,
-            })
-            .collect();
-        Evaluation {
-            as_of: self.as_of,
-            alive,
-            status,
-            features,
-            firings,
-            unit_mismatches: mismatches,
-        }
     }
 }
