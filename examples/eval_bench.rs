@@ -59,6 +59,19 @@ fn main() {
         plan.nodes.len(),
         rayon::current_num_threads()
     );
+    // The program's nodes by kind (where column-wise time goes).
+    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
+    for op in &plan.nodes {
+        let name = format!("{op:?}");
+        let kind = name
+            .split(['(', ' ', '{'])
+            .next()
+            .unwrap_or("?")
+            .to_string();
+        *kinds.entry(kind).or_default() += 1;
+    }
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+    println!("nodes by kind: {}", kinds.join(", "));
     let mut best = [f64::INFINITY; 3];
     for r in 0..repeats {
         let run = |evidence| {

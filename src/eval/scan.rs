@@ -19,9 +19,9 @@ pub const DEFAULT_SUPPLY_DAYS: f64 = 90.0;
 /// laid out flat so that an event costs few cache lines: its code's value sets
 /// are one slice of [`VsRef`]s, each naming its unit check and its aggregates.
 pub struct ScanTables {
-    /// CSR: the relevant value sets of code `c` are
-    /// `code_vs[code_off[c]..code_off[c+1]]`.
-    code_off: Vec<u32>,
+    /// The relevant value sets of code `c` are
+    /// `code_vs[code_range[c].0..code_range[c].1]`.
+    code_range: Vec<(u32, u32)>,
     code_vs: Vec<VsRef>,
     code_kind: Vec<EventKind>,
     /// Row `r` of the unit checks: `unit_ok[r * n_units + unit]`.
@@ -119,19 +119,19 @@ impl ScanTables {
         let relevant = |vs: usize| {
             !plan.aggregates_of_value_set[vs].is_empty() || unit_row[vs] != NO_UNIT_CHECK
         };
-        let mut code_off = Vec::with_capacity(pop.codes.entries.len() + 1);
+        let mut code_range = Vec::with_capacity(pop.codes.entries.len());
         let mut code_vs = Vec::new();
-        code_off.push(0);
         for vss in plan.resolve_codes(&pop.codes.entries) {
+            let start = code_vs.len() as u32;
             code_vs.extend(vss.into_iter().filter(|&v| relevant(v)).map(|v| VsRef {
                 vs: v as u32,
                 unit_row: unit_row[v],
                 aggs: vs_range[v],
             }));
-            code_off.push(code_vs.len() as u32);
+            code_range.push((start, code_vs.len() as u32));
         }
         ScanTables {
-            code_off,
+            code_range,
             code_vs,
             code_kind: pop.codes.entries.iter().map(|e| e.kind).collect(),
             unit_ok,
@@ -162,12 +162,14 @@ pub struct Acc {
     pub day: Day,
     /// The chosen value (last, first, min, max) or the sum (mean).
     pub x: f64,
+    /// The person (scan number) this state belongs to; any other value means
+    /// "no event yet" (so the table needs no reset between people).
+    stamp: u64,
 }
 
 /// Per-thread scratch space for the scan.
 pub struct ScanScratch {
     pub acc: Vec<Acc>,
-    stamp: Vec<u64>,
     now: u64,
     pub touched: Vec<AggId>,
 }
@@ -176,7 +178,6 @@ impl ScanScratch {
     pub fn new(n_aggs: usize) -> ScanScratch {
         ScanScratch {
             acc: vec![Acc::default(); n_aggs],
-            stamp: vec![0; n_aggs],
             now: 0,
             touched: Vec::new(),
         }
@@ -201,7 +202,8 @@ pub fn scan_person(
     let end = range.start + dates.partition_point(|&d| d <= t.as_of);
     for e in range.start..end {
         let code = ev.code[e] as usize;
-        let vss = &t.code_vs[t.code_off[code] as usize..t.code_off[code + 1] as usize];
+        let (start, end) = t.code_range[code];
+        let vss = &t.code_vs[start as usize..end as usize];
         if vss.is_empty() {
             continue;
         }
@@ -234,12 +236,14 @@ pub fn scan_person(
 /// Adds an event inside `x`'s window to `x`'s accumulator.
 fn update(t: &ScanTables, s: &mut ScanScratch, x: &VsAgg, date: Day, value: Option<f64>) {
     let ai = x.agg as usize;
-    if s.stamp[ai] != s.now {
-        s.stamp[ai] = s.now;
-        s.acc[ai] = Acc::default();
+    let acc = &mut s.acc[ai];
+    if acc.stamp != s.now {
+        *acc = Acc {
+            stamp: s.now,
+            ..Acc::default()
+        };
         s.touched.push(x.agg);
     }
-    let acc = &mut s.acc[ai];
     match x.func {
         AggFunc::Has | AggFunc::Count | AggFunc::DaysSince => {
             if acc.n == 0 || date > acc.day {
