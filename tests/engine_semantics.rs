@@ -388,7 +388,7 @@ fn evidence_names_values_and_dates_through_definitions() {
     let e = evaluate(&plan::compile(&lib), &pop, as_of, &opts).unwrap();
     assert_eq!(e.firings.len(), 1);
     assert_eq!(
-        e.firings[0].evidence,
+        e.evidence(&e.firings[0]),
         "age = 75; has(dx.htn) = true (latest 2019-04-02); last(lab.sbp, 12mo) = 162 on 2025-11-03; has(proc.colo, 12mo) = false"
     );
 }

@@ -133,8 +133,17 @@ pub struct Firing {
     /// Criterion index in the plan.
     pub criterion: u32,
     pub status: Status,
-    /// `; `-joined items, e.g. `last(lab.sbp, 12mo) = 162 on 2025-11-03`.
-    pub evidence: String,
+    /// Where the evidence text lies; read it with [`Evaluation::evidence`].
+    pub evidence: TextRef,
+}
+
+/// A firing's evidence text in [`Evaluation`]'s text buffers (one buffer per
+/// chunk of people: millions of texts, no allocation each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TextRef {
+    buf: u32,
+    start: u32,
+    len: u32,
 }
 
 /// The values of one feature for the alive people.
@@ -164,12 +173,22 @@ pub struct Evaluation {
     pub features: Vec<FeatureColumn>,
     /// Evidence rows by patient, then criterion (see [`EvidenceMode`]).
     pub firings: Vec<Firing>,
+    /// The evidence texts of `firings`, one buffer per chunk.
+    texts: Vec<String>,
     /// Per value set: measurements not used because their unit differs from
     /// the declared one (events on or before `as_of` of alive people).
     pub unit_mismatches: Vec<u64>,
 }
 
 impl Evaluation {
+    /// The `; `-joined evidence of a firing of this evaluation, e.g.
+    /// `last(lab.sbp, 12mo) = 162 on 2025-11-03; has(dx.hypertension) = true
+    /// (latest 2019-04-02)`.
+    pub fn evidence(&self, f: &Firing) -> &str {
+        let r = f.evidence;
+        &self.texts[r.buf as usize][r.start as usize..(r.start + r.len) as usize]
+    }
+
     /// The status of population index `patient` for criterion `criterion`;
     /// `None` when the person is not alive on `as_of`.
     pub fn status_of(&self, criterion: usize, patient: u32) -> Option<Status> {
@@ -239,10 +258,13 @@ pub fn evaluate(
     let outs: Vec<GroupOut> = split_status(&mut status, per_group, n_groups)
         .into_iter()
         .zip(split_features(&mut features, per_group, n_groups))
-        .map(|(status, features)| GroupOut {
+        .enumerate()
+        .map(|(g, (status, features))| GroupOut {
             status,
             features,
+            first_chunk: g * per_group / CHUNK,
             firings: Vec::new(),
+            texts: Vec::new(),
             mismatches: vec![0; plan.value_sets.len()],
         })
         .collect();
@@ -260,9 +282,11 @@ pub fn evaluate(
         )
         .collect();
     let mut firings = Vec::with_capacity(outs.iter().map(|o| o.firings.len()).sum());
+    let mut texts = Vec::new();
     let mut unit_mismatches = vec![0u64; plan.value_sets.len()];
     for mut o in outs {
         firings.append(&mut o.firings);
+        texts.append(&mut o.texts);
         for (m, x) in unit_mismatches.iter_mut().zip(&o.mismatches) {
             *m += x;
         }
@@ -273,6 +297,7 @@ pub fn evaluate(
         status,
         features,
         firings,
+        texts,
         unit_mismatches,
     })
 }
@@ -284,7 +309,11 @@ struct GroupOut<'o> {
     status: Vec<&'o mut [Status]>,
     /// Per feature.
     features: Vec<FeaturePart<'o>>,
+    /// The evaluation-wide index of the group's first chunk (its text buffer).
+    first_chunk: usize,
     firings: Vec<Firing>,
+    /// One evidence text buffer per chunk of the group.
+    texts: Vec<String>,
     mismatches: Vec<u64>,
 }
 
@@ -578,33 +607,45 @@ impl<'a> Context<'a> {
             }
             cells.sort_unstable();
             out.firings.reserve(cells.len());
-            let mut buf = String::with_capacity(256);
+            let buf = (out.first_chunk + off / CHUNK) as u32;
+            let mut text = String::with_capacity(cells.len() * 96);
             for (i, c) in cells {
                 let (i, c) = (i as usize, c as usize);
+                let start = text.len();
+                self.push_evidence(&mut text, s, c, i);
                 out.firings.push(Firing {
                     patient: people[i],
                     criterion: c as u32,
                     status: out.status[c][off + i],
-                    evidence: self.evidence_text(&mut buf, s, c, i),
+                    // A chunk's text stays far below 4 GiB: 128 people ×
+                    // criteria × one short line.
+                    evidence: TextRef {
+                        buf,
+                        start: start as u32,
+                        len: (text.len() - start) as u32,
+                    },
                 });
             }
+            text.shrink_to_fit();
+            out.texts.push(text);
+        } else {
+            out.texts.push(String::new());
         }
         if let Some(progress) = self.opts.progress {
             progress(n);
         }
     }
 
-    /// The `; `-joined evidence of criterion `c` for slot `i`, built in `buf`
-    /// (reused across calls) and returned as one exactly-sized string.
-    fn evidence_text(&self, buf: &mut String, s: &Scratch, c: usize, i: usize) -> String {
+    /// Appends the `; `-joined evidence of criterion `c` for slot `i` to `buf`.
+    fn push_evidence(&self, buf: &mut String, s: &Scratch, c: usize, i: usize) {
         let crit = &self.plan.criteria[c];
-        buf.clear();
+        let start = buf.len();
         if crit.reads_age {
             buf.push_str("age = ");
             evidence::push_f64(buf, s.age[i]);
         }
         for &a in &crit.evidence {
-            if !buf.is_empty() {
+            if buf.len() > start {
                 buf.push_str("; ");
             }
             let cell = self.agg_node[a as usize] * CHUNK + i;
@@ -617,7 +658,6 @@ impl<'a> Context<'a> {
                 s.evidence_day(a as usize, i),
             );
         }
-        buf.as_str().to_owned()
     }
 }
 

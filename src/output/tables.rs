@@ -86,22 +86,24 @@ fn firings_schema(pop: &Population) -> SchemaRef {
     ]))
 }
 
-/// `firings.parquet` rows of `firings` (a slice of the evaluation's rows).
+/// `firings.parquet` rows `rows` of the evaluation's firings.
 pub fn firings_batch(
     plan: &Plan,
     pop: &Population,
-    firings: &[Firing],
+    eval: &Evaluation,
+    rows: Range<usize>,
 ) -> Result<RecordBatch, OutputError> {
+    let firings = &eval.firings[rows];
     let rows = || firings.iter().map(|f| f.patient);
     let (_, pid) = patient_id_column(&pop.patients.ids, rows());
     let (_, clinic) = clinic_id_column(pop, rows());
     let crit = |f: &Firing| &plan.criteria[f.criterion as usize];
     // Sized exactly: a growing string buffer would copy (and fault in) its
     // bytes several times over.
-    let text_len: usize = firings.iter().map(|f| f.evidence.len()).sum();
+    let text_len: usize = firings.iter().map(|f| eval.evidence(f).len()).sum();
     let mut evidence = StringBuilder::with_capacity(firings.len(), text_len);
     for f in firings {
-        evidence.append_value(&f.evidence);
+        evidence.append_value(eval.evidence(f));
     }
     let cols: Vec<ArrayRef> = vec![
         pid,
@@ -135,7 +137,7 @@ pub fn write_firings(
         firings_schema(pop),
         &[("evidence", ColumnStyle::FreeText)],
         eval.firings.len(),
-        |rows| firings_batch(plan, pop, &eval.firings[rows]),
+        |rows| firings_batch(plan, pop, eval, rows),
     )
 }
 

@@ -155,7 +155,7 @@ pub fn run_cases(plan: &Plan, files: &[CaseFile]) -> Result<Report, Vec<CaseErro
         let evidence: HashMap<(u32, u32), &str> = eval
             .firings
             .iter()
-            .map(|f| ((f.patient, f.criterion), f.evidence.as_str()))
+            .map(|f| ((f.patient, f.criterion), eval.evidence(f)))
             .collect();
         report.people += file.people.len();
         for (p, person) in file.people.iter().enumerate() {
