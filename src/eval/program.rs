@@ -58,8 +58,8 @@ pub fn run(
                 let (av, ao) = col(a);
                 for i in 0..n {
                     out_v[i] = (av[i] == 0.0) as u8 as f64;
-                    out_ok[i] = ao[i];
                 }
+                out_ok.copy_from_slice(ao);
             }
             Op::Neg(a) => unary(out_v, out_ok, col(a), |x| -x),
             Op::Abs(a) => unary(out_v, out_ok, col(a), f64::abs),
@@ -100,9 +100,9 @@ pub fn run(
                 let ((cv, co), (av, ao), (bv, bo)) = (col(c), col(a), col(b));
                 for i in 0..n {
                     // `a` when the condition IS TRUE, else `b` (null condition → b).
-                    let pick = co[i] & (cv[i] != 0.0);
-                    out_v[i] = if pick { av[i] } else { bv[i] };
-                    out_ok[i] = if pick { ao[i] } else { bo[i] };
+                    let pick = co[i] as u8 & (cv[i] != 0.0) as u8;
+                    out_v[i] = if pick != 0 { av[i] } else { bv[i] };
+                    out_ok[i] = ((pick & ao[i] as u8) | ((pick ^ 1) & bo[i] as u8)) != 0;
                 }
             }
             Op::Coalesce(r) => {
@@ -179,6 +179,9 @@ fn arith(
     }
 }
 
+// The Kleene kernels compute on 0/1 bytes (`t`: valid and true, `f`: valid and
+// false) rather than `bool`s and branches, so that the loops vectorise.
+
 /// Kleene `and`: false wins over null; true only when both are true.
 fn and_kleene(
     v: &mut [f64],
@@ -186,18 +189,14 @@ fn and_kleene(
     (av, ao): (&[f64], &[bool]),
     (bv, bo): (&[f64], &[bool]),
 ) {
-    if ao.iter().all(|&x| x) && bo.iter().all(|&x| x) {
-        for i in 0..v.len() {
-            v[i] = ((av[i] != 0.0) & (bv[i] != 0.0)) as u8 as f64;
-        }
-        ok.fill(true);
-        return;
-    }
-    for i in 0..v.len() {
-        let (at, bt) = (ao[i] & (av[i] != 0.0), bo[i] & (bv[i] != 0.0));
-        let (af, bf) = (ao[i] & (av[i] == 0.0), bo[i] & (bv[i] == 0.0));
-        v[i] = (at & bt) as u8 as f64;
-        ok[i] = (at & bt) | af | bf;
+    let n = v.len();
+    let (av, ao, bv, bo, ok) = (&av[..n], &ao[..n], &bv[..n], &bo[..n], &mut ok[..n]);
+    for i in 0..n {
+        let (a, b) = ((av[i] != 0.0) as u8, (bv[i] != 0.0) as u8);
+        let (ao, bo) = (ao[i] as u8, bo[i] as u8);
+        let t = ao & a & bo & b;
+        v[i] = t as f64;
+        ok[i] = (t | (ao & (a ^ 1)) | (bo & (b ^ 1))) != 0;
     }
 }
 
@@ -208,18 +207,14 @@ fn or_kleene(
     (av, ao): (&[f64], &[bool]),
     (bv, bo): (&[f64], &[bool]),
 ) {
-    if ao.iter().all(|&x| x) && bo.iter().all(|&x| x) {
-        for i in 0..v.len() {
-            v[i] = ((av[i] != 0.0) | (bv[i] != 0.0)) as u8 as f64;
-        }
-        ok.fill(true);
-        return;
-    }
-    for i in 0..v.len() {
-        let (at, bt) = (ao[i] & (av[i] != 0.0), bo[i] & (bv[i] != 0.0));
-        let (af, bf) = (ao[i] & (av[i] == 0.0), bo[i] & (bv[i] == 0.0));
-        v[i] = (at | bt) as u8 as f64;
-        ok[i] = at | bt | (af & bf);
+    let n = v.len();
+    let (av, ao, bv, bo, ok) = (&av[..n], &ao[..n], &bv[..n], &bo[..n], &mut ok[..n]);
+    for i in 0..n {
+        let (a, b) = ((av[i] != 0.0) as u8, (bv[i] != 0.0) as u8);
+        let (ao, bo) = (ao[i] as u8, bo[i] as u8);
+        let t = (ao & a) | (bo & b);
+        v[i] = t as f64;
+        ok[i] = (t | (ao & (a ^ 1) & bo & (b ^ 1))) != 0;
     }
 }
 
