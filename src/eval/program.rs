@@ -25,6 +25,12 @@ pub struct PersonInputs<'a> {
 
 /// Evaluates every non-aggregate node of `plan` for the first `n` slots of each
 /// column. Aggregate nodes must already be filled.
+///
+/// Compiled twice (`multiversion`): for the x86-64 baseline and for AVX2
+/// machines (4 doubles per instruction instead of 2), chosen once at run time.
+/// Both give identical results: each IEEE operation is correctly rounded on
+/// every instruction set, and Rust never fuses a multiply and an add. The kernels are `#[inline(always)]` so that each copy gets its own.
+#[multiversion::multiversion(targets("x86_64+avx2"))]
 pub fn run(
     plan: &Plan,
     chunk: usize,
@@ -123,16 +129,19 @@ pub fn run(
     }
 }
 
+#[inline(always)]
 fn fill(v: &mut [f64], ok: &mut [bool], x: f64, valid: bool) {
     v.fill(x);
     ok.fill(valid);
 }
 
+#[inline(always)]
 fn copy(v: &mut [f64], ok: &mut [bool], src: &[f64]) {
     v.copy_from_slice(src);
     ok.fill(true);
 }
 
+#[inline(always)]
 fn unary(v: &mut [f64], ok: &mut [bool], (av, ao): (&[f64], &[bool]), f: impl Fn(f64) -> f64) {
     for i in 0..v.len() {
         v[i] = f(av[i]);
@@ -142,7 +151,7 @@ fn unary(v: &mut [f64], ok: &mut [bool], (av, ao): (&[f64], &[bool]), f: impl Fn
 
 /// A comparison (booleans as 0/1); null when either operand is null. One
 /// copy per operator, so the loop has no call in it.
-#[inline]
+#[inline(always)]
 fn compare(
     v: &mut [f64],
     ok: &mut [bool],
@@ -160,7 +169,7 @@ fn compare(
 
 /// Arithmetic; null when either operand is null, when the result is NaN, or
 /// (`div_by_zero_null`) when the divisor is 0.
-#[inline]
+#[inline(always)]
 fn arith(
     v: &mut [f64],
     ok: &mut [bool],
@@ -183,6 +192,7 @@ fn arith(
 // false) rather than `bool`s and branches, so that the loops vectorise.
 
 /// Kleene `and`: false wins over null; true only when both are true.
+#[inline(always)]
 fn and_kleene(
     v: &mut [f64],
     ok: &mut [bool],
@@ -201,6 +211,7 @@ fn and_kleene(
 }
 
 /// Kleene `or`: true wins over null; false only when both are false.
+#[inline(always)]
 fn or_kleene(
     v: &mut [f64],
     ok: &mut [bool],
@@ -219,6 +230,7 @@ fn or_kleene(
 }
 
 /// `least`/`greatest`: nulls ignored; null only when every operand is null.
+#[inline(always)]
 fn extreme<'a>(
     v: &mut [f64],
     ok: &mut [bool],
