@@ -377,13 +377,35 @@ fn split_features(
 /// low bit is `p ∧ (e ∨ ¬g)`, its high bit `p ∧ ¬e`, giving 0 (not in
 /// population), 1 (excluded), 2 (open) or 3 (closed). Byte arithmetic, so the
 /// status loop vectorises.
-#[inline]
+#[inline(always)]
 fn status_code(p: u8, e: u8, g: u8) -> Status {
     match ((p & (e | (g ^ 1))) | ((p & (e ^ 1)) << 1)) & 3 {
         0 => Status::NotInPopulation,
         1 => Status::Excluded,
         2 => Status::Open,
         _ => Status::Closed,
+    }
+}
+
+/// Writes each slot's status from the `population`, `exclude` and `gap`
+/// columns (value, validity). Compiled for the x86-64 baseline and for AVX2,
+/// chosen at run time (see `program::run`).
+#[multiversion::multiversion(targets("x86_64+avx2"))]
+fn write_statuses(
+    out: &mut [Status],
+    (pv, po): (&[f64], &[bool]),
+    (ev, eo): (&[f64], &[bool]),
+    (gv, go): (&[f64], &[bool]),
+) {
+    // Re-sliced to one length so that the loop has no bounds checks.
+    let n = out.len();
+    let (pv, po, ev, eo, gv, go) = (&pv[..n], &po[..n], &ev[..n], &eo[..n], &gv[..n], &go[..n]);
+    for i in 0..n {
+        out[i] = status_code(
+            po[i] as u8 & (pv[i] != 0.0) as u8,
+            eo[i] as u8 & (ev[i] != 0.0) as u8,
+            go[i] as u8 & (gv[i] != 0.0) as u8,
+        );
     }
 }
 
@@ -550,17 +572,7 @@ impl<'a> Context<'a> {
                 Some(e) => col(e),
                 None => (&s.zeros[..n], &s.falses[..n]),
             };
-            // Re-sliced to one length so that the loop has no bounds checks.
-            let out = &mut out[off..off + n];
-            let (pv, po, ev, eo, gv, go) =
-                (&pv[..n], &po[..n], &ev[..n], &eo[..n], &gv[..n], &go[..n]);
-            for i in 0..n {
-                out[i] = status_code(
-                    po[i] as u8 & (pv[i] != 0.0) as u8,
-                    eo[i] as u8 & (ev[i] != 0.0) as u8,
-                    go[i] as u8 & (gv[i] != 0.0) as u8,
-                );
-            }
+            write_statuses(&mut out[off..off + n], (pv, po), (ev, eo), (gv, go));
         }
         // 5. Features: a null numeric slot holds 0.0, a boolean one false.
         for (f, part) in plan.features.iter().zip(&mut out.features) {
