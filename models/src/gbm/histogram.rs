@@ -6,18 +6,23 @@
 //! of threads. The larger child of a split gets its histogram by subtracting
 //! the smaller child's from the parent's (the subtraction trick).
 //!
-//! Most features are one value (usually 0) for most people. With
+//! Most features are one value (usually 0 or missing) for many people. With
 //! [`Layout::with_most_frequent_bins`], a feature whose most frequent bin
-//! holds at least 4/5 of the rows skips that bin while accumulating and sets it
-//! afterwards to the leaf's total minus the other bins (LightGBM's
+//! holds at least 1/3 of the rows skips that bin while accumulating and sets
+//! it afterwards to the leaf's total minus the other bins (LightGBM's
 //! `most_freq_bin`): the long runs of updates to one bin, each waiting for the
 //! previous one, go away. The other bins are summed exactly as before; the
 //! skipped bin's sums differ from direct summation only by rounding, and the
-//! result is still the same whatever the number of threads. (Below 4/5 the
-//! mispredicted branch on the skipped bin costs more than it saves: measured
-//! on the generated 640k population.) For these features the layout also
-//! keeps the list of the other rows, and a histogram of all rows (the root's)
-//! visits only those (same rows in the same order, so the same sums).
+//! result is still the same whatever the number of threads. At 9/10 and more
+//! a branch leaves the bin's rows out; below, a branch would be mispredicted,
+//! so the rows go without a branch to throwaway cells (`Skip`). For
+//! features whose bin holds at least 4/5, the layout also keeps the list of
+//! the other rows, and a histogram of all rows (the root's) visits only those
+//! (same rows in the same order, so the same sums).
+//!
+//! While accumulating, a bin's gradient and hessian sums sit side by side and
+//! the rows' (gradient, hessian) pairs are interleaved, so one row costs one
+//! two-lane conversion and addition.
 
 use rayon::prelude::*;
 
@@ -53,6 +58,10 @@ impl BinStat {
     }
 }
 
+/// A feature's most frequent bin is skipped when it holds at least this
+/// share of the rows (numerator, denominator).
+const SKIP_AT: (usize, usize) = (1, 3);
+
 /// Where each feature's bins live in a flat histogram.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -61,7 +70,11 @@ pub struct Layout {
     /// Per feature, the bin skipped while accumulating and reconstructed
     /// from the leaf total (empty: no skipping).
     pub skip: Vec<Option<u8>>,
-    /// Per feature with a skipped bin, the rows not in it (ascending).
+    /// Per feature with a skipped bin, whether it holds at least 9/10 of
+    /// the rows (then a branch leaves it out).
+    pub branch: Vec<bool>,
+    /// Per feature whose skipped bin holds at least 4/5 of the rows, the
+    /// rows not in it (ascending).
     pub listed: Vec<Option<Vec<u32>>>,
 }
 
@@ -75,13 +88,16 @@ impl Layout {
         Self {
             offsets,
             skip: Vec::new(),
+            branch: Vec::new(),
             listed: Vec::new(),
         }
     }
     /// Skips, for each feature of `bins` whose most frequent bin holds at
-    /// least 4/5 of the rows, that bin while building (see the module docs).
+    /// least 1/3 of the rows, that bin while building (see the module docs).
     pub fn with_most_frequent_bins(mut self, bins: &[Vec<u8>]) -> Self {
-        self.skip = bins
+        // Per feature, its most frequent bin and the bin's share of the rows
+        // (at least `num / den`).
+        let top: Vec<Option<(u8, usize)>> = bins
             .iter()
             .map(|col| {
                 let mut counts = [0usize; 256];
@@ -90,14 +106,22 @@ impl Layout {
                     .iter()
                     .enumerate()
                     .max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(&x.0)))?;
-                (c > 0 && 5 * c >= 4 * col.len()).then_some(b as u8)
+                (c > 0).then_some((b as u8, c))
             })
             .collect();
-        self.listed = bins
-            .iter()
-            .zip(&self.skip)
-            .map(|(col, m)| {
-                let m = (*m)?;
+        let holds = |j: usize, (num, den): (usize, usize)| {
+            top[j].filter(|&(_, c)| den * c >= num * bins[j].len())
+        };
+        self.skip = (0..bins.len())
+            .map(|j| holds(j, SKIP_AT).map(|(b, _)| b))
+            .collect();
+        self.branch = (0..bins.len())
+            .map(|j| holds(j, (9, 10)).is_some())
+            .collect();
+        self.listed = (0..bins.len())
+            .map(|j| {
+                let (m, _) = holds(j, (4, 5))?;
+                let col = &bins[j];
                 Some(
                     (0..col.len() as u32)
                         .filter(|&r| col[r as usize] != m)
@@ -106,6 +130,14 @@ impl Layout {
             })
             .collect();
         self
+    }
+    /// How feature `j`'s skipped bin is left out while accumulating.
+    fn how_skipped(&self, j: usize) -> Skip {
+        match (self.skipped(j), self.branch.get(j)) {
+            (None, _) => Skip::No,
+            (Some(m), Some(true)) => Skip::Branch(m),
+            (Some(m), _) => Skip::Scrap(m),
+        }
     }
     /// The bin of feature `j` skipped while accumulating, if any.
     #[inline]
@@ -122,16 +154,12 @@ impl Layout {
     }
 }
 
-/// Rows of a leaf with their gradients.
+/// Rows of a leaf with their (gradient, hessian) pairs.
 pub enum Rows<'a> {
-    /// All rows `0..n`; gradients indexed by row.
-    All { g: &'a [f32], h: &'a [f32] },
-    /// The listed rows; `g[k]`, `h[k]` belong to `rows[k]` (ordered gradients).
-    Some {
-        rows: &'a [u32],
-        g: &'a [f32],
-        h: &'a [f32],
-    },
+    /// All rows `0..n`; pairs indexed by row.
+    All { gh: &'a [[f32; 2]] },
+    /// The listed rows; `gh[k]` belongs to `rows[k]` (ordered gradients).
+    Some { rows: &'a [u32], gh: &'a [[f32; 2]] },
 }
 
 /// Builds the histogram of `rows` for the features with `used[j]`; other
@@ -152,43 +180,46 @@ pub fn build(
         }
         rest = tail;
     }
-    let work = match rows {
-        Rows::All { g, .. } => g.len(),
-        Rows::Some { rows, .. } => rows.len(),
+    let gh = match rows {
+        Rows::All { gh } | Rows::Some { gh, .. } => *gh,
     };
-    let (g, h) = match rows {
-        Rows::All { g, h } | Rows::Some { g, h, .. } => (*g, *h),
+    let work = match rows {
+        Rows::All { .. } => gh.len(),
+        Rows::Some { rows, .. } => rows.len(),
     };
     let total = if slices.iter().any(|(j, _)| layout.skipped(*j).is_some()) {
         let mut t = BinStat {
-            n: g.len() as u32,
+            n: gh.len() as u32,
             ..BinStat::default()
         };
-        for (&a, &b) in g.iter().zip(h) {
-            t.g += f64::from(a);
-            t.h += f64::from(b);
+        for p in gh {
+            t.g += f64::from(p[0]);
+            t.h += f64::from(p[1]);
         }
         t
     } else {
         BinStat::default()
     };
     let one = |(j, out): &mut (usize, &mut [BinStat])| {
-        out.iter_mut().for_each(|b| *b = BinStat::default());
+        let mut cells = [Cell::default(); CELLS];
         let col = &bins[*j];
-        match (rows, layout.skipped(*j)) {
-            (Rows::All { g, h }, None) => accumulate(out, col, g, h),
-            (Rows::Some { rows, g, h }, None) => accumulate_indexed(out, col, rows, g, h),
-            (Rows::All { g, h }, Some(m)) => {
-                match layout.listed.get(*j).and_then(Option::as_ref) {
-                    Some(list) => accumulate_indexed_by_row(out, col, list, g, h),
-                    None => accumulate_skip(out, col, g, h, m),
-                }
-                fill_skipped(out, m, total);
-            }
-            (Rows::Some { rows, g, h }, Some(m)) => {
-                accumulate_indexed_skip(out, col, rows, g, h, m);
-                fill_skipped(out, m, total);
-            }
+        let skip = layout.how_skipped(*j);
+        match rows {
+            Rows::All { gh } => match layout.listed.get(*j).and_then(Option::as_ref) {
+                Some(list) => accumulate_indexed_by_row(&mut cells, col, list, gh),
+                None => accumulate(&mut cells, col, gh, skip),
+            },
+            Rows::Some { rows, gh } => accumulate_indexed(&mut cells, col, rows, gh, skip),
+        }
+        for (o, c) in out.iter_mut().zip(&cells) {
+            *o = BinStat {
+                g: c.gh[0],
+                h: c.gh[1],
+                n: c.n as u32,
+            };
+        }
+        if let Some(m) = layout.skipped(*j) {
+            fill_skipped(out, m, total);
         }
     };
     if work * slices.len() < 50_000 {
@@ -198,61 +229,94 @@ pub fn build(
     }
 }
 
-/// Adds one row's gradient and hessian to bin `b`.
+/// A bin's sums while accumulating: gradient and hessian side by side, so
+/// one row's pair is converted and added as one two-lane operation (the
+/// same IEEE additions as two scalar ones, so the same sums).
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Cell {
+    gh: [f64; 2],
+    n: u64,
+}
+
+/// 256 bins (a `u8`) and `SCRAP` throwaway cells for the skipped bin.
+const CELLS: usize = 256 + SCRAP;
+/// See [`Skip::Scrap`].
+const SCRAP: usize = 8;
+
+/// How a feature's rows in its skipped bin are left out while accumulating.
+#[derive(Debug, Clone, Copy)]
+enum Skip {
+    /// No bin skipped.
+    No,
+    /// The bin holds at least 9/10 of the rows: a branch around it is
+    /// predicted well.
+    Branch(u8),
+    /// Below 9/10 the branch would be mispredicted too often: the bin's rows
+    /// are added, without a branch, to one of `SCRAP` throwaway cells in turn
+    /// (row `k` to cell `256 + k % SCRAP`). With a single throwaway cell
+    /// every addition would wait for the previous one; with eight they
+    /// overlap.
+    Scrap(u8),
+}
+
+/// Adds row `k`'s (bin `b`) pair to its cell, leaving out the skipped bin.
 #[inline(always)]
-fn add(out: &mut [BinStat], b: u8, g: f32, h: f32) {
-    let s = &mut out[b as usize];
-    s.g += f64::from(g);
-    s.h += f64::from(h);
-    s.n += 1;
+fn add(cells: &mut [Cell; CELLS], b: u8, k: usize, p: [f32; 2], skip: Skip) {
+    let i = match skip {
+        Skip::Branch(m) if b == m => return,
+        Skip::Scrap(m) if b == m => 256 + k % SCRAP,
+        _ => b as usize,
+    };
+    let c = &mut cells[i];
+    c.gh[0] += f64::from(p[0]);
+    c.gh[1] += f64::from(p[1]);
+    c.n += 1;
 }
 
-#[inline(never)]
-fn accumulate(out: &mut [BinStat], col: &[u8], g: &[f32], h: &[f32]) {
-    for ((&b, &g), &h) in col.iter().zip(g).zip(h) {
-        add(out, b, g, h);
+/// Calls `f` with `skip` as a constant variant, so each variant gets its
+/// own loop.
+#[inline(always)]
+fn per_variant(skip: Skip, mut f: impl FnMut(Skip)) {
+    match skip {
+        Skip::No => f(Skip::No),
+        Skip::Branch(m) => f(Skip::Branch(m)),
+        Skip::Scrap(m) => f(Skip::Scrap(m)),
     }
 }
 
+/// All rows, pairs indexed by row.
 #[inline(never)]
-fn accumulate_indexed(out: &mut [BinStat], col: &[u8], rows: &[u32], g: &[f32], h: &[f32]) {
-    for ((&r, &g), &h) in rows.iter().zip(g).zip(h) {
-        add(out, col[r as usize], g, h);
-    }
-}
-
-#[inline(never)]
-fn accumulate_skip(out: &mut [BinStat], col: &[u8], g: &[f32], h: &[f32], m: u8) {
-    for ((&b, &g), &h) in col.iter().zip(g).zip(h) {
-        if b != m {
-            add(out, b, g, h);
+fn accumulate(cells: &mut [Cell; CELLS], col: &[u8], gh: &[[f32; 2]], skip: Skip) {
+    per_variant(skip, |skip| {
+        for (k, (&b, &p)) in col.iter().zip(gh).enumerate() {
+            add(cells, b, k, p, skip);
         }
-    }
+    });
 }
 
-/// The listed rows with gradients indexed by row.
+/// The listed rows with ordered pairs (`gh[k]` is `rows[k]`'s).
 #[inline(never)]
-fn accumulate_indexed_by_row(out: &mut [BinStat], col: &[u8], rows: &[u32], g: &[f32], h: &[f32]) {
-    for &r in rows {
-        let r = r as usize;
-        add(out, col[r], g[r], h[r]);
-    }
-}
-
-#[inline(never)]
-fn accumulate_indexed_skip(
-    out: &mut [BinStat],
+fn accumulate_indexed(
+    cells: &mut [Cell; CELLS],
     col: &[u8],
     rows: &[u32],
-    g: &[f32],
-    h: &[f32],
-    m: u8,
+    gh: &[[f32; 2]],
+    skip: Skip,
 ) {
-    for ((&r, &g), &h) in rows.iter().zip(g).zip(h) {
-        let b = col[r as usize];
-        if b != m {
-            add(out, b, g, h);
+    per_variant(skip, |skip| {
+        for (k, (&r, &p)) in rows.iter().zip(gh).enumerate() {
+            add(cells, col[r as usize], k, p, skip);
         }
+    });
+}
+
+/// The listed rows (none in the skipped bin) with pairs indexed by row.
+#[inline(never)]
+fn accumulate_indexed_by_row(cells: &mut [Cell; CELLS], col: &[u8], rows: &[u32], gh: &[[f32; 2]]) {
+    for (k, &r) in rows.iter().enumerate() {
+        let r = r as usize;
+        add(cells, col[r], k, gh[r], Skip::No);
     }
 }
 
@@ -295,17 +359,10 @@ mod tests {
     fn indexed_equals_full_and_subtraction_works() {
         let bins = vec![vec![0u8, 1, 1, 2, 0], vec![1u8, 1, 0, 0, 1]];
         let layout = Layout::new(&[3, 2]);
-        let g = [1.0f32, 2.0, 3.0, 4.0, 5.0];
-        let h = [0.5f32; 5];
+        let gh = [1.0f32, 2.0, 3.0, 4.0, 5.0].map(|g| [g, 0.5]);
         let used = [true, true];
         let mut full = vec![BinStat::default(); layout.total()];
-        build(
-            &mut full,
-            &layout,
-            &bins,
-            &used,
-            &Rows::All { g: &g, h: &h },
-        );
+        build(&mut full, &layout, &bins, &used, &Rows::All { gh: &gh });
         assert_eq!(
             full[0],
             BinStat {
@@ -339,8 +396,7 @@ mod tests {
             &used,
             &Rows::Some {
                 rows: &rows,
-                g: &[2.0, 4.0],
-                h: &[0.5, 0.5],
+                gh: &[[2.0, 0.5], [4.0, 0.5]],
             },
         );
         subtract(&mut full, &part, &layout, &used);
@@ -353,15 +409,14 @@ mod tests {
             &used,
             &Rows::Some {
                 rows: &rest,
-                g: &[1.0, 3.0, 5.0],
-                h: &[0.5; 3],
+                gh: &[[1.0, 0.5], [3.0, 0.5], [5.0, 0.5]],
             },
         );
         assert_eq!(full, direct);
     }
 
     /// Two features mostly in bin 0 (90%, 87.5%: skipped), one dense (not skipped).
-    fn sparse_data(n: usize) -> (Vec<Vec<u8>>, Vec<f32>, Vec<f32>) {
+    fn sparse_data(n: usize) -> (Vec<Vec<u8>>, Vec<[f32; 2]>) {
         let mut x = 12345u64;
         let mut next = || {
             x = x
@@ -370,16 +425,16 @@ mod tests {
             (x >> 33) as u32
         };
         let mut bins = vec![Vec::new(), Vec::new(), Vec::new()];
-        let (mut g, mut h) = (Vec::new(), Vec::new());
+        let mut gh = Vec::new();
         for _ in 0..n {
             let r = next();
             bins[0].push(if r % 10 < 9 { 0 } else { (r % 5) as u8 + 1 });
             bins[1].push(if next() % 8 == 0 { 6 } else { 0 });
             bins[2].push((next() % 7) as u8);
-            g.push((next() % 1000) as f32 / 997.0 - 0.4);
-            h.push((next() % 1000) as f32 / 991.0 + 0.01);
+            let g = (next() % 1000) as f32 / 997.0 - 0.4;
+            gh.push([g, (next() % 1000) as f32 / 991.0 + 0.01]);
         }
-        (bins, g, h)
+        (bins, gh)
     }
 
     fn close(a: BinStat, b: BinStat) -> bool {
@@ -391,7 +446,7 @@ mod tests {
     #[test]
     fn skipping_the_most_frequent_bin_equals_direct_summation() {
         let n = 20_000;
-        let (bins, g, h) = sparse_data(n);
+        let (bins, gh) = sparse_data(n);
         let plain = Layout::new(&[6, 7, 7]);
         let skip = Layout::new(&[6, 7, 7]).with_most_frequent_bins(&bins);
         assert_eq!(skip.skip, vec![Some(0), Some(0), None]);
@@ -403,30 +458,26 @@ mod tests {
             vec![BinStat::default(); plain.total()],
             vec![BinStat::default(); plain.total()],
         );
-        build(&mut a, &unlisted, &bins, &used, &Rows::All { g: &g, h: &h });
-        build(&mut b, &skip, &bins, &used, &Rows::All { g: &g, h: &h });
+        build(&mut a, &unlisted, &bins, &used, &Rows::All { gh: &gh });
+        build(&mut b, &skip, &bins, &used, &Rows::All { gh: &gh });
         assert_eq!(a, b, "listed rows give the same all-rows histogram");
         let rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 1).collect();
-        let og: Vec<f32> = rows.iter().map(|&r| g[r as usize]).collect();
-        let oh: Vec<f32> = rows.iter().map(|&r| h[r as usize]).collect();
+        let ogh: Vec<[f32; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
         // Rows in bin 6 of feature 1 only: its skipped bin 0 is empty.
         let few: Vec<u32> = (0..n as u32)
             .filter(|&r| bins[1][r as usize] == 6)
             .take(50)
             .collect();
-        let fg: Vec<f32> = few.iter().map(|&r| g[r as usize]).collect();
-        let fh: Vec<f32> = few.iter().map(|&r| h[r as usize]).collect();
+        let fgh: Vec<[f32; 2]> = few.iter().map(|&r| gh[r as usize]).collect();
         for rows in [
-            Rows::All { g: &g, h: &h },
+            Rows::All { gh: &gh },
             Rows::Some {
                 rows: &rows,
-                g: &og,
-                h: &oh,
+                gh: &ogh,
             },
             Rows::Some {
                 rows: &few,
-                g: &fg,
-                h: &fh,
+                gh: &fgh,
             },
         ] {
             let mut a = vec![BinStat::default(); plain.total()];
@@ -457,7 +508,7 @@ mod tests {
 
     #[test]
     fn skipping_is_the_same_for_any_number_of_threads() {
-        let (bins, g, h) = sparse_data(100_000);
+        let (bins, gh) = sparse_data(100_000);
         let layout = Layout::new(&[6, 7, 7]).with_most_frequent_bins(&bins);
         let used = [true, true, true];
         let run = |threads: usize| {
@@ -466,7 +517,7 @@ mod tests {
                 .build()
                 .unwrap();
             let mut out = vec![BinStat::default(); layout.total()];
-            pool.install(|| build(&mut out, &layout, &bins, &used, &Rows::All { g: &g, h: &h }));
+            pool.install(|| build(&mut out, &layout, &bins, &used, &Rows::All { gh: &gh }));
             out
         };
         assert_eq!(run(1), run(2));
