@@ -13,12 +13,10 @@
 //! `most_freq_bin`): the long runs of updates to one bin, each waiting for the
 //! previous one, go away. The other bins are summed exactly as before; the
 //! skipped bin's sums differ from direct summation only by rounding, and the
-//! result is still the same whatever the number of threads. At 9/10 and more
-//! a branch leaves the bin's rows out; below, a branch would be mispredicted,
-//! so the rows go without a branch to throwaway cells (`Skip`). For
-//! features whose bin holds at least 4/5, the layout also keeps the list of
-//! the other rows, and a histogram of all rows (the root's) visits only those
-//! (same rows in the same order, so the same sums).
+//! result is still the same whatever the number of threads. These features
+//! are stored row by row without their skipped bins ([`RowGroup`], LightGBM's
+//! multi-value bins) and built together in one pass over a leaf's rows (one
+//! thread, same row order per bin, so the same sums as column by column).
 //!
 //! While accumulating, a bin's gradient and hessian sums sit side by side and
 //! the rows' (gradient, hessian) pairs are interleaved, so one row costs one
@@ -70,12 +68,59 @@ pub struct Layout {
     /// Per feature, the bin skipped while accumulating and reconstructed
     /// from the leaf total (empty: no skipping).
     pub skip: Vec<Option<u8>>,
-    /// Per feature with a skipped bin, whether it holds at least 9/10 of
-    /// the rows (then a branch leaves it out).
-    pub branch: Vec<bool>,
-    /// Per feature whose skipped bin holds at least 4/5 of the rows, the
-    /// rows not in it (ascending).
-    pub listed: Vec<Option<Vec<u32>>>,
+    /// The features with a skipped bin, row by row, in groups.
+    pub groups: Vec<RowGroup>,
+}
+
+/// Features with a skipped bin stored row by row (LightGBM's multi-value
+/// bins): per row, the cells of its bins that are not skipped. Their
+/// histograms are built together in one pass over a leaf's rows that reads
+/// one short run per row, instead of one byte of each feature's column per
+/// row; the additions of one row go to different features' cells, so they
+/// do not wait for each other.
+#[derive(Debug, Clone, Default)]
+pub struct RowGroup {
+    /// The features, in slot order.
+    features: Vec<usize>,
+    /// `base[s]..base[s + 1]`: the cells of the feature in slot `s`.
+    base: Vec<usize>,
+    /// Row `r`'s cells are `cells[starts[r]..starts[r + 1]]`.
+    starts: Vec<u32>,
+    /// A cell is `base[slot] + bin`.
+    cells: Vec<u16>,
+}
+
+impl RowGroup {
+    /// The features `js` (each with a skipped bin), row by row.
+    fn new(bins: &[Vec<u8>], layout: &Layout, js: &[usize]) -> Self {
+        let mut base = vec![0];
+        for (s, &j) in js.iter().enumerate() {
+            base.push(base[s] + layout.offsets[j + 1] - layout.offsets[j]);
+        }
+        let n = bins.first().map_or(0, Vec::len);
+        let cols: Vec<(&[u8], usize, Option<u8>)> = js
+            .iter()
+            .zip(&base)
+            .map(|(&j, &b0)| (bins[j].as_slice(), b0, layout.skipped(j)))
+            .collect();
+        let mut starts = Vec::with_capacity(n + 1);
+        let mut cells = Vec::new();
+        starts.push(0);
+        (0..n).for_each(|r| {
+            for &(col, b0, m) in &cols {
+                if Some(col[r]) != m {
+                    cells.push((b0 + col[r] as usize) as u16);
+                }
+            }
+            starts.push(cells.len() as u32);
+        });
+        Self {
+            features: js.to_vec(),
+            base,
+            starts,
+            cells,
+        }
+    }
 }
 
 impl Layout {
@@ -88,8 +133,7 @@ impl Layout {
         Self {
             offsets,
             skip: Vec::new(),
-            branch: Vec::new(),
-            listed: Vec::new(),
+            groups: Vec::new(),
         }
     }
     /// Skips, for each feature of `bins` whose most frequent bin holds at
@@ -115,29 +159,31 @@ impl Layout {
         self.skip = (0..bins.len())
             .map(|j| holds(j, SKIP_AT).map(|(b, _)| b))
             .collect();
-        self.branch = (0..bins.len())
-            .map(|j| holds(j, (9, 10)).is_some())
-            .collect();
-        self.listed = (0..bins.len())
-            .map(|j| {
-                let (m, _) = holds(j, (4, 5))?;
-                let col = &bins[j];
-                Some(
-                    (0..col.len() as u32)
-                        .filter(|&r| col[r as usize] != m)
-                        .collect(),
-                )
-            })
+        // All of them in one row group, unless a cell or the cell count would
+        // not fit a u16 or u32. (Two or four groups, one thread each, took
+        // about a fifth more CPU time on /work/cmp640: each group's loop over
+        // a row's cells ends on a mispredicted branch.)
+        let stored = |j: usize| top[j].map_or(0, |(_, c)| bins[j].len() - c);
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let (mut nnz, mut n_cells) = (0, 0);
+        for j in (0..bins.len()).filter(|&j| self.skip[j].is_some()) {
+            let nb = self.offsets[j + 1] - self.offsets[j];
+            let full = nnz + stored(j) > u32::MAX as usize || n_cells + nb > usize::from(u16::MAX);
+            if groups.is_empty() || full {
+                groups.push(Vec::new());
+                (nnz, n_cells) = (0, 0);
+            }
+            if let Some(g) = groups.last_mut() {
+                g.push(j);
+            }
+            nnz += stored(j);
+            n_cells += nb;
+        }
+        self.groups = groups
+            .iter()
+            .map(|js| RowGroup::new(bins, &self, js))
             .collect();
         self
-    }
-    /// How feature `j`'s skipped bin is left out while accumulating.
-    fn how_skipped(&self, j: usize) -> Skip {
-        match (self.skipped(j), self.branch.get(j)) {
-            (None, _) => Skip::No,
-            (Some(m), Some(true)) => Skip::Branch(m),
-            (Some(m), _) => Skip::Scrap(m),
-        }
     }
     /// The bin of feature `j` skipped while accumulating, if any.
     #[inline]
@@ -171,14 +217,25 @@ pub fn build(
     used: &[bool],
     rows: &Rows<'_>,
 ) {
-    let mut slices: Vec<(usize, &mut [BinStat])> = Vec::with_capacity(bins.len());
+    // One task per row group, and one per other feature.
+    let mut tasks: Vec<Task<'_>> = Vec::with_capacity(bins.len());
+    let mut by_group: Vec<Vec<(usize, &mut [BinStat])>> =
+        layout.groups.iter().map(|_| Vec::new()).collect();
+    let group_of = |j: usize| layout.groups.iter().position(|g| g.features.contains(&j));
     let mut rest = hist;
     for (j, &u) in used.iter().enumerate().take(bins.len()) {
         let (head, tail) = rest.split_at_mut(layout.offsets[j + 1] - layout.offsets[j]);
-        if u {
-            slices.push((j, head));
+        match (u, group_of(j)) {
+            (true, Some(g)) => by_group[g].push((j, head)),
+            (true, None) => tasks.push(Task::One(j, head)),
+            (false, _) => {}
         }
         rest = tail;
+    }
+    for (g, features) in by_group.into_iter().enumerate() {
+        if !features.is_empty() {
+            tasks.insert(0, Task::Rows(&layout.groups[g], features));
+        }
     }
     let gh = match rows {
         Rows::All { gh } | Rows::Some { gh, .. } => *gh,
@@ -187,7 +244,12 @@ pub fn build(
         Rows::All { .. } => gh.len(),
         Rows::Some { rows, .. } => rows.len(),
     };
-    let total = if slices.iter().any(|(j, _)| layout.skipped(*j).is_some()) {
+    let any_skipped = used
+        .iter()
+        .enumerate()
+        .take(bins.len())
+        .any(|(j, &u)| u && layout.skipped(j).is_some());
+    let total = if any_skipped {
         let mut t = BinStat {
             n: gh.len() as u32,
             ..BinStat::default()
@@ -200,33 +262,50 @@ pub fn build(
     } else {
         BinStat::default()
     };
-    let one = |(j, out): &mut (usize, &mut [BinStat])| {
-        let mut cells = [Cell::default(); CELLS];
-        let col = &bins[*j];
-        let skip = layout.how_skipped(*j);
-        match rows {
-            Rows::All { gh } => match layout.listed.get(*j).and_then(Option::as_ref) {
-                Some(list) => accumulate_indexed_by_row(&mut cells, col, list, gh),
-                None => accumulate(&mut cells, col, gh, skip),
-            },
-            Rows::Some { rows, gh } => accumulate_indexed(&mut cells, col, rows, gh, skip),
-        }
-        for (o, c) in out.iter_mut().zip(&cells) {
+    let finish = |j: usize, out: &mut [BinStat], cells: &[Cell]| {
+        for (o, c) in out.iter_mut().zip(cells) {
             *o = BinStat {
                 g: c.gh[0],
                 h: c.gh[1],
                 n: c.n as u32,
             };
         }
-        if let Some(m) = layout.skipped(*j) {
+        if let Some(m) = layout.skipped(j) {
             fill_skipped(out, m, total);
         }
     };
-    if work * slices.len() < 50_000 {
-        slices.iter_mut().for_each(one);
+    let one = |task: &mut Task<'_>| match task {
+        Task::One(j, out) => {
+            let mut cells = [Cell::default(); 256];
+            let col = &bins[*j];
+            match rows {
+                Rows::All { gh } => accumulate(&mut cells, col, gh),
+                Rows::Some { rows, gh } => accumulate_indexed(&mut cells, col, rows, gh),
+            }
+            finish(*j, out, &cells);
+        }
+        Task::Rows(group, features) => {
+            let mut cells = vec![Cell::default(); group.base.last().copied().unwrap_or(0)];
+            accumulate_rows(&mut cells, group, rows);
+            for (j, out) in features {
+                if let Some(s) = group.features.iter().position(|f| f == j) {
+                    finish(*j, out, &cells[group.base[s]..group.base[s + 1]]);
+                }
+            }
+        }
+    };
+    if work * tasks.len() < 50_000 {
+        tasks.iter_mut().for_each(one);
     } else {
-        slices.par_iter_mut().for_each(one);
+        tasks.par_iter_mut().for_each(one);
     }
+}
+
+/// Histogram work for one thread: one feature's bins, or those of a row
+/// group's features.
+enum Task<'h> {
+    One(usize, &'h mut [BinStat]),
+    Rows(&'h RowGroup, Vec<(usize, &'h mut [BinStat])>),
 }
 
 /// A bin's sums while accumulating: gradient and hessian side by side, so
@@ -239,84 +318,46 @@ struct Cell {
     n: u64,
 }
 
-/// 256 bins (a `u8`) and `SCRAP` throwaway cells for the skipped bin.
-const CELLS: usize = 256 + SCRAP;
-/// See [`Skip::Scrap`].
-const SCRAP: usize = 8;
-
-/// How a feature's rows in its skipped bin are left out while accumulating.
-#[derive(Debug, Clone, Copy)]
-enum Skip {
-    /// No bin skipped.
-    No,
-    /// The bin holds at least 9/10 of the rows: a branch around it is
-    /// predicted well.
-    Branch(u8),
-    /// Below 9/10 the branch would be mispredicted too often: the bin's rows
-    /// are added, without a branch, to one of `SCRAP` throwaway cells in turn
-    /// (row `k` to cell `256 + k % SCRAP`). With a single throwaway cell
-    /// every addition would wait for the previous one; with eight they
-    /// overlap.
-    Scrap(u8),
-}
-
-/// Adds row `k`'s (bin `b`) pair to its cell, leaving out the skipped bin.
-#[inline(always)]
-fn add(cells: &mut [Cell; CELLS], b: u8, k: usize, p: [f32; 2], skip: Skip) {
-    let i = match skip {
-        Skip::Branch(m) if b == m => return,
-        Skip::Scrap(m) if b == m => 256 + k % SCRAP,
-        _ => b as usize,
-    };
-    let c = &mut cells[i];
-    c.gh[0] += f64::from(p[0]);
-    c.gh[1] += f64::from(p[1]);
-    c.n += 1;
-}
-
-/// Calls `f` with `skip` as a constant variant, so each variant gets its
-/// own loop.
-#[inline(always)]
-fn per_variant(skip: Skip, mut f: impl FnMut(Skip)) {
-    match skip {
-        Skip::No => f(Skip::No),
-        Skip::Branch(m) => f(Skip::Branch(m)),
-        Skip::Scrap(m) => f(Skip::Scrap(m)),
+impl Cell {
+    #[inline(always)]
+    fn add(&mut self, p: [f32; 2]) {
+        self.gh[0] += f64::from(p[0]);
+        self.gh[1] += f64::from(p[1]);
+        self.n += 1;
     }
 }
 
 /// All rows, pairs indexed by row.
 #[inline(never)]
-fn accumulate(cells: &mut [Cell; CELLS], col: &[u8], gh: &[[f32; 2]], skip: Skip) {
-    per_variant(skip, |skip| {
-        for (k, (&b, &p)) in col.iter().zip(gh).enumerate() {
-            add(cells, b, k, p, skip);
-        }
-    });
+fn accumulate(cells: &mut [Cell; 256], col: &[u8], gh: &[[f32; 2]]) {
+    for (&b, &p) in col.iter().zip(gh) {
+        cells[b as usize].add(p);
+    }
 }
 
 /// The listed rows with ordered pairs (`gh[k]` is `rows[k]`'s).
 #[inline(never)]
-fn accumulate_indexed(
-    cells: &mut [Cell; CELLS],
-    col: &[u8],
-    rows: &[u32],
-    gh: &[[f32; 2]],
-    skip: Skip,
-) {
-    per_variant(skip, |skip| {
-        for (k, (&r, &p)) in rows.iter().zip(gh).enumerate() {
-            add(cells, col[r as usize], k, p, skip);
-        }
-    });
+fn accumulate_indexed(cells: &mut [Cell; 256], col: &[u8], rows: &[u32], gh: &[[f32; 2]]) {
+    for (&r, &p) in rows.iter().zip(gh) {
+        cells[col[r as usize] as usize].add(p);
+    }
 }
 
-/// The listed rows (none in the skipped bin) with pairs indexed by row.
+/// A row group's features: each row's cells, rows in order.
 #[inline(never)]
-fn accumulate_indexed_by_row(cells: &mut [Cell; CELLS], col: &[u8], rows: &[u32], gh: &[[f32; 2]]) {
-    for (k, &r) in rows.iter().enumerate() {
-        let r = r as usize;
-        add(cells, col[r], k, gh[r], Skip::No);
+fn accumulate_rows(cells: &mut [Cell], group: &RowGroup, rows: &Rows<'_>) {
+    let mut add_row = |r: usize, p: [f32; 2]| {
+        let (a, b) = (group.starts[r] as usize, group.starts[r + 1] as usize);
+        for &c in &group.cells[a..b] {
+            cells[c as usize].add(p);
+        }
+    };
+    match rows {
+        Rows::All { gh } => gh.iter().enumerate().for_each(|(r, &p)| add_row(r, p)),
+        Rows::Some { rows, gh } => rows
+            .iter()
+            .zip(*gh)
+            .for_each(|(&r, &p)| add_row(r as usize, p)),
     }
 }
 
@@ -415,7 +456,7 @@ mod tests {
         assert_eq!(full, direct);
     }
 
-    /// Two features mostly in bin 0 (90%, 87.5%: skipped), one dense (not skipped).
+    /// Two features mostly in bin 0 (95%, 87.5%: skipped), one dense (not skipped).
     fn sparse_data(n: usize) -> (Vec<Vec<u8>>, Vec<[f32; 2]>) {
         let mut x = 12345u64;
         let mut next = || {
@@ -428,7 +469,11 @@ mod tests {
         let mut gh = Vec::new();
         for _ in 0..n {
             let r = next();
-            bins[0].push(if r % 10 < 9 { 0 } else { (r % 5) as u8 + 1 });
+            bins[0].push(if r % 20 < 19 {
+                0
+            } else {
+                (next() % 5) as u8 + 1
+            });
             bins[1].push(if next() % 8 == 0 { 6 } else { 0 });
             bins[2].push((next() % 7) as u8);
             let g = (next() % 1000) as f32 / 997.0 - 0.4;
@@ -451,16 +496,17 @@ mod tests {
         let skip = Layout::new(&[6, 7, 7]).with_most_frequent_bins(&bins);
         assert_eq!(skip.skip, vec![Some(0), Some(0), None]);
         let used = [true, true, true];
-        assert!(skip.listed[0].is_some() && skip.listed[1].is_some() && skip.listed[2].is_none());
-        let mut unlisted = skip.clone();
-        unlisted.listed = vec![None; 3];
-        let (mut a, mut b) = (
-            vec![BinStat::default(); plain.total()],
-            vec![BinStat::default(); plain.total()],
-        );
-        build(&mut a, &unlisted, &bins, &used, &Rows::All { gh: &gh });
-        build(&mut b, &skip, &bins, &used, &Rows::All { gh: &gh });
-        assert_eq!(a, b, "listed rows give the same all-rows histogram");
+        // Both skipped features in one row group; the same histograms with one
+        // group each, or with none stored row by row.
+        assert_eq!(skip.groups.len(), 1);
+        assert_eq!(skip.groups[0].features, vec![0, 1]);
+        let mut two_groups = skip.clone();
+        two_groups.groups = vec![
+            RowGroup::new(&bins, &skip, &[0]),
+            RowGroup::new(&bins, &skip, &[1]),
+        ];
+        let mut by_column = skip.clone();
+        by_column.groups = Vec::new();
         let rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 1).collect();
         let ogh: Vec<[f32; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
         // Rows in bin 6 of feature 1 only: its skipped bin 0 is empty.
@@ -484,6 +530,11 @@ mod tests {
             let mut b = vec![BinStat::default(); plain.total()];
             build(&mut a, &plain, &bins, &used, &rows);
             build(&mut b, &skip, &bins, &used, &rows);
+            for other in [&two_groups, &by_column] {
+                let mut c = vec![BinStat::default(); plain.total()];
+                build(&mut c, other, &bins, &used, &rows);
+                assert_eq!(b, c);
+            }
             for j in 0..3 {
                 let m = skip.skipped(j);
                 for (k, (x, y)) in plain
