@@ -408,18 +408,18 @@ fn partition(
     bin: u8,
     default_left: bool,
 ) -> usize {
+    // Without a branch on the side (it would be mispredicted): each row is
+    // written to both places and only the side it goes to moves on. `l <= k`,
+    // so the write never overtakes the rows still to be read.
     let (mut l, mut r) = (0, 0);
     for k in 0..rows.len() {
         let i = rows[k];
         let b = col[i as usize];
         let go_left = if b == miss { default_left } else { b <= bin };
-        if go_left {
-            rows[l] = i;
-            l += 1;
-        } else {
-            scratch[r] = i;
-            r += 1;
-        }
+        rows[l] = i;
+        scratch[r] = i;
+        l += usize::from(go_left);
+        r += usize::from(!go_left);
     }
     rows[l..].copy_from_slice(&scratch[..r]);
     l
