@@ -27,29 +27,20 @@ fn bench(c: &mut Criterion) {
     let layout_skip = layout.clone().with_most_frequent_bins(&bins);
     let obj = Objective::poisson();
     let score = vec![obj.init_score(d.labels(), None); n];
-    let (mut g, mut h) = (vec![0f32; n], vec![0f32; n]);
-    obj.gradients(d.labels(), None, &score, &mut g, &mut h);
+    let mut gh = vec![[0f32; 2]; n];
+    obj.gradients(d.labels(), None, &score, &mut gh);
     let used = vec![true; d.n_features()];
     let mut hist = vec![BinStat::default(); layout.total()];
 
     let mut grp = c.benchmark_group("gbm_640k_rows");
     grp.sample_size(10);
     grp.bench_function("histogram_all_rows", |b| {
-        b.iter(|| {
-            histogram::build(
-                &mut hist,
-                &layout,
-                &bins,
-                &used,
-                &Rows::All { g: &g, h: &h },
-            )
-        })
+        b.iter(|| histogram::build(&mut hist, &layout, &bins, &used, &Rows::All { gh: &gh }))
     });
     let rows: Vec<u32> = (0..n as u32)
         .filter(|i| i.wrapping_mul(2_654_435_761) % 8 == 0)
         .collect();
-    let og: Vec<f32> = rows.iter().map(|&r| g[r as usize]).collect();
-    let oh: Vec<f32> = rows.iter().map(|&r| h[r as usize]).collect();
+    let ogh: Vec<[f32; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
     grp.bench_function("histogram_eighth_of_rows", |b| {
         b.iter(|| {
             histogram::build(
@@ -59,8 +50,7 @@ fn bench(c: &mut Criterion) {
                 &used,
                 &Rows::Some {
                     rows: &rows,
-                    g: &og,
-                    h: &oh,
+                    gh: &ogh,
                 },
             )
         })
@@ -68,14 +58,13 @@ fn bench(c: &mut Criterion) {
     for (name, rows) in [
         (
             "histogram_all_rows_skip_most_frequent",
-            Rows::All { g: &g, h: &h },
+            Rows::All { gh: &gh },
         ),
         (
             "histogram_eighth_of_rows_skip_most_frequent",
             Rows::Some {
                 rows: &rows,
-                g: &og,
-                h: &oh,
+                gh: &ogh,
             },
         ),
     ] {
@@ -103,7 +92,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| {
             ws.indices.clear();
             ws.indices.extend(0..n as u32);
-            grow(&ctx, &mut ws, &g, &h, &used, true)
+            grow(&ctx, &mut ws, &gh, &used, true)
         })
     });
     grp.bench_function("train_10_rounds", |b| {

@@ -42,7 +42,8 @@ impl BinMapper {
         } else {
             present.iter().map(|&i| values[i]).collect()
         };
-        sample_vals.sort_by(f64::total_cmp);
+        // Unstable is enough: values equal under `total_cmp` are the same bits.
+        sample_vals.sort_unstable_by(f64::total_cmp);
         let mut distinct: Vec<f64> = Vec::new();
         let mut counts: Vec<usize> = Vec::new();
         for v in sample_vals {

@@ -260,8 +260,7 @@ pub fn train(data: &Dataset, valid: Option<&Dataset>, params: &GbmParams) -> Res
     let init = obj.init_score(y, w);
     let mut score = vec![init; n];
     let mut valid_score = valid.map(|v| vec![init; v.n_rows()]);
-    let mut grad = vec![0f32; n];
-    let mut hess = vec![0f32; n];
+    let mut gh = vec![[0f32; 2]; n];
     let mut ws = Workspace::new(n);
     let mut in_bag = vec![true; n];
     let bagging = params.bagging_fraction < 1.0 && params.bagging_freq > 0;
@@ -269,7 +268,7 @@ pub fn train(data: &Dataset, valid: Option<&Dataset>, params: &GbmParams) -> Res
     let mut valid_loss = Vec::new();
     let (mut best_loss, mut best_rounds) = (f64::INFINITY, 0);
     for round in 0..params.num_rounds {
-        obj.gradients(y, w, &score, &mut grad, &mut hess);
+        obj.gradients(y, w, &score, &mut gh);
         if bagging && round % params.bagging_freq == 0 {
             let mut rng = ChaCha8Rng::seed_from_u64(
                 params.seed.wrapping_add(0x9E37_79B9 * (round as u64 + 1)),
@@ -286,7 +285,7 @@ pub fn train(data: &Dataset, valid: Option<&Dataset>, params: &GbmParams) -> Res
             ws.indices.extend(0..n as u32);
         }
         let used = feature_sample(n_feat, params.feature_fraction, params.seed, round);
-        let (tree, leaves) = grow(&ctx, &mut ws, &grad, &hess, &used, !bagging);
+        let (tree, leaves) = grow(&ctx, &mut ws, &gh, &used, !bagging);
         // Training scores: in-bag rows by leaf ranges, the others by traversal.
         for l in &leaves {
             for &r in &ws.indices[l.start..l.start + l.len] {

@@ -6,18 +6,21 @@
 //! of threads. The larger child of a split gets its histogram by subtracting
 //! the smaller child's from the parent's (the subtraction trick).
 //!
-//! Most features are one value (usually 0) for most people. With
+//! Most features are one value (usually 0 or missing) for many people. With
 //! [`Layout::with_most_frequent_bins`], a feature whose most frequent bin
-//! holds at least 4/5 of the rows skips that bin while accumulating and sets it
-//! afterwards to the leaf's total minus the other bins (LightGBM's
+//! holds at least 1/3 of the rows skips that bin while accumulating and sets
+//! it afterwards to the leaf's total minus the other bins (LightGBM's
 //! `most_freq_bin`): the long runs of updates to one bin, each waiting for the
 //! previous one, go away. The other bins are summed exactly as before; the
 //! skipped bin's sums differ from direct summation only by rounding, and the
-//! result is still the same whatever the number of threads. (Below 4/5 the
-//! mispredicted branch on the skipped bin costs more than it saves: measured
-//! on the generated 640k population.) For these features the layout also
-//! keeps the list of the other rows, and a histogram of all rows (the root's)
-//! visits only those (same rows in the same order, so the same sums).
+//! result is still the same whatever the number of threads. These features
+//! are stored row by row without their skipped bins ([`RowGroup`], LightGBM's
+//! multi-value bins) and built together in one pass over a leaf's rows (one
+//! thread, same row order per bin, so the same sums as column by column).
+//!
+//! While accumulating, a bin's gradient and hessian sums sit side by side and
+//! the rows' (gradient, hessian) pairs are interleaved, so one row costs one
+//! two-lane conversion and addition.
 
 use rayon::prelude::*;
 
@@ -53,6 +56,10 @@ impl BinStat {
     }
 }
 
+/// A feature's most frequent bin is skipped when it holds at least this
+/// share of the rows (numerator, denominator).
+const SKIP_AT: (usize, usize) = (1, 3);
+
 /// Where each feature's bins live in a flat histogram.
 #[derive(Debug, Clone)]
 pub struct Layout {
@@ -61,8 +68,59 @@ pub struct Layout {
     /// Per feature, the bin skipped while accumulating and reconstructed
     /// from the leaf total (empty: no skipping).
     pub skip: Vec<Option<u8>>,
-    /// Per feature with a skipped bin, the rows not in it (ascending).
-    pub listed: Vec<Option<Vec<u32>>>,
+    /// The features with a skipped bin, row by row, in groups.
+    pub groups: Vec<RowGroup>,
+}
+
+/// Features with a skipped bin stored row by row (LightGBM's multi-value
+/// bins): per row, the cells of its bins that are not skipped. Their
+/// histograms are built together in one pass over a leaf's rows that reads
+/// one short run per row, instead of one byte of each feature's column per
+/// row; the additions of one row go to different features' cells, so they
+/// do not wait for each other.
+#[derive(Debug, Clone, Default)]
+pub struct RowGroup {
+    /// The features, in slot order.
+    features: Vec<usize>,
+    /// `base[s]..base[s + 1]`: the cells of the feature in slot `s`.
+    base: Vec<usize>,
+    /// Row `r`'s cells are `cells[starts[r]..starts[r + 1]]`.
+    starts: Vec<u32>,
+    /// A cell is `base[slot] + bin`.
+    cells: Vec<u16>,
+}
+
+impl RowGroup {
+    /// The features `js` (each with a skipped bin), row by row.
+    fn new(bins: &[Vec<u8>], layout: &Layout, js: &[usize]) -> Self {
+        let mut base = vec![0];
+        for (s, &j) in js.iter().enumerate() {
+            base.push(base[s] + layout.offsets[j + 1] - layout.offsets[j]);
+        }
+        let n = bins.first().map_or(0, Vec::len);
+        let cols: Vec<(&[u8], usize, Option<u8>)> = js
+            .iter()
+            .zip(&base)
+            .map(|(&j, &b0)| (bins[j].as_slice(), b0, layout.skipped(j)))
+            .collect();
+        let mut starts = Vec::with_capacity(n + 1);
+        let mut cells = Vec::new();
+        starts.push(0);
+        (0..n).for_each(|r| {
+            for &(col, b0, m) in &cols {
+                if Some(col[r]) != m {
+                    cells.push((b0 + col[r] as usize) as u16);
+                }
+            }
+            starts.push(cells.len() as u32);
+        });
+        Self {
+            features: js.to_vec(),
+            base,
+            starts,
+            cells,
+        }
+    }
 }
 
 impl Layout {
@@ -75,13 +133,15 @@ impl Layout {
         Self {
             offsets,
             skip: Vec::new(),
-            listed: Vec::new(),
+            groups: Vec::new(),
         }
     }
     /// Skips, for each feature of `bins` whose most frequent bin holds at
-    /// least 4/5 of the rows, that bin while building (see the module docs).
+    /// least 1/3 of the rows, that bin while building (see the module docs).
     pub fn with_most_frequent_bins(mut self, bins: &[Vec<u8>]) -> Self {
-        self.skip = bins
+        // Per feature, its most frequent bin and the bin's share of the rows
+        // (at least `num / den`).
+        let top: Vec<Option<(u8, usize)>> = bins
             .iter()
             .map(|col| {
                 let mut counts = [0usize; 256];
@@ -90,20 +150,38 @@ impl Layout {
                     .iter()
                     .enumerate()
                     .max_by(|x, y| x.1.cmp(y.1).then(y.0.cmp(&x.0)))?;
-                (c > 0 && 5 * c >= 4 * col.len()).then_some(b as u8)
+                (c > 0).then_some((b as u8, c))
             })
             .collect();
-        self.listed = bins
+        let holds = |j: usize, (num, den): (usize, usize)| {
+            top[j].filter(|&(_, c)| den * c >= num * bins[j].len())
+        };
+        self.skip = (0..bins.len())
+            .map(|j| holds(j, SKIP_AT).map(|(b, _)| b))
+            .collect();
+        // All of them in one row group, unless a cell or the cell count would
+        // not fit a u16 or u32. (Two or four groups, one thread each, took
+        // about a fifth more CPU time on /work/cmp640: each group's loop over
+        // a row's cells ends on a mispredicted branch.)
+        let stored = |j: usize| top[j].map_or(0, |(_, c)| bins[j].len() - c);
+        let mut groups: Vec<Vec<usize>> = Vec::new();
+        let (mut nnz, mut n_cells) = (0, 0);
+        for j in (0..bins.len()).filter(|&j| self.skip[j].is_some()) {
+            let nb = self.offsets[j + 1] - self.offsets[j];
+            let full = nnz + stored(j) > u32::MAX as usize || n_cells + nb > usize::from(u16::MAX);
+            if groups.is_empty() || full {
+                groups.push(Vec::new());
+                (nnz, n_cells) = (0, 0);
+            }
+            if let Some(g) = groups.last_mut() {
+                g.push(j);
+            }
+            nnz += stored(j);
+            n_cells += nb;
+        }
+        self.groups = groups
             .iter()
-            .zip(&self.skip)
-            .map(|(col, m)| {
-                let m = (*m)?;
-                Some(
-                    (0..col.len() as u32)
-                        .filter(|&r| col[r as usize] != m)
-                        .collect(),
-                )
-            })
+            .map(|js| RowGroup::new(bins, &self, js))
             .collect();
         self
     }
@@ -122,16 +200,12 @@ impl Layout {
     }
 }
 
-/// Rows of a leaf with their gradients.
+/// Rows of a leaf with their (gradient, hessian) pairs.
 pub enum Rows<'a> {
-    /// All rows `0..n`; gradients indexed by row.
-    All { g: &'a [f32], h: &'a [f32] },
-    /// The listed rows; `g[k]`, `h[k]` belong to `rows[k]` (ordered gradients).
-    Some {
-        rows: &'a [u32],
-        g: &'a [f32],
-        h: &'a [f32],
-    },
+    /// All rows `0..n`; pairs indexed by row.
+    All { gh: &'a [[f32; 2]] },
+    /// The listed rows; `gh[k]` belongs to `rows[k]` (ordered gradients).
+    Some { rows: &'a [u32], gh: &'a [[f32; 2]] },
 }
 
 /// Builds the histogram of `rows` for the features with `used[j]`; other
@@ -143,116 +217,147 @@ pub fn build(
     used: &[bool],
     rows: &Rows<'_>,
 ) {
-    let mut slices: Vec<(usize, &mut [BinStat])> = Vec::with_capacity(bins.len());
+    // One task per row group, and one per other feature.
+    let mut tasks: Vec<Task<'_>> = Vec::with_capacity(bins.len());
+    let mut by_group: Vec<Vec<(usize, &mut [BinStat])>> =
+        layout.groups.iter().map(|_| Vec::new()).collect();
+    let group_of = |j: usize| layout.groups.iter().position(|g| g.features.contains(&j));
     let mut rest = hist;
     for (j, &u) in used.iter().enumerate().take(bins.len()) {
         let (head, tail) = rest.split_at_mut(layout.offsets[j + 1] - layout.offsets[j]);
-        if u {
-            slices.push((j, head));
+        match (u, group_of(j)) {
+            (true, Some(g)) => by_group[g].push((j, head)),
+            (true, None) => tasks.push(Task::One(j, head)),
+            (false, _) => {}
         }
         rest = tail;
     }
+    for (g, features) in by_group.into_iter().enumerate() {
+        if !features.is_empty() {
+            tasks.insert(0, Task::Rows(&layout.groups[g], features));
+        }
+    }
+    let gh = match rows {
+        Rows::All { gh } | Rows::Some { gh, .. } => *gh,
+    };
     let work = match rows {
-        Rows::All { g, .. } => g.len(),
+        Rows::All { .. } => gh.len(),
         Rows::Some { rows, .. } => rows.len(),
     };
-    let (g, h) = match rows {
-        Rows::All { g, h } | Rows::Some { g, h, .. } => (*g, *h),
-    };
-    let total = if slices.iter().any(|(j, _)| layout.skipped(*j).is_some()) {
+    let any_skipped = used
+        .iter()
+        .enumerate()
+        .take(bins.len())
+        .any(|(j, &u)| u && layout.skipped(j).is_some());
+    let total = if any_skipped {
         let mut t = BinStat {
-            n: g.len() as u32,
+            n: gh.len() as u32,
             ..BinStat::default()
         };
-        for (&a, &b) in g.iter().zip(h) {
-            t.g += f64::from(a);
-            t.h += f64::from(b);
+        for p in gh {
+            t.g += f64::from(p[0]);
+            t.h += f64::from(p[1]);
         }
         t
     } else {
         BinStat::default()
     };
-    let one = |(j, out): &mut (usize, &mut [BinStat])| {
-        out.iter_mut().for_each(|b| *b = BinStat::default());
-        let col = &bins[*j];
-        match (rows, layout.skipped(*j)) {
-            (Rows::All { g, h }, None) => accumulate(out, col, g, h),
-            (Rows::Some { rows, g, h }, None) => accumulate_indexed(out, col, rows, g, h),
-            (Rows::All { g, h }, Some(m)) => {
-                match layout.listed.get(*j).and_then(Option::as_ref) {
-                    Some(list) => accumulate_indexed_by_row(out, col, list, g, h),
-                    None => accumulate_skip(out, col, g, h, m),
-                }
-                fill_skipped(out, m, total);
+    let finish = |j: usize, out: &mut [BinStat], cells: &[Cell]| {
+        for (o, c) in out.iter_mut().zip(cells) {
+            *o = BinStat {
+                g: c.gh[0],
+                h: c.gh[1],
+                n: c.n as u32,
+            };
+        }
+        if let Some(m) = layout.skipped(j) {
+            fill_skipped(out, m, total);
+        }
+    };
+    let one = |task: &mut Task<'_>| match task {
+        Task::One(j, out) => {
+            let mut cells = [Cell::default(); 256];
+            let col = &bins[*j];
+            match rows {
+                Rows::All { gh } => accumulate(&mut cells, col, gh),
+                Rows::Some { rows, gh } => accumulate_indexed(&mut cells, col, rows, gh),
             }
-            (Rows::Some { rows, g, h }, Some(m)) => {
-                accumulate_indexed_skip(out, col, rows, g, h, m);
-                fill_skipped(out, m, total);
+            finish(*j, out, &cells);
+        }
+        Task::Rows(group, features) => {
+            let mut cells = vec![Cell::default(); group.base.last().copied().unwrap_or(0)];
+            accumulate_rows(&mut cells, group, rows);
+            for (j, out) in features {
+                if let Some(s) = group.features.iter().position(|f| f == j) {
+                    finish(*j, out, &cells[group.base[s]..group.base[s + 1]]);
+                }
             }
         }
     };
-    if work * slices.len() < 50_000 {
-        slices.iter_mut().for_each(one);
+    if work * tasks.len() < 50_000 {
+        tasks.iter_mut().for_each(one);
     } else {
-        slices.par_iter_mut().for_each(one);
+        tasks.par_iter_mut().for_each(one);
     }
 }
 
-/// Adds one row's gradient and hessian to bin `b`.
-#[inline(always)]
-fn add(out: &mut [BinStat], b: u8, g: f32, h: f32) {
-    let s = &mut out[b as usize];
-    s.g += f64::from(g);
-    s.h += f64::from(h);
-    s.n += 1;
+/// Histogram work for one thread: one feature's bins, or those of a row
+/// group's features.
+enum Task<'h> {
+    One(usize, &'h mut [BinStat]),
+    Rows(&'h RowGroup, Vec<(usize, &'h mut [BinStat])>),
 }
 
-#[inline(never)]
-fn accumulate(out: &mut [BinStat], col: &[u8], g: &[f32], h: &[f32]) {
-    for ((&b, &g), &h) in col.iter().zip(g).zip(h) {
-        add(out, b, g, h);
+/// A bin's sums while accumulating: gradient and hessian side by side, so
+/// one row's pair is converted and added as one two-lane operation (the
+/// same IEEE additions as two scalar ones, so the same sums).
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(16))]
+struct Cell {
+    gh: [f64; 2],
+    n: u64,
+}
+
+impl Cell {
+    #[inline(always)]
+    fn add(&mut self, p: [f32; 2]) {
+        self.gh[0] += f64::from(p[0]);
+        self.gh[1] += f64::from(p[1]);
+        self.n += 1;
     }
 }
 
+/// All rows, pairs indexed by row.
 #[inline(never)]
-fn accumulate_indexed(out: &mut [BinStat], col: &[u8], rows: &[u32], g: &[f32], h: &[f32]) {
-    for ((&r, &g), &h) in rows.iter().zip(g).zip(h) {
-        add(out, col[r as usize], g, h);
+fn accumulate(cells: &mut [Cell; 256], col: &[u8], gh: &[[f32; 2]]) {
+    for (&b, &p) in col.iter().zip(gh) {
+        cells[b as usize].add(p);
     }
 }
 
+/// The listed rows with ordered pairs (`gh[k]` is `rows[k]`'s).
 #[inline(never)]
-fn accumulate_skip(out: &mut [BinStat], col: &[u8], g: &[f32], h: &[f32], m: u8) {
-    for ((&b, &g), &h) in col.iter().zip(g).zip(h) {
-        if b != m {
-            add(out, b, g, h);
+fn accumulate_indexed(cells: &mut [Cell; 256], col: &[u8], rows: &[u32], gh: &[[f32; 2]]) {
+    for (&r, &p) in rows.iter().zip(gh) {
+        cells[col[r as usize] as usize].add(p);
+    }
+}
+
+/// A row group's features: each row's cells, rows in order.
+#[inline(never)]
+fn accumulate_rows(cells: &mut [Cell], group: &RowGroup, rows: &Rows<'_>) {
+    let mut add_row = |r: usize, p: [f32; 2]| {
+        let (a, b) = (group.starts[r] as usize, group.starts[r + 1] as usize);
+        for &c in &group.cells[a..b] {
+            cells[c as usize].add(p);
         }
-    }
-}
-
-/// The listed rows with gradients indexed by row.
-#[inline(never)]
-fn accumulate_indexed_by_row(out: &mut [BinStat], col: &[u8], rows: &[u32], g: &[f32], h: &[f32]) {
-    for &r in rows {
-        let r = r as usize;
-        add(out, col[r], g[r], h[r]);
-    }
-}
-
-#[inline(never)]
-fn accumulate_indexed_skip(
-    out: &mut [BinStat],
-    col: &[u8],
-    rows: &[u32],
-    g: &[f32],
-    h: &[f32],
-    m: u8,
-) {
-    for ((&r, &g), &h) in rows.iter().zip(g).zip(h) {
-        let b = col[r as usize];
-        if b != m {
-            add(out, b, g, h);
-        }
+    };
+    match rows {
+        Rows::All { gh } => gh.iter().enumerate().for_each(|(r, &p)| add_row(r, p)),
+        Rows::Some { rows, gh } => rows
+            .iter()
+            .zip(*gh)
+            .for_each(|(&r, &p)| add_row(r as usize, p)),
     }
 }
 
@@ -295,17 +400,10 @@ mod tests {
     fn indexed_equals_full_and_subtraction_works() {
         let bins = vec![vec![0u8, 1, 1, 2, 0], vec![1u8, 1, 0, 0, 1]];
         let layout = Layout::new(&[3, 2]);
-        let g = [1.0f32, 2.0, 3.0, 4.0, 5.0];
-        let h = [0.5f32; 5];
+        let gh = [1.0f32, 2.0, 3.0, 4.0, 5.0].map(|g| [g, 0.5]);
         let used = [true, true];
         let mut full = vec![BinStat::default(); layout.total()];
-        build(
-            &mut full,
-            &layout,
-            &bins,
-            &used,
-            &Rows::All { g: &g, h: &h },
-        );
+        build(&mut full, &layout, &bins, &used, &Rows::All { gh: &gh });
         assert_eq!(
             full[0],
             BinStat {
@@ -339,8 +437,7 @@ mod tests {
             &used,
             &Rows::Some {
                 rows: &rows,
-                g: &[2.0, 4.0],
-                h: &[0.5, 0.5],
+                gh: &[[2.0, 0.5], [4.0, 0.5]],
             },
         );
         subtract(&mut full, &part, &layout, &used);
@@ -353,15 +450,14 @@ mod tests {
             &used,
             &Rows::Some {
                 rows: &rest,
-                g: &[1.0, 3.0, 5.0],
-                h: &[0.5; 3],
+                gh: &[[1.0, 0.5], [3.0, 0.5], [5.0, 0.5]],
             },
         );
         assert_eq!(full, direct);
     }
 
-    /// Two features mostly in bin 0 (90%, 87.5%: skipped), one dense (not skipped).
-    fn sparse_data(n: usize) -> (Vec<Vec<u8>>, Vec<f32>, Vec<f32>) {
+    /// Two features mostly in bin 0 (95%, 87.5%: skipped), one dense (not skipped).
+    fn sparse_data(n: usize) -> (Vec<Vec<u8>>, Vec<[f32; 2]>) {
         let mut x = 12345u64;
         let mut next = || {
             x = x
@@ -370,16 +466,20 @@ mod tests {
             (x >> 33) as u32
         };
         let mut bins = vec![Vec::new(), Vec::new(), Vec::new()];
-        let (mut g, mut h) = (Vec::new(), Vec::new());
+        let mut gh = Vec::new();
         for _ in 0..n {
             let r = next();
-            bins[0].push(if r % 10 < 9 { 0 } else { (r % 5) as u8 + 1 });
+            bins[0].push(if r % 20 < 19 {
+                0
+            } else {
+                (next() % 5) as u8 + 1
+            });
             bins[1].push(if next() % 8 == 0 { 6 } else { 0 });
             bins[2].push((next() % 7) as u8);
-            g.push((next() % 1000) as f32 / 997.0 - 0.4);
-            h.push((next() % 1000) as f32 / 991.0 + 0.01);
+            let g = (next() % 1000) as f32 / 997.0 - 0.4;
+            gh.push([g, (next() % 1000) as f32 / 991.0 + 0.01]);
         }
-        (bins, g, h)
+        (bins, gh)
     }
 
     fn close(a: BinStat, b: BinStat) -> bool {
@@ -391,48 +491,50 @@ mod tests {
     #[test]
     fn skipping_the_most_frequent_bin_equals_direct_summation() {
         let n = 20_000;
-        let (bins, g, h) = sparse_data(n);
+        let (bins, gh) = sparse_data(n);
         let plain = Layout::new(&[6, 7, 7]);
         let skip = Layout::new(&[6, 7, 7]).with_most_frequent_bins(&bins);
         assert_eq!(skip.skip, vec![Some(0), Some(0), None]);
         let used = [true, true, true];
-        assert!(skip.listed[0].is_some() && skip.listed[1].is_some() && skip.listed[2].is_none());
-        let mut unlisted = skip.clone();
-        unlisted.listed = vec![None; 3];
-        let (mut a, mut b) = (
-            vec![BinStat::default(); plain.total()],
-            vec![BinStat::default(); plain.total()],
-        );
-        build(&mut a, &unlisted, &bins, &used, &Rows::All { g: &g, h: &h });
-        build(&mut b, &skip, &bins, &used, &Rows::All { g: &g, h: &h });
-        assert_eq!(a, b, "listed rows give the same all-rows histogram");
+        // Both skipped features in one row group; the same histograms with one
+        // group each, or with none stored row by row.
+        assert_eq!(skip.groups.len(), 1);
+        assert_eq!(skip.groups[0].features, vec![0, 1]);
+        let mut two_groups = skip.clone();
+        two_groups.groups = vec![
+            RowGroup::new(&bins, &skip, &[0]),
+            RowGroup::new(&bins, &skip, &[1]),
+        ];
+        let mut by_column = skip.clone();
+        by_column.groups = Vec::new();
         let rows: Vec<u32> = (0..n as u32).filter(|r| r % 3 != 1).collect();
-        let og: Vec<f32> = rows.iter().map(|&r| g[r as usize]).collect();
-        let oh: Vec<f32> = rows.iter().map(|&r| h[r as usize]).collect();
+        let ogh: Vec<[f32; 2]> = rows.iter().map(|&r| gh[r as usize]).collect();
         // Rows in bin 6 of feature 1 only: its skipped bin 0 is empty.
         let few: Vec<u32> = (0..n as u32)
             .filter(|&r| bins[1][r as usize] == 6)
             .take(50)
             .collect();
-        let fg: Vec<f32> = few.iter().map(|&r| g[r as usize]).collect();
-        let fh: Vec<f32> = few.iter().map(|&r| h[r as usize]).collect();
+        let fgh: Vec<[f32; 2]> = few.iter().map(|&r| gh[r as usize]).collect();
         for rows in [
-            Rows::All { g: &g, h: &h },
+            Rows::All { gh: &gh },
             Rows::Some {
                 rows: &rows,
-                g: &og,
-                h: &oh,
+                gh: &ogh,
             },
             Rows::Some {
                 rows: &few,
-                g: &fg,
-                h: &fh,
+                gh: &fgh,
             },
         ] {
             let mut a = vec![BinStat::default(); plain.total()];
             let mut b = vec![BinStat::default(); plain.total()];
             build(&mut a, &plain, &bins, &used, &rows);
             build(&mut b, &skip, &bins, &used, &rows);
+            for other in [&two_groups, &by_column] {
+                let mut c = vec![BinStat::default(); plain.total()];
+                build(&mut c, other, &bins, &used, &rows);
+                assert_eq!(b, c);
+            }
             for j in 0..3 {
                 let m = skip.skipped(j);
                 for (k, (x, y)) in plain
@@ -457,7 +559,7 @@ mod tests {
 
     #[test]
     fn skipping_is_the_same_for_any_number_of_threads() {
-        let (bins, g, h) = sparse_data(100_000);
+        let (bins, gh) = sparse_data(100_000);
         let layout = Layout::new(&[6, 7, 7]).with_most_frequent_bins(&bins);
         let used = [true, true, true];
         let run = |threads: usize| {
@@ -466,7 +568,7 @@ mod tests {
                 .build()
                 .unwrap();
             let mut out = vec![BinStat::default(); layout.total()];
-            pool.install(|| build(&mut out, &layout, &bins, &used, &Rows::All { g: &g, h: &h }));
+            pool.install(|| build(&mut out, &layout, &bins, &used, &Rows::All { gh: &gh }));
             out
         };
         assert_eq!(run(1), run(2));

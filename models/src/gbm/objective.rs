@@ -52,29 +52,19 @@ impl Objective {
         }
     }
 
-    /// Fills `grad` and `hess` for the current raw `score`s.
-    pub fn gradients(
-        &self,
-        y: &[f64],
-        w: Option<&[f64]>,
-        score: &[f64],
-        grad: &mut [f32],
-        hess: &mut [f32],
-    ) {
+    /// Fills `gh` with the (gradient, hessian) pairs at the current raw
+    /// `score`s.
+    pub fn gradients(&self, y: &[f64], w: Option<&[f64]>, score: &[f64], gh: &mut [[f32; 2]]) {
         let obj = *self;
-        grad.par_chunks_mut(CHUNK)
-            .zip(hess.par_chunks_mut(CHUNK))
-            .enumerate()
-            .for_each(|(c, (g, h))| {
-                let base = c * CHUNK;
-                for k in 0..g.len() {
-                    let i = base + k;
-                    let (gi, hi) = obj.grad_hess(y[i], score[i]);
-                    let wi = w.map_or(1.0, |w| w[i]);
-                    g[k] = (gi * wi) as f32;
-                    h[k] = (hi * wi) as f32;
-                }
-            });
+        gh.par_chunks_mut(CHUNK).enumerate().for_each(|(c, out)| {
+            let base = c * CHUNK;
+            for (k, o) in out.iter_mut().enumerate() {
+                let i = base + k;
+                let (gi, hi) = obj.grad_hess(y[i], score[i]);
+                let wi = w.map_or(1.0, |w| w[i]);
+                *o = [(gi * wi) as f32, (hi * wi) as f32];
+            }
+        });
     }
 
     /// Gradient and hessian of one row's loss in its raw score.

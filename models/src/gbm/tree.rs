@@ -153,8 +153,7 @@ pub struct Workspace {
     /// Row indices; leaves own contiguous ranges.
     pub indices: Vec<u32>,
     scratch: Vec<u32>,
-    og: Vec<f32>,
-    oh: Vec<f32>,
+    ogh: Vec<[f32; 2]>,
     pool: Vec<Vec<BinStat>>,
 }
 
@@ -164,8 +163,7 @@ impl Workspace {
         Self {
             indices: Vec::with_capacity(n),
             scratch: vec![0; n],
-            og: vec![0.0; n],
-            oh: vec![0.0; n],
+            ogh: vec![[0.0; 2]; n],
             pool: Vec::new(),
         }
     }
@@ -196,8 +194,7 @@ pub struct LeafRows {
 pub fn grow(
     ctx: &GrowContext<'_>,
     ws: &mut Workspace,
-    g: &[f32],
-    h: &[f32],
+    gh: &[[f32; 2]],
     used: &[bool],
     all_rows: bool,
 ) -> (Tree, Vec<LeafRows>) {
@@ -208,17 +205,16 @@ pub fn grow(
         .pop()
         .unwrap_or_else(|| vec![BinStat::default(); total_bins]);
     let rows = if all_rows {
-        Rows::All { g, h }
+        Rows::All { gh }
     } else {
-        gather(&ws.indices, g, h, &mut ws.og, &mut ws.oh);
+        gather(&ws.indices, gh, &mut ws.ogh);
         Rows::Some {
             rows: &ws.indices,
-            g: &ws.og[..n],
-            h: &ws.oh[..n],
+            gh: &ws.ogh[..n],
         }
     };
     histogram::build(&mut root_hist, ctx.layout, ctx.bins, used, &rows);
-    let sums = leaf_sums(&ws.indices, g, h, all_rows);
+    let sums = leaf_sums(&ws.indices, gh, all_rows);
     let mut nodes = vec![Node::Leaf {
         value: 0.0,
         n: sums.n,
@@ -323,7 +319,7 @@ pub fn grow(
                 .pop()
                 .unwrap_or_else(|| vec![BinStat::default(); total_bins]);
             let rows = &ws.indices[small.start..small.start + small.len];
-            gather(rows, g, h, &mut ws.og, &mut ws.oh);
+            gather(rows, gh, &mut ws.ogh);
             let k = rows.len();
             histogram::build(
                 &mut sh,
@@ -332,8 +328,7 @@ pub fn grow(
                 used,
                 &Rows::Some {
                     rows,
-                    g: &ws.og[..k],
-                    h: &ws.oh[..k],
+                    gh: &ws.ogh[..k],
                 },
             );
             histogram::subtract(&mut ph, &sh, ctx.layout, used);
@@ -383,28 +378,24 @@ fn evaluate(ctx: &GrowContext<'_>, used: &[bool], leaf: &mut Leaf, pool: &mut Ve
     }
 }
 
-fn gather(rows: &[u32], g: &[f32], h: &[f32], og: &mut [f32], oh: &mut [f32]) {
-    for ((&r, a), b) in rows.iter().zip(og.iter_mut()).zip(oh.iter_mut()) {
-        *a = g[r as usize];
-        *b = h[r as usize];
+fn gather(rows: &[u32], gh: &[[f32; 2]], ogh: &mut [[f32; 2]]) {
+    for (&r, o) in rows.iter().zip(ogh.iter_mut()) {
+        *o = gh[r as usize];
     }
 }
 
-fn leaf_sums(rows: &[u32], g: &[f32], h: &[f32], all_rows: bool) -> BinStat {
+fn leaf_sums(rows: &[u32], gh: &[[f32; 2]], all_rows: bool) -> BinStat {
     let mut s = BinStat::default();
+    let mut add = |p: [f32; 2]| {
+        s.g += f64::from(p[0]);
+        s.h += f64::from(p[1]);
+    };
     if all_rows {
-        for (&a, &b) in g.iter().zip(h) {
-            s.g += f64::from(a);
-            s.h += f64::from(b);
-        }
-        s.n = g.len() as u32;
+        gh.iter().copied().for_each(&mut add);
     } else {
-        for &r in rows {
-            s.g += f64::from(g[r as usize]);
-            s.h += f64::from(h[r as usize]);
-        }
-        s.n = rows.len() as u32;
+        rows.iter().for_each(|&r| add(gh[r as usize]));
     }
+    s.n = if all_rows { gh.len() } else { rows.len() } as u32;
     s
 }
 
@@ -417,18 +408,18 @@ fn partition(
     bin: u8,
     default_left: bool,
 ) -> usize {
+    // Without a branch on the side (it would be mispredicted): each row is
+    // written to both places and only the side it goes to moves on. `l <= k`,
+    // so the write never overtakes the rows still to be read.
     let (mut l, mut r) = (0, 0);
     for k in 0..rows.len() {
         let i = rows[k];
         let b = col[i as usize];
         let go_left = if b == miss { default_left } else { b <= bin };
-        if go_left {
-            rows[l] = i;
-            l += 1;
-        } else {
-            scratch[r] = i;
-            r += 1;
-        }
+        rows[l] = i;
+        scratch[r] = i;
+        l += usize::from(go_left);
+        r += usize::from(!go_left);
     }
     rows[l..].copy_from_slice(&scratch[..r]);
     l
