@@ -22,6 +22,8 @@
 //! the rows' (gradient, hessian) pairs are interleaved, so one row costs one
 //! two-lane conversion and addition.
 
+use std::ops::Range;
+
 use rayon::prelude::*;
 
 /// Sums over the rows of one bin (or of a whole leaf).
@@ -285,8 +287,7 @@ pub fn build(
             finish(*j, out, &cells);
         }
         Task::Rows(group, features) => {
-            let mut cells = vec![Cell::default(); group.base.last().copied().unwrap_or(0)];
-            accumulate_rows(&mut cells, group, rows);
+            let cells = row_group_cells(group, rows);
             for (j, out) in features {
                 if let Some(s) = group.features.iter().position(|f| f == j) {
                     finish(*j, out, &cells[group.base[s]..group.base[s + 1]]);
@@ -343,9 +344,49 @@ fn accumulate_indexed(cells: &mut [Cell; 256], col: &[u8], rows: &[u32], gh: &[[
     }
 }
 
-/// A row group's features: each row's cells, rows in order.
+/// Rows per piece of a row group's pass: a large leaf's pass is split into
+/// pieces of this many rows, built in parallel and added in piece order. The
+/// pieces depend only on the leaf, never on the thread count, so neither do
+/// the sums.
+const ROW_PIECE: usize = 16_384;
+
+/// A row group's cells for `rows`: one pass, or for more than [`ROW_PIECE`]
+/// rows one pass per piece on all threads, the pieces' cells then added in
+/// piece order. (The row group holds most of the histogram work: as one task
+/// it would keep one thread busy while the others wait.)
+fn row_group_cells(group: &RowGroup, rows: &Rows<'_>) -> Vec<Cell> {
+    let n_cells = group.base.last().copied().unwrap_or(0);
+    let n = match rows {
+        Rows::All { gh } | Rows::Some { gh, .. } => gh.len(),
+    };
+    let piece = |k: usize| {
+        let range = k * ROW_PIECE..((k + 1) * ROW_PIECE).min(n);
+        let mut cells = vec![Cell::default(); n_cells];
+        accumulate_rows(&mut cells, group, rows, range);
+        cells
+    };
+    let pieces = n.div_ceil(ROW_PIECE);
+    if pieces <= 1 {
+        return piece(0);
+    }
+    let parts: Vec<Vec<Cell>> = (0..pieces).into_par_iter().map(piece).collect();
+    let mut parts = parts.into_iter();
+    let mut sum = parts.next().unwrap_or_default();
+    for part in parts {
+        for (s, c) in sum.iter_mut().zip(&part) {
+            s.gh[0] += c.gh[0];
+            s.gh[1] += c.gh[1];
+            s.n += c.n;
+        }
+    }
+    sum
+}
+
+/// A row group's features: each row's cells, for positions `range` of
+/// `rows` (row numbers for [`Rows::All`], list positions for [`Rows::Some`]),
+/// in order.
 #[inline(never)]
-fn accumulate_rows(cells: &mut [Cell], group: &RowGroup, rows: &Rows<'_>) {
+fn accumulate_rows(cells: &mut [Cell], group: &RowGroup, rows: &Rows<'_>, range: Range<usize>) {
     let mut add_row = |r: usize, p: [f32; 2]| {
         let (a, b) = (group.starts[r] as usize, group.starts[r + 1] as usize);
         for &c in &group.cells[a..b] {
@@ -353,10 +394,13 @@ fn accumulate_rows(cells: &mut [Cell], group: &RowGroup, rows: &Rows<'_>) {
         }
     };
     match rows {
-        Rows::All { gh } => gh.iter().enumerate().for_each(|(r, &p)| add_row(r, p)),
-        Rows::Some { rows, gh } => rows
+        Rows::All { gh } => gh[range.clone()]
             .iter()
-            .zip(*gh)
+            .zip(range)
+            .for_each(|(&p, r)| add_row(r, p)),
+        Rows::Some { rows, gh } => rows[range.clone()]
+            .iter()
+            .zip(&gh[range])
             .for_each(|(&r, &p)| add_row(r as usize, p)),
     }
 }
