@@ -423,6 +423,10 @@ struct Context<'a> {
     agg_node: Vec<usize>,
     /// Per aggregate, its text (`last(lab.sbp, 12mo)`), for evidence.
     agg_text: Vec<String>,
+    /// Per criterion, the length its evidence text usually stays within:
+    /// each item's aggregate text plus ` = `, a value of up to 12 characters
+    /// and ` (latest YYYY-MM-DD)`, plus separators.
+    text_len: Vec<usize>,
 }
 
 struct Scratch {
@@ -494,7 +498,7 @@ impl<'a> Context<'a> {
                 agg_node[*a as usize] = k;
             }
         }
-        Context {
+        let mut ctx = Context {
             plan,
             pop,
             as_of,
@@ -506,7 +510,21 @@ impl<'a> Context<'a> {
             agg_text: (0..plan.aggregates.len() as u32)
                 .map(|a| plan.aggregate_text(a))
                 .collect(),
-        }
+            text_len: Vec::new(),
+        };
+        ctx.text_len = plan
+            .criteria
+            .iter()
+            .map(|c| {
+                let items: usize = c
+                    .evidence
+                    .iter()
+                    .map(|&a| ctx.agg_text[a as usize].len() + 3 + 12 + 20 + 2)
+                    .sum();
+                items + if c.reads_age { 12 } else { 0 }
+            })
+            .collect();
+        ctx
     }
 
     /// Evaluates `people`, the group's slots `off..off + people.len()`, into
@@ -620,7 +638,10 @@ impl<'a> Context<'a> {
             cells.sort_unstable();
             out.firings.reserve(cells.len());
             let buf = (out.first_chunk + off / CHUNK) as u32;
-            let mut text = String::with_capacity(cells.len() * 96);
+            // Sized from each criterion's longest usual text, so that the
+            // buffer is not grown (copied) while it fills.
+            let mut text =
+                String::with_capacity(cells.iter().map(|&(_, c)| self.text_len[c as usize]).sum());
             for (i, c) in cells {
                 let (i, c) = (i as usize, c as usize);
                 let start = text.len();
@@ -638,7 +659,6 @@ impl<'a> Context<'a> {
                     },
                 });
             }
-            text.shrink_to_fit();
             out.texts.push(text);
         } else {
             out.texts.push(String::new());
