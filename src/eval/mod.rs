@@ -15,8 +15,10 @@
 //!    aggregate nodes ([`scan`]); then the flat program runs column-wise with
 //!    explicit validity masks ([`program`]); then each criterion's status, each
 //!    feature's column and (if asked) the evidence text are taken from the
-//!    chunk's columns.
-//! 4. Chunk results are concatenated in chunk order.
+//!    chunk's columns. Statuses and features are written straight into their
+//!    people's slots of the result columns (allocated once); evidence texts go
+//!    to one buffer per chunk.
+//! 4. The groups' firings and text buffers are joined in population order.
 //!
 //! # Invariants
 //!
