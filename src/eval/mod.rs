@@ -622,7 +622,7 @@ impl<'a> Context<'a> {
             EvidenceMode::InPopulation => (Status::Excluded as u8, 2),
         };
         let wanted = |st: Status| (st as u8).wrapping_sub(lo) <= span;
-        if self.opts.evidence != EvidenceMode::None {
+        if evidence {
             let mut cells: Vec<(u32, u32)> = Vec::new();
             for (c, col) in out.status.iter().enumerate() {
                 for (b, block) in col[off..off + n].chunks(16).enumerate() {

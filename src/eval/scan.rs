@@ -30,9 +30,9 @@ pub struct ScanTables {
     /// The aggregates of every value set, back to back; each value set's run
     /// sorted by window bound, widest window first (see [`VsAgg`]).
     vs_aggs: Vec<VsAgg>,
-    /// Per aggregate: its function, exclusive lower date bound, grace days.
+    /// Per aggregate: its function and grace days (its window bound is in
+    /// each [`VsAgg`]).
     aggs: Vec<AggInfo>,
-    n_value_sets: usize,
     pub as_of: Day,
 }
 
@@ -65,7 +65,6 @@ struct VsAgg {
 #[derive(Clone, Copy)]
 struct AggInfo {
     func: AggFunc,
-    bound: i64,
     grace: f64,
 }
 
@@ -91,11 +90,6 @@ impl ScanTables {
             .iter()
             .map(|a| AggInfo {
                 func: a.func,
-                bound: match a.func {
-                    // `active` takes a grace period, not a window: all history.
-                    AggFunc::Active => i64::MIN,
-                    _ => window_bound(as_of, a.window),
-                },
                 grace: match (a.func, a.window) {
                     (AggFunc::Active, Some(Window::Days(d))) => d as f64,
                     // The checker accepts only a `d` grace; months never reach here.
@@ -107,10 +101,17 @@ impl ScanTables {
         let mut vs_range = Vec::with_capacity(plan.value_sets.len());
         for list in &plan.aggregates_of_value_set {
             let start = vs_aggs.len();
-            vs_aggs.extend(list.iter().map(|&a| VsAgg {
-                bound: aggs[a as usize].bound,
-                agg: a,
-                func: aggs[a as usize].func,
+            vs_aggs.extend(list.iter().map(|&a| {
+                let agg = &plan.aggregates[a as usize];
+                VsAgg {
+                    bound: match agg.func {
+                        // `active` takes a grace period, not a window: all history.
+                        AggFunc::Active => i64::MIN,
+                        _ => window_bound(as_of, agg.window),
+                    },
+                    agg: a,
+                    func: agg.func,
+                }
             }));
             // Stable: aggregates with one bound keep plan order.
             vs_aggs[start..].sort_by_key(|x| x.bound);
@@ -138,13 +139,8 @@ impl ScanTables {
             n_units,
             vs_aggs,
             aggs,
-            n_value_sets: plan.value_sets.len(),
             as_of,
         }
-    }
-
-    pub fn n_value_sets(&self) -> usize {
-        self.n_value_sets
     }
 
     /// The function of aggregate `a`.
