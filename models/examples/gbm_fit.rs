@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
     let dev = mean_poisson_deviance(te.labels(), &m.predict(&te)?);
     println!(
-        "{{\"side\": \"caregap\", \"objective\": \"poisson\", \"wall\": {wall:.3}, \"cpu\": {cpu:.3}, \"metric\": {dev:.6}, \"metric_exact\": {dev:?}, \"threads\": {}, \"rows\": {}}}",
+        "{{\"side\": \"caregap\", \"objective\": \"poisson\", \"seed\": {seed}, \"wall\": {wall:.3}, \"cpu\": {cpu:.3}, \"metric\": {dev:.6}, \"metric_exact\": {dev:?}, \"threads\": {}, \"rows\": {}}}",
         rayon::current_num_threads(),
         tr.n_rows()
     );

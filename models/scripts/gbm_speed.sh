@@ -5,7 +5,11 @@
 # step 0.7, 100 rounds). Prints one JSON line per run: wall and CPU seconds of
 # the fit (loading excluded) and the test deviance.
 #
-#   models/scripts/gbm_speed.sh EXPORT_DIR [RUNS] [ROUNDS]
+#   models/scripts/gbm_speed.sh EXPORT_DIR [RUNS] [ROUNDS] [SEED]
+#
+# SEED (default 0) seeds both sides; it picks the 200,000-value sample that
+# the bins are learned from, so the deviance moves a little with it (compare
+# means over a few seeds, not one).
 #
 # Env: PYTHON (default /work/venv-models/bin/python, needs lightgbm, numpy,
 # pandas), CARGO_TARGET_DIR (where our example binary is built).
@@ -13,6 +17,7 @@ set -euo pipefail
 dir=${1:?usage: gbm_speed.sh EXPORT_DIR [RUNS] [ROUNDS]}
 runs=${2:-3}
 rounds=${3:-100}
+seed=${4:-0}
 python=${PYTHON:-/work/venv-models/bin/python}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
@@ -25,7 +30,7 @@ trap 'rm -f "$lgb_script"' EXIT
 cat >"$lgb_script" <<'PY'
 import sys, time, json
 import lightgbm as lgb, numpy as np, pandas as pd
-out, rounds = sys.argv[1], int(sys.argv[2])
+out, rounds, seed = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 train = pd.read_csv(f"{out}/train.csv"); test = pd.read_csv(f"{out}/test.csv")
 feats = [c for c in train.columns if c not in ("y", "top10", "mu_true")]
 Xtr, Xte = train[feats].to_numpy(), test[feats].to_numpy()
@@ -35,17 +40,17 @@ def dev(y, mu):
     return float(np.mean(2 * (t - (y - mu))))
 p = dict(objective="poisson", num_threads=2, max_bin=255, num_leaves=31, learning_rate=0.1,
          min_data_in_leaf=20, min_sum_hessian_in_leaf=1e-3, lambda_l2=0.0, poisson_max_delta_step=0.7,
-         verbose=-1, seed=0, deterministic=True)
+         verbose=-1, seed=seed, deterministic=True)
 t, c = time.perf_counter(), time.process_time()
 m = lgb.train(p, lgb.Dataset(Xtr, ytr), num_boost_round=rounds)
 wall, cpu = time.perf_counter() - t, time.process_time() - c
-print(json.dumps(dict(side="lightgbm", objective="poisson", wall=round(wall, 3), cpu=round(cpu, 3),
+print(json.dumps(dict(side="lightgbm", objective="poisson", seed=seed, wall=round(wall, 3), cpu=round(cpu, 3),
                       metric=round(dev(yte, m.predict(Xte)), 6))), flush=True)
 PY
 
-echo "# $(date -u +%FT%TZ) $(uname -n), load: $(cut -d' ' -f1-3 /proc/loadavg), export: $dir, rounds: $rounds"
+echo "# $(date -u +%FT%TZ) $(uname -n), load: $(cut -d' ' -f1-3 /proc/loadavg), export: $dir, rounds: $rounds, seed: $seed"
 for i in $(seq 1 "$runs"); do
-    RAYON_NUM_THREADS=2 "$ours" "$dir" "$rounds"
-    OMP_NUM_THREADS=2 "$python" "$lgb_script" "$dir" "$rounds"
+    RAYON_NUM_THREADS=2 "$ours" "$dir" "$rounds" "$seed"
+    OMP_NUM_THREADS=2 "$python" "$lgb_script" "$dir" "$rounds" "$seed"
     echo "# after run $i, load: $(cut -d' ' -f1-3 /proc/loadavg)"
 done

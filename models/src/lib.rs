@@ -13,6 +13,8 @@
 
 // `!(x > 0.0)` is used on purpose: unlike `x <= 0.0` it also rejects NaN.
 #![allow(clippy::neg_cmp_op_on_partial_ord)]
+// One exception, a cache prefetch hint in `gbm::histogram`.
+#![deny(unsafe_code)]
 
 pub mod baseline;
 pub mod data;

@@ -29,18 +29,27 @@ impl BinMapper {
     /// Learns the bins of `values` (NaN = missing).
     pub fn fit(values: &[f64], max_bin: usize, sample_size: usize, seed: u64) -> Self {
         let max_bin = max_bin.clamp(2, 255);
-        let present: Vec<usize> = (0..values.len()).filter(|&i| !values[i].is_nan()).collect();
-        let mut sample_vals: Vec<f64> = if present.len() > sample_size {
-            sample(
-                &mut ChaCha8Rng::seed_from_u64(seed),
-                present.len(),
-                sample_size,
-            )
-            .into_iter()
-            .map(|k| values[present[k]])
-            .collect()
+        // The sample is drawn from the positions of the non-missing values
+        // (all positions when nothing is missing, the usual case: no list).
+        let n_present = values.iter().filter(|v| !v.is_nan()).count();
+        let present: Vec<u32> = if n_present < values.len() {
+            (0..values.len() as u32)
+                .filter(|&i| !values[i as usize].is_nan())
+                .collect()
         } else {
-            present.iter().map(|&i| values[i]).collect()
+            Vec::new()
+        };
+        let value = |k: usize| match present.get(k) {
+            Some(&i) => values[i as usize],
+            None => values[k],
+        };
+        let mut sample_vals: Vec<f64> = if n_present > sample_size {
+            sample(&mut ChaCha8Rng::seed_from_u64(seed), n_present, sample_size)
+                .into_iter()
+                .map(value)
+                .collect()
+        } else {
+            (0..n_present).map(value).collect()
         };
         // Unstable is enough: values equal under `total_cmp` are the same bits.
         sample_vals.sort_unstable_by(f64::total_cmp);

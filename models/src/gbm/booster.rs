@@ -10,7 +10,7 @@ use super::binning::BinMapper;
 use super::histogram::Layout;
 use super::objective::Objective;
 use super::split::SplitRules;
-use super::tree::{GrowContext, Growth, Tree, Workspace, grow};
+use super::tree::{GrowContext, Growth, LeafRows, Tree, Workspace, grow};
 use crate::data::Dataset;
 use crate::error::{ModelError, Result, invalid_param};
 
@@ -188,6 +188,14 @@ impl Booster {
 /// Trains a booster; with `valid`, tracks the validation loss each round and
 /// stops early if `early_stopping_rounds` is set.
 pub fn train(data: &Dataset, valid: Option<&Dataset>, params: &GbmParams) -> Result<Booster> {
+    // On a pool thread: the many short parallel steps of a tree (a leaf's
+    // histogram, partition and gather) are then forked from a worker, which
+    // takes part in them, instead of being sent to the pool from outside
+    // and waited for, a thread switch each time.
+    rayon::scope(|_| train_in_pool(data, valid, params))
+}
+
+fn train_in_pool(data: &Dataset, valid: Option<&Dataset>, params: &GbmParams) -> Result<Booster> {
     params.check()?;
     let n = data.n_rows();
     if n == 0 || data.n_features() == 0 {
@@ -287,11 +295,7 @@ pub fn train(data: &Dataset, valid: Option<&Dataset>, params: &GbmParams) -> Res
         let used = feature_sample(n_feat, params.feature_fraction, params.seed, round);
         let (tree, leaves) = grow(&ctx, &mut ws, &gh, &used, !bagging);
         // Training scores: in-bag rows by leaf ranges, the others by traversal.
-        for l in &leaves {
-            for &r in &ws.indices[l.start..l.start + l.len] {
-                score[r as usize] += l.value;
-            }
-        }
+        add_leaf_values(&mut score, &ws.indices, &leaves);
         if bagging {
             score.par_chunks_mut(CHUNK).enumerate().for_each(|(c, ch)| {
                 for (k, s) in ch.iter_mut().enumerate() {
@@ -335,6 +339,30 @@ pub fn train(data: &Dataset, valid: Option<&Dataset>, params: &GbmParams) -> Res
         valid_loss,
         best_rounds,
     })
+}
+
+/// Adds each leaf's value to the scores of its rows (`indices[l.start..][..l.len]`),
+/// on all threads: each thread takes a block of scores and, in every leaf,
+/// the rows that fall in it. A leaf's rows are in increasing order (the
+/// partition is stable and starts from the rows in order), so they are found
+/// by binary search. Every score gets exactly one addition, so the result is
+/// the serial one.
+fn add_leaf_values(score: &mut [f64], indices: &[u32], leaves: &[LeafRows]) {
+    score
+        .par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(c, block)| {
+            let (lo, hi) = ((c * CHUNK) as u32, (c * CHUNK + block.len()) as u32);
+            for l in leaves {
+                let rows = &indices[l.start..l.start + l.len];
+                debug_assert!(rows.is_sorted());
+                let from = rows.partition_point(|&r| r < lo);
+                let to = rows.partition_point(|&r| r < hi);
+                for &r in &rows[from..to] {
+                    block[(r - lo) as usize] += l.value;
+                }
+            }
+        });
 }
 
 /// Features used by the tree of `round` (all when `fraction == 1`).

@@ -105,17 +105,33 @@ impl RowGroup {
             .zip(&base)
             .map(|(&j, &b0)| (bins[j].as_slice(), b0, layout.skipped(j)))
             .collect();
-        let mut starts = Vec::with_capacity(n + 1);
-        let mut cells = Vec::new();
-        starts.push(0);
-        (0..n).for_each(|r| {
-            for &(col, b0, m) in &cols {
-                if Some(col[r]) != m {
-                    cells.push((b0 + col[r] as usize) as u16);
+        // In pieces of rows on all threads, joined in order.
+        const PIECE: usize = 65_536;
+        let pieces: Vec<(Vec<u32>, Vec<u16>)> = (0..n.div_ceil(PIECE))
+            .into_par_iter()
+            .map(|k| {
+                let rows = k * PIECE..((k + 1) * PIECE).min(n);
+                let mut ends = Vec::with_capacity(rows.len());
+                let mut cells = Vec::new();
+                for r in rows {
+                    for &(col, b0, m) in &cols {
+                        if Some(col[r]) != m {
+                            cells.push((b0 + col[r] as usize) as u16);
+                        }
+                    }
+                    ends.push(cells.len() as u32);
                 }
-            }
-            starts.push(cells.len() as u32);
-        });
+                (ends, cells)
+            })
+            .collect();
+        let mut starts = Vec::with_capacity(n + 1);
+        let mut cells = Vec::with_capacity(pieces.iter().map(|p| p.1.len()).sum());
+        starts.push(0);
+        for (ends, piece) in pieces {
+            let base = cells.len() as u32;
+            starts.extend(ends.iter().map(|&e| base + e));
+            cells.extend_from_slice(&piece);
+        }
         Self {
             features: js.to_vec(),
             base,
@@ -144,7 +160,7 @@ impl Layout {
         // Per feature, its most frequent bin and the bin's share of the rows
         // (at least `num / den`).
         let top: Vec<Option<(u8, usize)>> = bins
-            .iter()
+            .par_iter()
             .map(|col| {
                 let mut counts = [0usize; 256];
                 col.iter().for_each(|&b| counts[b as usize] += 1);
@@ -252,15 +268,7 @@ pub fn build(
         .take(bins.len())
         .any(|(j, &u)| u && layout.skipped(j).is_some());
     let total = if any_skipped {
-        let mut t = BinStat {
-            n: gh.len() as u32,
-            ..BinStat::default()
-        };
-        for p in gh {
-            t.g += f64::from(p[0]);
-            t.h += f64::from(p[1]);
-        }
-        t
+        pair_sums(gh)
     } else {
         BinStat::default()
     };
@@ -344,11 +352,38 @@ fn accumulate_indexed(cells: &mut [Cell; 256], col: &[u8], rows: &[u32], gh: &[[
     }
 }
 
-/// Rows per piece of a row group's pass: a large leaf's pass is split into
-/// pieces of this many rows, built in parallel and added in piece order. The
-/// pieces depend only on the leaf, never on the thread count, so neither do
-/// the sums.
+/// Rows per piece of a row group's pass: a leaf's pass is split into pieces
+/// of this many rows (of [`SMALL_ROW_PIECE`] rows below [`SMALL_LEAF`] rows),
+/// built in parallel and added in piece order. The pieces depend only on the
+/// leaf, never on the thread count, so neither do the sums.
 const ROW_PIECE: usize = 16_384;
+const SMALL_ROW_PIECE: usize = 4_096;
+const SMALL_LEAF: usize = 4 * ROW_PIECE;
+
+/// Rows per piece of [`pair_sums`].
+const SUM_PIECE: usize = 16_384;
+
+/// The sums of `gh` (and its length as `n`): per piece of [`SUM_PIECE`]
+/// pairs, on all threads, then the pieces in order (the same sums for any
+/// number of threads).
+pub fn pair_sums(gh: &[[f32; 2]]) -> BinStat {
+    let piece = |gh: &[[f32; 2]]| {
+        let mut t = BinStat {
+            n: gh.len() as u32,
+            ..BinStat::default()
+        };
+        for p in gh {
+            t.g += f64::from(p[0]);
+            t.h += f64::from(p[1]);
+        }
+        t
+    };
+    if gh.len() <= SUM_PIECE {
+        return piece(gh);
+    }
+    let parts: Vec<BinStat> = gh.par_chunks(SUM_PIECE).map(piece).collect();
+    parts.into_iter().fold(BinStat::default(), BinStat::plus)
+}
 
 /// A row group's cells for `rows`: one pass, or for more than [`ROW_PIECE`]
 /// rows one pass per piece on all threads, the pieces' cells then added in
@@ -359,13 +394,18 @@ fn row_group_cells(group: &RowGroup, rows: &Rows<'_>) -> Vec<Cell> {
     let n = match rows {
         Rows::All { gh } | Rows::Some { gh, .. } => gh.len(),
     };
+    let size = if n < SMALL_LEAF {
+        SMALL_ROW_PIECE
+    } else {
+        ROW_PIECE
+    };
     let piece = |k: usize| {
-        let range = k * ROW_PIECE..((k + 1) * ROW_PIECE).min(n);
+        let range = k * size..((k + 1) * size).min(n);
         let mut cells = vec![Cell::default(); n_cells];
         accumulate_rows(&mut cells, group, rows, range);
         cells
     };
-    let pieces = n.div_ceil(ROW_PIECE);
+    let pieces = n.div_ceil(size);
     if pieces <= 1 {
         return piece(0);
     }
@@ -398,10 +438,42 @@ fn accumulate_rows(cells: &mut [Cell], group: &RowGroup, rows: &Rows<'_>, range:
             .iter()
             .zip(range)
             .for_each(|(&p, r)| add_row(r, p)),
-        Rows::Some { rows, gh } => rows[range.clone()]
-            .iter()
-            .zip(&gh[range])
-            .for_each(|(&r, &p)| add_row(r as usize, p)),
+        Rows::Some { rows, gh } => {
+            // A leaf's rows are scattered over the table, and waiting for
+            // each row's cells from memory took most of the time of the
+            // smaller leaves. As in LightGBM, each row's cells are requested
+            // `AHEAD` rows early, and its `starts` entry twice as early.
+            const AHEAD: usize = 16;
+            let end = range.end;
+            for k in range {
+                if k + 2 * AHEAD < end {
+                    prefetch(&group.starts[rows[k + 2 * AHEAD] as usize]);
+                }
+                if k + AHEAD < end {
+                    let a = group.starts[rows[k + AHEAD] as usize] as usize;
+                    if let Some(c) = group.cells.get(a) {
+                        prefetch(c);
+                    }
+                }
+                add_row(rows[k] as usize, gh[k]);
+            }
+        }
+    }
+}
+
+/// Asks the processor to bring `x`'s cache line in (a hint: no effect on
+/// results, and nothing on targets without a stable prefetch instruction).
+#[inline(always)]
+#[allow(unsafe_code)]
+fn prefetch<T>(x: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` only hints the cache; it reads nothing into the
+    // program, never faults, and `x` is a valid reference anyway. (Unsafe
+    // only because the intrinsic takes a raw pointer.)
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+            (x as *const T).cast::<i8>(),
+        );
     }
 }
 
@@ -534,7 +606,10 @@ mod tests {
 
     #[test]
     fn skipping_the_most_frequent_bin_equals_direct_summation() {
-        let n = 20_000;
+        // More rows than a row group's construction piece and than a small
+        // leaf: both are split into pieces. (Sums of these pairs are exact in
+        // any order, so every bin but the skipped ones is bit-identical.)
+        let n = 70_000;
         let (bins, gh) = sparse_data(n);
         let plain = Layout::new(&[6, 7, 7]);
         let skip = Layout::new(&[6, 7, 7]).with_most_frequent_bins(&bins);

@@ -215,7 +215,9 @@ pub fn grow(
         }
     };
     histogram::build(&mut root_hist, ctx.layout, ctx.bins, used, &rows);
-    let sums = leaf_sums(&ws.indices, gh, all_rows);
+    let sums = match rows {
+        Rows::All { gh } | Rows::Some { gh, .. } => histogram::pair_sums(gh),
+    };
     let mut nodes = vec![Node::Leaf {
         value: 0.0,
         n: sums.n,
@@ -395,21 +397,6 @@ fn gather(rows: &[u32], gh: &[[f32; 2]], ogh: &mut [[f32; 2]]) {
             .zip(ogh.par_chunks_mut(PIECE))
             .for_each(one);
     }
-}
-
-fn leaf_sums(rows: &[u32], gh: &[[f32; 2]], all_rows: bool) -> BinStat {
-    let mut s = BinStat::default();
-    let mut add = |p: [f32; 2]| {
-        s.g += f64::from(p[0]);
-        s.h += f64::from(p[1]);
-    };
-    if all_rows {
-        gh.iter().copied().for_each(&mut add);
-    } else {
-        rows.iter().for_each(|&r| add(gh[r as usize]));
-    }
-    s.n = if all_rows { gh.len() } else { rows.len() } as u32;
-    s
 }
 
 /// Rows per piece when a leaf's rows are partitioned or gathered on all
