@@ -8,9 +8,11 @@
 //! ```
 //! Loads `DIR` once, compiles the library, then per repeat times
 //! `evaluate` without evidence (statuses and features only), `evaluate` with
-//! the evidence of every firing (what `caregap score` runs) and `summarize`
-//! (the per-criterion, per-clinic counts). Prints every repeat and the best;
-//! threads: rayon's default (`RAYON_NUM_THREADS`).
+//! the evidence of every firing kept in memory, `evaluate_blocks` streaming
+//! each block into `firings.parquet`, `features.parquet` and the summary
+//! counts (what `caregap score` runs), and for comparison `summarize` and
+//! `features.parquet` from whole columns (files in a temporary folder). Prints every repeat and the best; threads: rayon's
+//! default (`RAYON_NUM_THREADS`).
 
 use std::path::Path;
 use std::time::Instant;
@@ -18,6 +20,7 @@ use std::time::Instant;
 use caregap::data::{self, LoadOptions};
 use caregap::eval::{self, EvalOptions, EvidenceMode};
 use caregap::lang::{self, SourceFile};
+use caregap::output::tables;
 use caregap::plan;
 use caregap::timing::cpu_seconds;
 
@@ -72,39 +75,96 @@ fn main() {
     }
     let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
     println!("nodes by kind: {}", kinds.join(", "));
-    let mut best = [f64::INFINITY; 3];
+    let out = tempfile::tempdir().expect("a temporary folder");
+    let mut best = [f64::INFINITY; 5];
     for r in 0..repeats {
-        let run = |evidence| {
-            let (t, cpu) = (Instant::now(), cpu_seconds());
-            let opts = EvalOptions {
-                evidence,
-                progress: None,
-            };
-            let e = eval::evaluate(&plan, pop, as_of, &opts).expect("as_of is the load date");
-            (e, t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+        let opts = |evidence| EvalOptions {
+            evidence,
+            progress: None,
         };
-        let (_, bare, bare_cpu) = run(EvidenceMode::None);
-        let (e, with_evidence, evidence_cpu) = run(EvidenceMode::Firings);
-        let (t, cpu) = (Instant::now(), cpu_seconds());
-        let rows = eval::summarize(&plan, pop, &e);
-        let (summary, summary_cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - cpu);
+        let timed = |f: &mut dyn FnMut()| {
+            let (t, cpu) = (Instant::now(), cpu_seconds());
+            f();
+            (t.elapsed().as_secs_f64(), cpu_seconds() - cpu)
+        };
+        let (bare, bare_cpu) = timed(&mut || {
+            eval::evaluate(&plan, pop, as_of, &opts(EvidenceMode::None))
+                .expect("as_of is the load date");
+        });
+        let mut n_firings = 0;
+        let (with_evidence, evidence_cpu) = timed(&mut || {
+            let e = eval::evaluate(&plan, pop, as_of, &opts(EvidenceMode::Firings))
+                .expect("as_of is the load date");
+            n_firings = e.firings.len();
+        });
+        // What `caregap score` runs: each block encoded into firings.parquet
+        // and features.parquet and counted for the summary.
+        let firings_path = out.path().join("firings.parquet");
+        let features_path = out.path().join("features.parquet");
+        let (scored, scored_cpu) = timed(&mut || {
+            let firings = tables::FiringsWriter::create(&firings_path, &plan, pop)
+                .expect("the temporary folder is writable");
+            let features = tables::FeaturesWriter::create(&features_path, &plan, pop)
+                .expect("the temporary folder is writable");
+            let (_, blocks) = eval::evaluate_blocks(
+                &plan,
+                pop,
+                as_of,
+                &opts(EvidenceMode::Firings),
+                tables::BLOCK_PEOPLE,
+                &|block| {
+                    let counts = eval::SummaryCounts::count(&plan, pop, block.people, block.status);
+                    let f = firings.encode(&block).expect("encodable");
+                    let x = features.encode(&block).expect("encodable");
+                    (f, x, counts)
+                },
+            )
+            .expect("as_of is the load date");
+            let mut fs = Vec::new();
+            let mut xs = Vec::new();
+            for (f, x, _) in blocks {
+                fs.push(f);
+                xs.push(x);
+            }
+            firings
+                .finish(fs)
+                .expect("the temporary folder is writable");
+            features
+                .finish(xs)
+                .expect("the temporary folder is writable");
+        });
+        let e = eval::evaluate(&plan, pop, as_of, &opts(EvidenceMode::None))
+            .expect("as_of is the load date");
+        let mut n_rows = 0;
+        let (summary, summary_cpu) = timed(&mut || n_rows = eval::summarize(&plan, pop, &e).len());
+        let (features, features_cpu) = timed(&mut || {
+            tables::write_features(&features_path, pop, &e)
+                .expect("the temporary folder is writable");
+        });
         println!(
-            "repeat {r}: evaluate {bare:.3} s ({bare_cpu:.2} CPU-s); with evidence {with_evidence:.3} s \
-             ({evidence_cpu:.2} CPU-s, {} firings); summarize {summary:.3} s ({summary_cpu:.2} CPU-s, {} rows)",
-            e.firings.len(),
-            rows.len()
+            "repeat {r}: evaluate {bare:.3} s ({bare_cpu:.2} CPU-s); with evidence in memory {with_evidence:.3} s \
+             ({evidence_cpu:.2} CPU-s, {n_firings} firings); streamed into firings.parquet and features.parquet {scored:.3} s \
+             ({scored_cpu:.2} CPU-s, {} MB); summarize (whole columns) {summary:.3} s ({summary_cpu:.2} CPU-s, {n_rows} rows); \
+             features.parquet from whole columns {features:.3} s ({features_cpu:.2} CPU-s, {} MB)",
+            file_mb(&firings_path),
+            file_mb(&features_path),
         );
-        for (b, x) in best.iter_mut().zip([bare, with_evidence, summary]) {
+        for (b, x) in best
+            .iter_mut()
+            .zip([bare, with_evidence, scored, summary, features])
+        {
             *b = b.min(x);
         }
     }
     println!(
-        "best: evaluate {:.3} s; with evidence {:.3} s; summarize {:.3} s; evaluation stage of `caregap score` {:.3} s",
-        best[0],
-        best[1],
-        best[2],
-        best[1] + best[2]
+        "best: evaluate {:.3} s; with evidence {:.3} s; streamed (the evaluation stage of `caregap score`) {:.3} s; \
+         summarize {:.3} s; features.parquet {:.3} s",
+        best[0], best[1], best[2], best[3], best[4]
     );
+}
+
+fn file_mb(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len() >> 20)
 }
 
 /// The `*.toml` files of a library folder (or the one file given).

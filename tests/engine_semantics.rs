@@ -448,3 +448,101 @@ fn as_of_after_load_date_is_refused() {
     let err = evaluate(&plan, &pop, as_of + 1, &EvalOptions::default()).unwrap_err();
     assert!(err.to_string().contains("2025-01-02"), "{err}");
 }
+
+/// `evaluate_blocks` (what `caregap score` runs) hands over exactly what
+/// `evaluate` keeps: the same statuses, features, firings and evidence texts,
+/// block by block in population order, and the same summary; for block sizes
+/// that do and do not divide the population, at 1 and 3 threads.
+#[test]
+fn block_by_block_evaluation_equals_the_whole() {
+    use caregap::eval::{SummaryCounts, evaluate_blocks, summarize};
+    let mut rng = Rng(7);
+    let lib = random_library(&mut rng);
+    let as_of = random_as_of(&mut rng);
+    let pop = random_population(&mut rng, as_of, 2000);
+    let plan = plan::compile(&lib);
+    let opts = EvalOptions {
+        evidence: EvidenceMode::InPopulation,
+        ..EvalOptions::default()
+    };
+    let whole = evaluate(&plan, &pop, as_of, &opts).unwrap();
+    assert!(!whole.firings.is_empty());
+    let summary = summarize(&plan, &pop, &whole);
+    for (threads, block_people) in [(1, 128), (3, 128), (3, 300), (1, 5000)] {
+        let (done, blocks) = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap()
+            .install(|| {
+                evaluate_blocks(&plan, &pop, as_of, &opts, block_people, &|b| {
+                    let firings: Vec<(u32, u32, Status, String)> = b
+                        .firings
+                        .iter()
+                        .map(|f| (f.patient, f.criterion, f.status, b.evidence(f).to_string()))
+                        .collect();
+                    let counts = SummaryCounts::count(&plan, &pop, b.people, b.status);
+                    (
+                        b.index,
+                        b.people.to_vec(),
+                        b.status.to_vec(),
+                        b.features.to_vec(),
+                        firings,
+                        counts,
+                    )
+                })
+                .unwrap()
+            });
+        assert_eq!(done.alive, whole.alive);
+        assert_eq!(done.unit_mismatches, whole.unit_mismatches);
+        let mut people = Vec::new();
+        let mut status = vec![Vec::new(); plan.criteria.len()];
+        let mut features = vec![(Vec::new(), Vec::new()); plan.features.len()];
+        let mut firings = Vec::new();
+        let mut counts: Option<SummaryCounts> = None;
+        for (k, (index, p, st, fe, fi, c)) in blocks.into_iter().enumerate() {
+            assert_eq!(index, k);
+            assert!(p.len() <= block_people.div_ceil(128) * 128);
+            people.extend(p);
+            for (all, part) in status.iter_mut().zip(st) {
+                all.extend(part);
+            }
+            for ((values, valid), (v, ok)) in features.iter_mut().zip(fe) {
+                let v = match v {
+                    FeatureValues::Num(v) => v,
+                    FeatureValues::Bool(v) => v.into_iter().map(f64::from).collect(),
+                };
+                values.extend(v);
+                valid.extend(ok);
+            }
+            firings.extend(fi);
+            match &mut counts {
+                Some(all) => all.add(&c),
+                None => counts = Some(c),
+            }
+        }
+        assert_eq!(people, whole.alive);
+        assert_eq!(status, whole.status);
+        for ((values, valid), f) in features.iter().zip(&whole.features) {
+            let expected = match &f.values {
+                FeatureValues::Num(v) => v.clone(),
+                FeatureValues::Bool(v) => v.iter().map(|&b| f64::from(b)).collect(),
+            };
+            assert_eq!(values, &expected);
+            assert_eq!(valid, &f.valid);
+        }
+        let expected: Vec<(u32, u32, Status, String)> = whole
+            .firings
+            .iter()
+            .map(|f| {
+                (
+                    f.patient,
+                    f.criterion,
+                    f.status,
+                    whole.evidence(f).to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(firings, expected);
+        assert_eq!(counts.unwrap().rows(&plan, &pop), summary);
+    }
+}

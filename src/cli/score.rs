@@ -110,41 +110,75 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         },
         progress: Some(&tick),
     };
-    let evaluation = eval::evaluate(&plan, pop, as_of, &eval_opts)?;
+    // Block by block, while each block is in cache, the evaluation's results
+    // become row groups of firings.parquet and features.parquet and summary
+    // counts; nothing of the size of the population is kept (so the
+    // evaluation time includes encoding the two files).
+    let staging = StagingDir::new(&args.out)?;
+    let firings = tables::FiringsWriter::create(&staging.path("firings.parquet"), &plan, pop)?;
+    let features = if plan.features.is_empty() {
+        None
+    } else {
+        Some(tables::FeaturesWriter::create(
+            &staging.path("features.parquet"),
+            &plan,
+            pop,
+        )?)
+    };
+    let (done, blocks) = eval::evaluate_blocks(
+        &plan,
+        pop,
+        as_of,
+        &eval_opts,
+        tables::BLOCK_PEOPLE,
+        &|block| -> Result<_> {
+            let counts = eval::SummaryCounts::count(&plan, pop, block.people, block.status);
+            let features = match &features {
+                Some(w) => Some(w.encode(&block)?),
+                None => None,
+            };
+            Ok((firings.encode(&block)?, features, counts))
+        },
+    )?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let summary = eval::summarize(&plan, pop, &evaluation);
+    let mut firing_groups = Vec::with_capacity(blocks.len());
+    let mut feature_groups = Vec::with_capacity(blocks.len());
+    let mut counts: Option<eval::SummaryCounts> = None;
+    for block in blocks {
+        let (f, x, c) = block?;
+        firing_groups.push(f);
+        feature_groups.extend(x);
+        match &mut counts {
+            Some(all) => all.add(&c),
+            None => counts = Some(c),
+        }
+    }
+    // (No block when nobody is alive: every criterion's row is then zeros.)
+    let counts = counts.unwrap_or_else(|| {
+        eval::SummaryCounts::count(&plan, pop, &[], &vec![Vec::new(); plan.criteria.len()])
+    });
+    let summary = counts.rows(&plan, pop);
     let eval_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let staging = StagingDir::new(&args.out)?;
-    let (firings, features) = rayon::join(
-        || tables::write_firings(&staging.path("firings.parquet"), &plan, pop, &evaluation),
-        || {
-            if plan.features.is_empty() {
-                return Ok(());
-            }
-            tables::write_features(&staging.path("features.parquet"), pop, &evaluation)
-        },
-    );
-    firings?;
-    features?;
+    let open: usize = firing_groups.iter().map(|b| b.open).sum();
+    let firings_rows: usize = firing_groups.iter().map(|b| b.rows).sum();
+    firings.finish(firing_groups)?;
+    if let Some(w) = features {
+        w.finish(feature_groups)?;
+    }
     output::write_parquet(
         &staging.path("criteria_summary.parquet"),
         &tables::summary_batch(&summary)?,
     )?;
     let write_s = t.elapsed().as_secs_f64();
 
-    let open = evaluation
-        .firings
-        .iter()
-        .filter(|f| f.status == eval::Status::Open)
-        .count();
     let unit_mismatches: serde_json::Map<String, serde_json::Value> = plan
         .value_sets
         .iter()
-        .zip(&evaluation.unit_mismatches)
+        .zip(&done.unit_mismatches)
         .filter(|(vs, _)| vs.unit.is_some())
         .map(|(vs, &n)| (vs.name.clone(), json!(n)))
         .collect();
@@ -173,10 +207,10 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         "unit_mismatches": unit_mismatches,
         "counts": {
             "patients": pop.patients.len(),
-            "alive": evaluation.alive.len(),
+            "alive": done.alive.len(),
             "events": pop.events.len(),
             "firings": open,
-            "firings_rows": evaluation.firings.len(),
+            "firings_rows": firings_rows,
         },
         "options": {"status": args.status, "strict": args.strict},
         "timings_s": {
@@ -204,7 +238,7 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
     };
     eprintln!(
         "scored {} people alive on {} against {} criteria: {open} open gaps; wrote {}",
-        evaluation.alive.len(),
+        done.alive.len(),
         data::format_day(as_of),
         plan.criteria.len(),
         out.display()

@@ -18,7 +18,11 @@
 //!    chunk's columns. Statuses and features are written straight into their
 //!    people's slots of the result columns (allocated once); evidence texts go
 //!    to one buffer per chunk.
-//! 4. The groups' firings and text buffers are joined in population order.
+//! 4. The groups' firings and text buffers are joined in population order
+//!    ([`evaluate`]). Or ([`evaluate_blocks`]) each block of people gets
+//!    its own status, feature and text buffers, handed to a callback as soon
+//!    as the block is done and then dropped: nothing of the size of the
+//!    population is kept.
 //!
 //! # Invariants
 //!
@@ -73,7 +77,7 @@ use crate::data::{Day, Population};
 use crate::plan::{AggId, FeatureType, Op, Plan};
 
 pub use evidence::render_aggregate;
-pub use summary::{SummaryRow, summarize};
+pub use summary::{SummaryCounts, SummaryRow, summarize};
 
 /// People per chunk of column-wise evaluation: small enough that a chunk's
 /// aggregate and program columns (about 1,200 nodes for the shipped library)
@@ -155,6 +159,16 @@ pub enum FeatureValues {
     Bool(Vec<bool>),
 }
 
+impl FeatureValues {
+    /// `n` zeros (or falses) of type `ty`.
+    fn zeros(ty: FeatureType, n: usize) -> FeatureValues {
+        match ty {
+            FeatureType::Num => FeatureValues::Num(vec![0.0; n]),
+            FeatureType::Bool => FeatureValues::Bool(vec![false; n]),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct FeatureColumn {
     pub name: String,
@@ -187,8 +201,7 @@ impl Evaluation {
     /// `last(lab.sbp, 12mo) = 162 on 2025-11-03; has(dx.hypertension) = true
     /// (latest 2019-04-02)`.
     pub fn evidence(&self, f: &Firing) -> &str {
-        let r = f.evidence;
-        &self.texts[r.buf as usize][r.start as usize..(r.start + r.len) as usize]
+        text_of(&self.texts, f.evidence)
     }
 
     /// The status of population index `patient` for criterion `criterion`;
@@ -218,18 +231,7 @@ pub fn evaluate(
     as_of: Day,
     opts: &EvalOptions,
 ) -> Result<Evaluation, EvalError> {
-    if as_of > pop.as_of {
-        return Err(EvalError::AsOfAfterLoad {
-            as_of: calendar::format_day(as_of),
-            loaded: calendar::format_day(pop.as_of),
-        });
-    }
-    let patients = &pop.patients;
-    let alive: Vec<u32> = (0..patients.len())
-        .filter(|&p| patients.is_alive(p, as_of))
-        .map(|p| p as u32)
-        .collect();
-    let ctx = Context::new(plan, pop, as_of, opts);
+    let (alive, ctx) = prepare(plan, pop, as_of, opts)?;
     // The result columns are allocated once (in parallel: first touches are
     // page faults, expensive on some machines) and every chunk writes its
     // people's slots in place; nothing is gathered or copied afterwards.
@@ -243,10 +245,7 @@ pub fn evaluate(
         .par_iter()
         .map(|f| FeatureColumn {
             name: f.name.clone(),
-            values: match f.ty {
-                FeatureType::Num => FeatureValues::Num(vec![0.0; total]),
-                FeatureType::Bool => FeatureValues::Bool(vec![false; total]),
-            },
+            values: FeatureValues::zeros(f.ty, total),
             valid: vec![false; total],
         })
         .collect();
@@ -276,9 +275,7 @@ pub fn evaluate(
         .map_init(
             || Scratch::new(plan),
             |s, (group, mut out)| {
-                for (j, people) in group.chunks(CHUNK).enumerate() {
-                    ctx.run_chunk(s, people, j * CHUNK, &mut out);
-                }
+                ctx.run_group(s, group, &mut out);
                 out
             },
         )
@@ -289,9 +286,7 @@ pub fn evaluate(
     for mut o in outs {
         firings.append(&mut o.firings);
         texts.append(&mut o.texts);
-        for (m, x) in unit_mismatches.iter_mut().zip(&o.mismatches) {
-            *m += x;
-        }
+        add_counts(&mut unit_mismatches, &o.mismatches);
     }
     Ok(Evaluation {
         as_of,
@@ -302,6 +297,164 @@ pub fn evaluate(
         texts,
         unit_mismatches,
     })
+}
+
+/// The people alive on `as_of` and the evaluation context, after the checks.
+fn prepare<'a>(
+    plan: &'a Plan,
+    pop: &'a Population,
+    as_of: Day,
+    opts: &'a EvalOptions<'a>,
+) -> Result<(Vec<u32>, Context<'a>), EvalError> {
+    if as_of > pop.as_of {
+        return Err(EvalError::AsOfAfterLoad {
+            as_of: calendar::format_day(as_of),
+            loaded: calendar::format_day(pop.as_of),
+        });
+    }
+    let patients = &pop.patients;
+    let alive: Vec<u32> = (0..patients.len())
+        .filter(|&p| patients.is_alive(p, as_of))
+        .map(|p| p as u32)
+        .collect();
+    Ok((alive, Context::new(plan, pop, as_of, opts)))
+}
+
+fn add_counts(sum: &mut [u64], x: &[u64]) {
+    for (m, x) in sum.iter_mut().zip(x) {
+        *m += x;
+    }
+}
+
+/// Everything evaluated for one block of alive people, handed to
+/// [`evaluate_blocks`]' callback as soon as the block is done (and dropped
+/// when it returns).
+pub struct Block<'a> {
+    /// The block's number: block `k` holds alive people
+    /// `k * block_people..(k + 1) * block_people` (in population order).
+    pub index: usize,
+    /// The block's people (population indices, ascending).
+    pub people: &'a [u32],
+    /// Per criterion (plan order), each of the block's people's status.
+    pub status: &'a [Vec<Status>],
+    /// Per feature (plan order), the block's values (a null slot holds 0 or
+    /// false) and validity (`false` = null).
+    pub features: &'a [(FeatureValues, Vec<bool>)],
+    /// The evidence rows by patient, then criterion (see [`EvidenceMode`]).
+    pub firings: &'a [Firing],
+    texts: &'a [String],
+}
+
+impl Block<'_> {
+    /// The evidence text of one of the block's firings.
+    pub fn evidence(&self, f: &Firing) -> &str {
+        text_of(self.texts, f.evidence)
+    }
+}
+
+/// What [`evaluate_blocks`] returns besides the callback's results.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlocksDone {
+    pub as_of: Day,
+    /// Population indices of the people alive on `as_of`, ascending.
+    pub alive: Vec<u32>,
+    /// As [`Evaluation::unit_mismatches`].
+    pub unit_mismatches: Vec<u64>,
+}
+
+/// [`evaluate`] block by block, keeping nothing: the alive people are cut
+/// into blocks of `block_people` (rounded up to a multiple of [`CHUNK`]), and
+/// `on_block` is called (from a worker thread) with each block's statuses,
+/// features and evidence rows right after the block is evaluated; they are
+/// dropped when it returns. Returns the alive people, the unit mismatches
+/// and `on_block`'s results in block order. The blocks depend only on
+/// `block_people`, never on the thread count.
+///
+/// `caregap score` turns each block into row groups of its Parquet files and
+/// summary counts here, while the block is in cache, instead of holding
+/// every column and evidence text of the population until the end.
+pub fn evaluate_blocks<R: Send>(
+    plan: &Plan,
+    pop: &Population,
+    as_of: Day,
+    opts: &EvalOptions,
+    block_people: usize,
+    on_block: &(dyn Fn(Block<'_>) -> R + Sync),
+) -> Result<(BlocksDone, Vec<R>), EvalError> {
+    let (alive, ctx) = prepare(plan, pop, as_of, opts)?;
+    let per_block = block_people.div_ceil(CHUNK).max(1) * CHUNK;
+    let done: Vec<(Vec<u64>, R)> = alive
+        .par_chunks(per_block)
+        .enumerate()
+        .map_init(
+            || Scratch::new(plan),
+            |s, (index, people)| {
+                let n = people.len();
+                let mut status: Vec<Vec<Status>> = plan
+                    .criteria
+                    .iter()
+                    .map(|_| vec![Status::NotInPopulation; n])
+                    .collect();
+                let mut features: Vec<(FeatureValues, Vec<bool>)> = plan
+                    .features
+                    .iter()
+                    .map(|f| (FeatureValues::zeros(f.ty, n), vec![false; n]))
+                    .collect();
+                let mut out = GroupOut {
+                    status: status.iter_mut().map(Vec::as_mut_slice).collect(),
+                    features: features
+                        .iter_mut()
+                        .map(|(values, valid)| FeaturePart {
+                            values: match values {
+                                FeatureValues::Num(v) => FeaturePartValues::Num(v),
+                                FeatureValues::Bool(v) => FeaturePartValues::Bool(v),
+                            },
+                            valid,
+                        })
+                        .collect(),
+                    // Text references count from the block's first chunk.
+                    first_chunk: 0,
+                    firings: Vec::new(),
+                    texts: Vec::new(),
+                    mismatches: vec![0; plan.value_sets.len()],
+                };
+                ctx.run_group(s, people, &mut out);
+                let (firings, texts, mismatches) = (
+                    std::mem::take(&mut out.firings),
+                    std::mem::take(&mut out.texts),
+                    std::mem::take(&mut out.mismatches),
+                );
+                drop(out);
+                let r = on_block(Block {
+                    index,
+                    people,
+                    status: &status,
+                    features: &features,
+                    firings: &firings,
+                    texts: &texts,
+                });
+                (mismatches, r)
+            },
+        )
+        .collect();
+    let mut unit_mismatches = vec![0u64; plan.value_sets.len()];
+    let mut results = Vec::with_capacity(done.len());
+    for (m, r) in done {
+        add_counts(&mut unit_mismatches, &m);
+        results.push(r);
+    }
+    Ok((
+        BlocksDone {
+            as_of,
+            alive,
+            unit_mismatches,
+        },
+        results,
+    ))
+}
+
+fn text_of(texts: &[String], r: TextRef) -> &str {
+    &texts[r.buf as usize][r.start as usize..(r.start + r.len) as usize]
 }
 
 /// One group's share of the result columns (slots `0..` are the group's first
@@ -527,6 +680,14 @@ impl<'a> Context<'a> {
             })
             .collect();
         ctx
+    }
+
+    /// Evaluates a group's people (slots `0..people.len()` of `out`) chunk
+    /// by chunk.
+    fn run_group(&self, s: &mut Scratch, people: &[u32], out: &mut GroupOut) {
+        for (j, chunk) in people.chunks(CHUNK).enumerate() {
+            self.run_chunk(s, chunk, j * CHUNK, out);
+        }
     }
 
     /// Evaluates `people`, the group's slots `off..off + people.len()`, into

@@ -1,7 +1,5 @@
 //! Quality-measure counts per criterion and clinic.
 
-use std::collections::BTreeMap;
-
 use rayon::prelude::*;
 
 use super::{Evaluation, Status};
@@ -37,40 +35,96 @@ impl SummaryRow {
 /// Per criterion (plan order): the all-clinics row (clinic [`ALL_CLINICS`]),
 /// then one row per clinic with alive people, clinics in name order.
 pub fn summarize(plan: &Plan, pop: &Population, eval: &Evaluation) -> Vec<SummaryRow> {
-    let clinic_codes = &pop.patients.clinic;
-    // Clinic dictionary index per alive person (`None`: null clinic, shown as "").
-    let person_clinic: Vec<Option<u32>> = eval
-        .alive
-        .iter()
-        .map(|&p| clinic_codes.codes[p as usize])
-        .collect();
-    let mut clinics: BTreeMap<&str, Option<u32>> = BTreeMap::new();
-    for c in &person_clinic {
-        clinics.insert(
-            c.map_or("", |c| clinic_codes.values[c as usize].as_str()),
-            *c,
-        );
+    let counts = SummaryCounts::count(plan, pop, &eval.alive, &eval.status);
+    counts.rows(plan, pop)
+}
+
+/// Status counts per criterion and clinic, added up block by block (see
+/// [`super::evaluate_blocks`]) and turned into [`SummaryRow`]s at the end.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SummaryCounts {
+    /// Per criterion, per clinic dictionary code (the last index: a null
+    /// clinic), the people per status (indexed by `Status as usize`, 0 = not
+    /// in population: every alive person is counted once per criterion).
+    counts: Vec<Vec<[u64; 4]>>,
+}
+
+impl SummaryCounts {
+    /// Counts `people` (alive, population indices) whose statuses per
+    /// criterion are `status[criterion][k]` for `people[k]`. Criteria are
+    /// counted in parallel.
+    pub fn count(
+        plan: &Plan,
+        pop: &Population,
+        people: &[u32],
+        status: &[Vec<Status>],
+    ) -> SummaryCounts {
+        let codes = &pop.patients.clinic;
+        let n_codes = codes.values.len();
+        let code: Vec<u32> = people
+            .iter()
+            .map(|&p| codes.codes[p as usize].map_or(n_codes as u32, |c| c))
+            .collect();
+        let counts = plan
+            .criteria
+            .par_iter()
+            .zip(status)
+            .map(|(_, status)| {
+                let mut counts = vec![[0u64; 4]; n_codes + 1];
+                for (&st, &k) in status.iter().zip(&code) {
+                    counts[k as usize][st as usize] += 1;
+                }
+                counts
+            })
+            .collect();
+        SummaryCounts { counts }
     }
-    let slot: BTreeMap<Option<u32>, usize> =
-        clinics.values().enumerate().map(|(i, c)| (*c, i)).collect();
-    let person_slot: Vec<u32> = person_clinic.iter().map(|c| slot[c] as u32).collect();
-    let names: Vec<&str> = clinics.keys().copied().collect();
-    // Criteria are independent: counted in parallel, rows kept in plan order.
-    let per_criterion: Vec<Vec<SummaryRow>> = plan
-        .criteria
-        .par_iter()
-        .zip(&eval.status)
-        .map(|(crit, status)| {
-            // counts[clinic] = [in_population, excluded, open, closed], indexed
-            // by `Status as usize` (0 = not in population, skipped below).
-            let mut counts = vec![[0u64; 4]; names.len()];
-            for (&st, &k) in status.iter().zip(&person_slot) {
-                counts[k as usize][st as usize] += 1;
+
+    /// Adds `other`'s counts (of the same plan and population).
+    pub fn add(&mut self, other: &SummaryCounts) {
+        for (a, b) in self.counts.iter_mut().zip(&other.counts) {
+            for (x, y) in a.iter_mut().zip(b) {
+                for k in 0..4 {
+                    x[k] += y[k];
+                }
+            }
+        }
+    }
+
+    /// Per criterion (plan order): the all-clinics row, then one row per
+    /// clinic with people counted, clinics in name order (a null clinic is
+    /// shown as "", and counts of one name are one row).
+    pub fn rows(&self, plan: &Plan, pop: &Population) -> Vec<SummaryRow> {
+        let codes = &pop.patients.clinic;
+        let n_codes = codes.values.len();
+        let name = |c: usize| codes.values.get(c).map_or("", String::as_str);
+        // Every counted person has a status for every criterion, so the
+        // first criterion's counts tell which clinics have people.
+        let seen = |c: usize| {
+            self.counts
+                .first()
+                .is_some_and(|k| k[c].iter().sum::<u64>() > 0)
+        };
+        let mut names: Vec<&str> = (0..=n_codes).filter(|&c| seen(c)).map(name).collect();
+        names.sort_unstable();
+        names.dedup();
+        let code_slot: Vec<usize> = (0..=n_codes)
+            .map(|c| names.binary_search(&name(c)).unwrap_or(0))
+            .collect();
+        let mut rows = Vec::with_capacity(plan.criteria.len() * (names.len() + 1));
+        for (crit, by_code) in plan.criteria.iter().zip(&self.counts) {
+            let mut by_slot = vec![[0u64; 4]; names.len()];
+            for (c, k) in by_code.iter().enumerate() {
+                if seen(c) {
+                    for s in 0..4 {
+                        by_slot[code_slot[c]][s] += k[s];
+                    }
+                }
             }
             let mut all = [0u64; 4];
-            for c in &counts {
-                for k in 1..4 {
-                    all[k] += c[k];
+            for k in &by_slot {
+                for s in 1..4 {
+                    all[s] += k[s];
                 }
             }
             let make = |clinic: &str, c: [u64; 4]| SummaryRow {
@@ -81,14 +135,11 @@ pub fn summarize(plan: &Plan, pop: &Population, eval: &Evaluation) -> Vec<Summar
                 open: c[Status::Open as usize],
                 closed: c[Status::Closed as usize],
             };
-            let mut rows = Vec::with_capacity(names.len() + 1);
             rows.push(make(ALL_CLINICS, all));
-            for (name, c) in names.iter().zip(counts) {
-                rows.push(make(name, c));
+            for (name, k) in names.iter().zip(by_slot) {
+                rows.push(make(name, k));
             }
-            rows
-        })
-        .collect();
-    let rows: Vec<SummaryRow> = per_criterion.into_iter().flatten().collect();
-    rows
+        }
+        rows
+    }
 }

@@ -15,7 +15,7 @@ use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, compute_leaves};
-use parquet::basic::{Compression, ZstdLevel};
+use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
@@ -72,6 +72,9 @@ pub enum ColumnStyle {
     /// Long, mostly distinct text: plain encoding, no min/max statistics
     /// (evidence strings; a dictionary would be abandoned anyway).
     FreeText,
+    /// Integers in ascending order, few repeats (patient ids): delta encoding
+    /// instead of a dictionary that would overflow.
+    Ascending,
 }
 
 /// Writes a table of `rows` rows as a zstd Parquet file at `path`, encoding its
@@ -89,65 +92,141 @@ pub fn write_parquet_rows<F>(
 where
     F: Fn(Range<usize>) -> Result<RecordBatch, OutputError> + Sync,
 {
-    let perr = |source| OutputError::Parquet {
-        path: path.to_path_buf(),
-        source,
-    };
-    let file = fs::File::create(path).map_err(|source| OutputError::Io {
-        what: "create",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut props =
-        WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
-    for &(name, style) in styles {
-        if style == ColumnStyle::FreeText {
-            let col = ColumnPath::from(name);
-            props = props
-                .set_column_dictionary_enabled(col.clone(), false)
-                .set_column_statistics_enabled(col, EnabledStatistics::None);
-        }
-    }
-    let writer =
-        ArrowWriter::try_new(file, Arc::clone(&schema), Some(props.build())).map_err(perr)?;
-    let (mut writer, factory) = writer.into_serialized_writer().map_err(perr)?;
+    let (file, encoder) = ParquetFile::create(path, schema, styles)?;
     let groups: Vec<Range<usize>> = (0..rows.div_ceil(ROW_GROUP_ROWS))
         .map(|g| g * ROW_GROUP_ROWS..((g + 1) * ROW_GROUP_ROWS).min(rows))
         .collect();
     // Encoded, compressed column chunks of every row group (a fraction of the
     // Arrow data), then appended in row-group order.
-    let encoded: Vec<Vec<ArrowColumnChunk>> = groups
+    let encoded: Vec<EncodedRowGroup> = groups
         .into_par_iter()
         .enumerate()
-        .map(|(g, range)| {
-            let batch = batch(range)?;
-            let mut writers = factory.create_column_writers(g).map_err(perr)?;
-            let mut next = 0;
-            for (field, array) in schema.fields().iter().zip(batch.columns()) {
-                for leaf in compute_leaves(field, array).map_err(perr)? {
-                    writers[next].write(&leaf).map_err(perr)?;
-                    next += 1;
-                }
-            }
-            writers
-                .into_iter()
-                .map(|w| w.close().map_err(perr))
-                .collect()
-        })
+        .map(|(g, range)| encoder.encode(g, &batch(range)?))
         .collect::<Result<_, OutputError>>()?;
-    for chunks in encoded {
-        let mut group = writer.next_row_group().map_err(perr)?;
-        for chunk in chunks {
-            chunk.append_to_row_group(&mut group).map_err(perr)?;
-        }
-        group.close().map_err(perr)?;
-    }
-    let file = writer.into_inner().map_err(perr)?;
-    file.sync_all().map_err(|source| OutputError::Io {
-        what: "sync",
+    file.finish(encoded)
+}
+
+/// A Parquet file being written row group by row group: row groups are
+/// encoded and compressed by a [`RowGroupEncoder`] on any thread, in any
+/// order, then appended in order by [`ParquetFile::finish`].
+pub struct ParquetFile {
+    path: PathBuf,
+    writer: parquet::file::writer::SerializedFileWriter<fs::File>,
+}
+
+/// Encodes row groups of a [`ParquetFile`] (shared by the threads).
+pub struct RowGroupEncoder {
+    path: PathBuf,
+    schema: SchemaRef,
+    factory: parquet::arrow::arrow_writer::ArrowRowGroupWriterFactory,
+}
+
+/// One row group's encoded, compressed column chunks.
+pub struct EncodedRowGroup {
+    rows: usize,
+    chunks: Vec<ArrowColumnChunk>,
+}
+
+fn parquet_error(path: &Path) -> impl Fn(parquet::errors::ParquetError) -> OutputError + '_ {
+    move |source| OutputError::Parquet {
         path: path.to_path_buf(),
         source,
-    })
+    }
+}
+
+impl ParquetFile {
+    /// Creates the zstd-compressed file at `path` (not atomic by itself: write
+    /// into a [`StagingDir`]).
+    pub fn create(
+        path: &Path,
+        schema: SchemaRef,
+        styles: &[(&str, ColumnStyle)],
+    ) -> Result<(ParquetFile, RowGroupEncoder), OutputError> {
+        let perr = parquet_error(path);
+        let file = fs::File::create(path).map_err(|source| OutputError::Io {
+            what: "create",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut props =
+            WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default()));
+        for &(name, style) in styles {
+            let col = ColumnPath::from(name);
+            props = match style {
+                ColumnStyle::Default => props,
+                ColumnStyle::FreeText => props
+                    .set_column_dictionary_enabled(col.clone(), false)
+                    .set_column_statistics_enabled(col, EnabledStatistics::None),
+                ColumnStyle::Ascending => props
+                    .set_column_dictionary_enabled(col.clone(), false)
+                    .set_column_encoding(col, Encoding::DELTA_BINARY_PACKED),
+            };
+        }
+        let writer =
+            ArrowWriter::try_new(file, Arc::clone(&schema), Some(props.build())).map_err(&perr)?;
+        let (writer, factory) = writer.into_serialized_writer().map_err(&perr)?;
+        Ok((
+            ParquetFile {
+                path: path.to_path_buf(),
+                writer,
+            },
+            RowGroupEncoder {
+                path: path.to_path_buf(),
+                schema,
+                factory,
+            },
+        ))
+    }
+
+    /// Appends `groups` in order (empty ones are left out), writes the footer
+    /// and syncs the file.
+    pub fn finish(
+        mut self,
+        groups: impl IntoIterator<Item = EncodedRowGroup>,
+    ) -> Result<(), OutputError> {
+        let perr = parquet_error(&self.path);
+        for g in groups.into_iter().filter(|g| g.rows > 0) {
+            let mut group = self.writer.next_row_group().map_err(&perr)?;
+            for chunk in g.chunks {
+                chunk.append_to_row_group(&mut group).map_err(&perr)?;
+            }
+            group.close().map_err(&perr)?;
+        }
+        let file = self.writer.into_inner().map_err(&perr)?;
+        file.sync_all().map_err(|source| OutputError::Io {
+            what: "sync",
+            path: self.path.clone(),
+            source,
+        })
+    }
+}
+
+impl RowGroupEncoder {
+    /// Encodes `batch` (the file's schema) as the file's row group number
+    /// `index` (the number matters only to encrypted files, which these are not).
+    pub fn encode(
+        &self,
+        index: usize,
+        batch: &RecordBatch,
+    ) -> Result<EncodedRowGroup, OutputError> {
+        let perr = parquet_error(&self.path);
+        let mut writers = self.factory.create_column_writers(index).map_err(&perr)?;
+        let mut next = 0;
+        for (field, array) in self.schema.fields().iter().zip(batch.columns()) {
+            for leaf in compute_leaves(field, array).map_err(&perr)? {
+                writers[next].write(&leaf).map_err(&perr)?;
+                next += 1;
+            }
+        }
+        let chunks = writers
+            .into_iter()
+            .map(|w| w.close().map_err(&perr))
+            .collect::<Result<_, _>>()?;
+        Ok(EncodedRowGroup {
+            rows: batch.num_rows(),
+            chunks,
+        })
+    }
 }
 
 /// [`write_parquet`] into a temporary sibling, then renamed over `path`.

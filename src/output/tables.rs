@@ -11,8 +11,11 @@
 //! | `status` | Utf8 | `open`; with `--status` also `excluded`, `closed` |
 //! | `evidence` | Utf8 | `; `-joined items |
 //!
-//! Rows by patient (population order), then criterion (library order), in
-//! row groups of [`super::ROW_GROUP_ROWS`] rows.
+//! Rows by patient (population order), then criterion (library order). From
+//! `caregap score` one row group per [`BLOCK_PEOPLE`] alive people
+//! ([`FiringsWriter`]); from [`write_firings`], row groups of
+//! [`super::ROW_GROUP_ROWS`] rows. `patient_id` (when an integer) is
+//! delta-encoded, in `features.parquet` too.
 //!
 //! `criteria_summary.parquet`: `criterion_id` Utf8, `clinic_id` Utf8 (`ALL` for
 //! all clinics), `in_population` Int64, `excluded` Int64, `open` Int64,
@@ -31,10 +34,12 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
-use super::{ColumnStyle, OutputError, write_parquet_rows};
+use super::{
+    ColumnStyle, EncodedRowGroup, OutputError, ParquetFile, RowGroupEncoder, write_parquet_rows,
+};
 use crate::data::{PatientIds, Population};
-use crate::eval::{Evaluation, FeatureValues, Firing, SummaryRow};
-use crate::plan::Plan;
+use crate::eval::{Block, Evaluation, FeatureValues, Firing, Status, SummaryRow};
+use crate::plan::{FeatureType, Plan};
 
 fn batch(
     table: &'static str,
@@ -93,17 +98,26 @@ pub fn firings_batch(
     eval: &Evaluation,
     rows: Range<usize>,
 ) -> Result<RecordBatch, OutputError> {
-    let firings = &eval.firings[rows];
+    firings_batch_of(plan, pop, &eval.firings[rows], |f| eval.evidence(f))
+}
+
+/// `firings.parquet` rows of `firings`, whose evidence texts `text` returns.
+fn firings_batch_of<'e>(
+    plan: &Plan,
+    pop: &Population,
+    firings: &[Firing],
+    text: impl Fn(&Firing) -> &'e str,
+) -> Result<RecordBatch, OutputError> {
     let rows = || firings.iter().map(|f| f.patient);
     let (_, pid) = patient_id_column(&pop.patients.ids, rows());
     let (_, clinic) = clinic_id_column(pop, rows());
     let crit = |f: &Firing| &plan.criteria[f.criterion as usize];
     // Sized exactly: a growing string buffer would copy (and fault in) its
     // bytes several times over.
-    let text_len: usize = firings.iter().map(|f| eval.evidence(f).len()).sum();
+    let text_len: usize = firings.iter().map(|f| text(f).len()).sum();
     let mut evidence = StringBuilder::with_capacity(firings.len(), text_len);
     for f in firings {
-        evidence.append_value(eval.evidence(f));
+        evidence.append_value(text(f));
     }
     let cols: Vec<ArrayRef> = vec![
         pid,
@@ -125,6 +139,20 @@ pub fn firings_batch(
     })
 }
 
+/// How the columns of the tables with a `patient_id` are encoded.
+fn id_styles(pop: &Population) -> Vec<(&'static str, ColumnStyle)> {
+    match pop.patients.ids {
+        PatientIds::Int(_) => vec![("patient_id", ColumnStyle::Ascending)],
+        PatientIds::Str(_) => Vec::new(),
+    }
+}
+
+fn firings_styles(pop: &Population) -> Vec<(&'static str, ColumnStyle)> {
+    let mut styles = id_styles(pop);
+    styles.push(("evidence", ColumnStyle::FreeText));
+    styles
+}
+
 /// Writes `firings.parquet` (row groups encoded in parallel).
 pub fn write_firings(
     path: &Path,
@@ -135,10 +163,66 @@ pub fn write_firings(
     write_parquet_rows(
         path,
         firings_schema(pop),
-        &[("evidence", ColumnStyle::FreeText)],
+        &firings_styles(pop),
         eval.firings.len(),
         |rows| firings_batch(plan, pop, eval, rows),
     )
+}
+
+/// Alive people per block of `caregap score`: one row group of
+/// `firings.parquet` ([`FiringsWriter`], about 80,000 rows with the shipped
+/// library) and of `features.parquet` ([`FeaturesWriter`]) per block.
+pub const BLOCK_PEOPLE: usize = 16_384;
+
+/// `firings.parquet` written while the population is evaluated: pass
+/// [`FiringsWriter::encode`] to [`crate::eval::evaluate_blocks`] (with
+/// [`BLOCK_PEOPLE`]), so that each block of people's rows becomes a
+/// row group while they are in cache, then [`FiringsWriter::finish`] with the
+/// results in block order.
+pub struct FiringsWriter<'a> {
+    plan: &'a Plan,
+    pop: &'a Population,
+    file: ParquetFile,
+    encoder: RowGroupEncoder,
+}
+
+/// One block's row group and its row counts.
+pub struct FiringsBlock {
+    group: EncodedRowGroup,
+    /// Rows with status `open`.
+    pub open: usize,
+    pub rows: usize,
+}
+
+impl<'a> FiringsWriter<'a> {
+    pub fn create(path: &Path, plan: &'a Plan, pop: &'a Population) -> Result<Self, OutputError> {
+        let (file, encoder) = ParquetFile::create(path, firings_schema(pop), &firings_styles(pop))?;
+        Ok(FiringsWriter {
+            plan,
+            pop,
+            file,
+            encoder,
+        })
+    }
+
+    /// Encodes one block's rows (called from worker threads).
+    pub fn encode(&self, block: &Block<'_>) -> Result<FiringsBlock, OutputError> {
+        let batch = firings_batch_of(self.plan, self.pop, block.firings, |f| block.evidence(f))?;
+        Ok(FiringsBlock {
+            group: self.encoder.encode(block.index, &batch)?,
+            open: block
+                .firings
+                .iter()
+                .filter(|f| f.status == Status::Open)
+                .count(),
+            rows: block.firings.len(),
+        })
+    }
+
+    /// Appends the blocks' row groups in order and closes the file.
+    pub fn finish(self, blocks: Vec<FiringsBlock>) -> Result<(), OutputError> {
+        self.file.finish(blocks.into_iter().map(|b| b.group))
+    }
 }
 
 /// `criteria_summary.parquet`.
@@ -180,14 +264,28 @@ pub fn features_batch(
     eval: &Evaluation,
     rows: Range<usize>,
 ) -> Result<RecordBatch, OutputError> {
-    let people = || eval.alive[rows.clone()].iter().copied();
-    let (pid_field, pid) = patient_id_column(&pop.patients.ids, people());
-    let (clinic_field, clinic) = clinic_id_column(pop, people());
+    let columns = eval
+        .features
+        .iter()
+        .map(|f| (f.name.as_str(), &f.values, f.valid.as_slice()));
+    features_batch_of(pop, &eval.alive[rows.clone()], columns, rows)
+}
+
+/// `features.parquet` rows of `people`, whose values are slots `rows` of
+/// `columns` (name, values, validity).
+fn features_batch_of<'e>(
+    pop: &Population,
+    people: &[u32],
+    columns: impl Iterator<Item = (&'e str, &'e FeatureValues, &'e [bool])>,
+    rows: Range<usize>,
+) -> Result<RecordBatch, OutputError> {
+    let (pid_field, pid) = patient_id_column(&pop.patients.ids, people.iter().copied());
+    let (clinic_field, clinic) = clinic_id_column(pop, people.iter().copied());
     let mut fields = vec![pid_field, clinic_field];
     let mut cols = vec![pid, clinic];
-    for f in &eval.features {
-        let valid = f.valid[rows.clone()].iter();
-        let (dt, col): (DataType, ArrayRef) = match &f.values {
+    for (name, values, valid) in columns {
+        let valid = valid[rows.clone()].iter();
+        let (dt, col): (DataType, ArrayRef) = match values {
             FeatureValues::Num(v) => (
                 DataType::Float64,
                 Arc::new(Float64Array::from_iter(
@@ -207,7 +305,7 @@ pub fn features_batch(
                 )),
             ),
         };
-        fields.push(Field::new(&f.name, dt, true));
+        fields.push(Field::new(name, dt, true));
         cols.push(col);
     }
     batch("features", fields, cols)
@@ -216,9 +314,64 @@ pub fn features_batch(
 /// Writes `features.parquet` (row groups encoded in parallel).
 pub fn write_features(path: &Path, pop: &Population, eval: &Evaluation) -> Result<(), OutputError> {
     let schema = features_batch(pop, eval, 0..0)?.schema();
-    write_parquet_rows(path, schema, &[], eval.alive.len(), |rows| {
+    write_parquet_rows(path, schema, &id_styles(pop), eval.alive.len(), |rows| {
         features_batch(pop, eval, rows)
     })
+}
+
+/// `features.parquet` written block by block while the population is
+/// evaluated, like [`FiringsWriter`]: one row group per block.
+pub struct FeaturesWriter<'a> {
+    plan: &'a Plan,
+    pop: &'a Population,
+    file: ParquetFile,
+    encoder: RowGroupEncoder,
+}
+
+impl<'a> FeaturesWriter<'a> {
+    pub fn create(path: &Path, plan: &'a Plan, pop: &'a Population) -> Result<Self, OutputError> {
+        let empty: Vec<(FeatureValues, Vec<bool>)> = plan
+            .features
+            .iter()
+            .map(|f| match f.ty {
+                FeatureType::Num => (FeatureValues::Num(Vec::new()), Vec::new()),
+                FeatureType::Bool => (FeatureValues::Bool(Vec::new()), Vec::new()),
+            })
+            .collect();
+        let schema = Self::batch(plan, pop, &[], &empty)?.schema();
+        let (file, encoder) = ParquetFile::create(path, schema, &id_styles(pop))?;
+        Ok(FeaturesWriter {
+            plan,
+            pop,
+            file,
+            encoder,
+        })
+    }
+
+    fn batch(
+        plan: &Plan,
+        pop: &Population,
+        people: &[u32],
+        features: &[(FeatureValues, Vec<bool>)],
+    ) -> Result<RecordBatch, OutputError> {
+        let columns = plan
+            .features
+            .iter()
+            .zip(features)
+            .map(|(f, (values, valid))| (f.name.as_str(), values, valid.as_slice()));
+        features_batch_of(pop, people, columns, 0..people.len())
+    }
+
+    /// Encodes one block's rows (called from worker threads).
+    pub fn encode(&self, block: &Block<'_>) -> Result<EncodedRowGroup, OutputError> {
+        let batch = Self::batch(self.plan, self.pop, block.people, block.features)?;
+        self.encoder.encode(block.index, &batch)
+    }
+
+    /// Appends the blocks' row groups in order and closes the file.
+    pub fn finish(self, blocks: Vec<EncodedRowGroup>) -> Result<(), OutputError> {
+        self.file.finish(blocks)
+    }
 }
 
 /// The summary as a readable fixed-width table (what `caregap score` prints).
