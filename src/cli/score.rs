@@ -90,7 +90,7 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         strict: args.strict,
         extra_event_files: Vec::new(),
     };
-    let dataset = data::load(&args.data, &opts)
+    let mut dataset = data::load(&args.data, &opts)
         .with_context(|| format!("cannot load the population from {}", args.data.display()))?;
     let pop = &dataset.population;
     let load_s = t.elapsed().as_secs_f64();
@@ -165,10 +165,25 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
     let t = Instant::now();
     let open: usize = firing_groups.iter().map(|b| b.open).sum();
     let firings_rows: usize = firing_groups.iter().map(|b| b.rows).sum();
-    firings.finish(firing_groups)?;
-    if let Some(w) = features {
-        w.finish(feature_groups)?;
-    }
+    let (n_patients, n_events) = (pop.patients.len(), pop.events.len());
+    let firings = firings.into_file();
+    let features = features.map(tables::FeaturesWriter::into_file);
+    // The events (most of the memory) are not needed any more: their pages
+    // are given back on another thread while the files are finished.
+    let events = std::mem::take(&mut dataset.population.events);
+    std::thread::spawn(move || drop(events));
+    let (firings, features) = rayon::join(
+        || {
+            firings.finish(
+                firing_groups
+                    .into_iter()
+                    .map(tables::FiringsBlock::into_group),
+            )
+        },
+        || features.map_or(Ok(()), |f| f.finish(feature_groups)),
+    );
+    firings?;
+    features?;
     output::write_parquet(
         &staging.path("criteria_summary.parquet"),
         &tables::summary_batch(&summary)?,
@@ -206,9 +221,9 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         },
         "unit_mismatches": unit_mismatches,
         "counts": {
-            "patients": pop.patients.len(),
+            "patients": n_patients,
             "alive": done.alive.len(),
-            "events": pop.events.len(),
+            "events": n_events,
             "firings": open,
             "firings_rows": firings_rows,
         },

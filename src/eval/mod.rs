@@ -383,23 +383,34 @@ pub fn evaluate_blocks<R: Send>(
 ) -> Result<(BlocksDone, Vec<R>), EvalError> {
     let (alive, ctx) = prepare(plan, pop, as_of, opts)?;
     let per_block = block_people.div_ceil(CHUNK).max(1) * CHUNK;
+    // A block's status and feature buffers are reused by the next block of
+    // the same work split: every slot is written before it is read.
+    let buffers = || {
+        let status: Vec<Vec<Status>> = plan.criteria.iter().map(|_| Vec::new()).collect();
+        let features: Vec<(FeatureValues, Vec<bool>)> = plan
+            .features
+            .iter()
+            .map(|f| (FeatureValues::zeros(f.ty, 0), Vec::new()))
+            .collect();
+        (status, features)
+    };
     let done: Vec<(Vec<u64>, R)> = alive
         .par_chunks(per_block)
         .enumerate()
         .map_init(
-            || Scratch::new(plan),
-            |s, (index, people)| {
+            || (Scratch::new(plan), buffers()),
+            |(s, (status, features)), (index, people)| {
                 let n = people.len();
-                let mut status: Vec<Vec<Status>> = plan
-                    .criteria
-                    .iter()
-                    .map(|_| vec![Status::NotInPopulation; n])
-                    .collect();
-                let mut features: Vec<(FeatureValues, Vec<bool>)> = plan
-                    .features
-                    .iter()
-                    .map(|f| (FeatureValues::zeros(f.ty, n), vec![false; n]))
-                    .collect();
+                for col in status.iter_mut() {
+                    col.resize(n, Status::NotInPopulation);
+                }
+                for (values, valid) in features.iter_mut() {
+                    match values {
+                        FeatureValues::Num(v) => v.resize(n, 0.0),
+                        FeatureValues::Bool(v) => v.resize(n, false),
+                    }
+                    valid.resize(n, false);
+                }
                 let mut out = GroupOut {
                     status: status.iter_mut().map(Vec::as_mut_slice).collect(),
                     features: features
@@ -428,8 +439,8 @@ pub fn evaluate_blocks<R: Send>(
                 let r = on_block(Block {
                     index,
                     people,
-                    status: &status,
-                    features: &features,
+                    status,
+                    features,
                     firings: &firings,
                     texts: &texts,
                 });

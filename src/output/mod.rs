@@ -75,6 +75,10 @@ pub enum ColumnStyle {
     /// Integers in ascending order, few repeats (patient ids): delta encoding
     /// instead of a dictionary that would overflow.
     Ascending,
+    /// A few distinct values in every row group (clinic and criterion ids,
+    /// statuses): a dictionary, and no min/max statistics (they would span
+    /// every value in every row group; computing them compares every row).
+    Repeated,
 }
 
 /// Writes a table of `rows` rows as a zstd Parquet file at `path`, encoding its
@@ -160,6 +164,9 @@ impl ParquetFile {
                 ColumnStyle::Ascending => props
                     .set_column_dictionary_enabled(col.clone(), false)
                     .set_column_encoding(col, Encoding::DELTA_BINARY_PACKED),
+                ColumnStyle::Repeated => {
+                    props.set_column_statistics_enabled(col, EnabledStatistics::None)
+                }
             };
         }
         let writer =

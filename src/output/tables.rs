@@ -149,7 +149,12 @@ fn id_styles(pop: &Population) -> Vec<(&'static str, ColumnStyle)> {
 
 fn firings_styles(pop: &Population) -> Vec<(&'static str, ColumnStyle)> {
     let mut styles = id_styles(pop);
-    styles.push(("evidence", ColumnStyle::FreeText));
+    styles.extend([
+        ("clinic_id", ColumnStyle::Repeated),
+        ("criterion_id", ColumnStyle::Repeated),
+        ("status", ColumnStyle::Repeated),
+        ("evidence", ColumnStyle::FreeText),
+    ]);
     styles
 }
 
@@ -194,6 +199,12 @@ pub struct FiringsBlock {
     pub rows: usize,
 }
 
+impl FiringsBlock {
+    pub fn into_group(self) -> EncodedRowGroup {
+        self.group
+    }
+}
+
 impl<'a> FiringsWriter<'a> {
     pub fn create(path: &Path, plan: &'a Plan, pop: &'a Population) -> Result<Self, OutputError> {
         let (file, encoder) = ParquetFile::create(path, firings_schema(pop), &firings_styles(pop))?;
@@ -221,7 +232,14 @@ impl<'a> FiringsWriter<'a> {
 
     /// Appends the blocks' row groups in order and closes the file.
     pub fn finish(self, blocks: Vec<FiringsBlock>) -> Result<(), OutputError> {
-        self.file.finish(blocks.into_iter().map(|b| b.group))
+        self.into_file()
+            .finish(blocks.into_iter().map(FiringsBlock::into_group))
+    }
+
+    /// The file, to be finished with the blocks' row groups
+    /// ([`FiringsBlock::into_group`]) once the population is no longer needed.
+    pub fn into_file(self) -> ParquetFile {
+        self.file
     }
 }
 
@@ -371,6 +389,11 @@ impl<'a> FeaturesWriter<'a> {
     /// Appends the blocks' row groups in order and closes the file.
     pub fn finish(self, blocks: Vec<EncodedRowGroup>) -> Result<(), OutputError> {
         self.file.finish(blocks)
+    }
+
+    /// The file, to be finished once the population is no longer needed.
+    pub fn into_file(self) -> ParquetFile {
+        self.file
     }
 }
 
