@@ -70,11 +70,25 @@ impl SummaryCounts {
             .par_iter()
             .zip(status)
             .map(|(_, status)| {
-                let mut counts = vec![[0u64; 4]; n_codes + 1];
-                for (&st, &k) in status.iter().zip(&code) {
-                    counts[k as usize][st as usize] += 1;
+                // Four tables, person `j` counted in table `j % 4`: neighbours
+                // with the same clinic and status do not wait for each
+                // other's increment.
+                let mut lanes = vec![[0u64; 4]; 4 * (n_codes + 1)];
+                for (j, (&st, &k)) in status.iter().zip(&code).enumerate() {
+                    lanes[k as usize * 4 + (j & 3)][st as usize] += 1;
                 }
-                counts
+                lanes
+                    .chunks(4)
+                    .map(|l| {
+                        let mut c = [0u64; 4];
+                        for lane in l {
+                            for s in 0..4 {
+                                c[s] += lane[s];
+                            }
+                        }
+                        c
+                    })
+                    .collect()
             })
             .collect();
         SummaryCounts { counts }

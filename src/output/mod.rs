@@ -11,7 +11,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::RecordBatch;
+use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_writer::{ArrowColumnChunk, compute_leaves};
@@ -216,10 +216,23 @@ impl RowGroupEncoder {
         index: usize,
         batch: &RecordBatch,
     ) -> Result<EncodedRowGroup, OutputError> {
+        self.encode_columns(index, batch.columns(), batch.num_rows())
+    }
+
+    /// [`RowGroupEncoder::encode`] of `rows` rows given as columns, in the
+    /// file's schema order. A column may also be a dictionary array of the
+    /// schema's type (the Parquet writer looks every value up; the file is
+    /// the same as from the plain array).
+    pub fn encode_columns(
+        &self,
+        index: usize,
+        columns: &[ArrayRef],
+        rows: usize,
+    ) -> Result<EncodedRowGroup, OutputError> {
         let perr = parquet_error(&self.path);
         let mut writers = self.factory.create_column_writers(index).map_err(&perr)?;
         let mut next = 0;
-        for (field, array) in self.schema.fields().iter().zip(batch.columns()) {
+        for (field, array) in self.schema.fields().iter().zip(columns) {
             for leaf in compute_leaves(field, array).map_err(&perr)? {
                 writers[next].write(&leaf).map_err(&perr)?;
                 next += 1;
@@ -229,10 +242,7 @@ impl RowGroupEncoder {
             .into_iter()
             .map(|w| w.close().map_err(&perr))
             .collect::<Result<_, _>>()?;
-        Ok(EncodedRowGroup {
-            rows: batch.num_rows(),
-            chunks,
-        })
+        Ok(EncodedRowGroup { rows, chunks })
     }
 }
 

@@ -11,11 +11,10 @@
 //! | `status` | Utf8 | `open`; with `--status` also `excluded`, `closed` |
 //! | `evidence` | Utf8 | `; `-joined items |
 //!
-//! Rows by patient (population order), then criterion (library order). From
-//! `caregap score` one row group per [`BLOCK_PEOPLE`] alive people
-//! ([`FiringsWriter`]); from [`write_firings`], row groups of
-//! [`super::ROW_GROUP_ROWS`] rows. `patient_id` (when an integer) is
-//! delta-encoded, in `features.parquet` too.
+//! Rows by patient (population order), then criterion (library order), one
+//! row group per [`BLOCK_PEOPLE`] alive people ([`FiringsWriter`]).
+//! `patient_id` (when an integer) is delta-encoded, in `features.parquet`
+//! too; `clinic_id`, `criterion_id` and `status` have no min/max statistics.
 //!
 //! `criteria_summary.parquet`: `criterion_id` Utf8, `clinic_id` Utf8 (`ALL` for
 //! all clinics), `in_population` Int64, `excluded` Int64, `open` Int64,
@@ -29,9 +28,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Float64Array, Int32Array, Int64Array, RecordBatch, StringArray,
-    StringBuilder,
+    ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch,
+    StringArray, StringBuilder,
 };
+use arrow::datatypes::Int32Type;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::{
@@ -91,27 +91,74 @@ fn firings_schema(pop: &Population) -> SchemaRef {
     ]))
 }
 
-/// `firings.parquet` rows `rows` of the evaluation's firings.
-pub fn firings_batch(
-    plan: &Plan,
-    pop: &Population,
-    eval: &Evaluation,
-    rows: Range<usize>,
-) -> Result<RecordBatch, OutputError> {
-    firings_batch_of(plan, pop, &eval.firings[rows], |f| eval.evidence(f))
+/// The dictionaries of the repeated text columns of `firings.parquet`
+/// (clinic ids, criterion ids and statuses) and the criteria's priorities.
+struct FiringIds {
+    clinics: ArrayRef,
+    criteria: ArrayRef,
+    statuses: ArrayRef,
+    /// Per criterion, its priority.
+    priorities: Vec<i32>,
 }
 
-/// `firings.parquet` rows of `firings`, whose evidence texts `text` returns.
-fn firings_batch_of<'e>(
-    plan: &Plan,
+impl FiringIds {
+    fn new(plan: &Plan, pop: &Population) -> Self {
+        let strings = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
+        FiringIds {
+            clinics: strings(
+                pop.patients
+                    .clinic
+                    .values
+                    .iter()
+                    .map(String::as_str)
+                    .collect(),
+            ),
+            criteria: strings(plan.criteria.iter().map(|c| c.id.as_str()).collect()),
+            priorities: plan.criteria.iter().map(|c| c.priority as i32).collect(),
+            statuses: strings(
+                [
+                    Status::NotInPopulation,
+                    Status::Excluded,
+                    Status::Open,
+                    Status::Closed,
+                ]
+                .iter()
+                .map(|s| s.as_str())
+                .collect(),
+            ),
+        }
+    }
+}
+
+/// The columns of `firings.parquet` for `firings`, whose evidence texts
+/// `text` returns. `clinic_id`, `criterion_id` and `status` are dictionary
+/// arrays over [`FiringIds`]: the Parquet writer encodes a dictionary array
+/// into a text column exactly as the strings (every value is looked up into
+/// the column's own dictionary), without a copy of every string first.
+fn firings_columns<'e>(
+    ids: &FiringIds,
     pop: &Population,
     firings: &[Firing],
     text: impl Fn(&Firing) -> &'e str,
-) -> Result<RecordBatch, OutputError> {
+) -> Vec<ArrayRef> {
     let rows = || firings.iter().map(|f| f.patient);
     let (_, pid) = patient_id_column(&pop.patients.ids, rows());
-    let (_, clinic) = clinic_id_column(pop, rows());
-    let crit = |f: &Firing| &plan.criteria[f.criterion as usize];
+    let keyed = |keys: Int32Array, values: &ArrayRef| -> ArrayRef {
+        Arc::new(DictionaryArray::<Int32Type>::new(keys, Arc::clone(values)))
+    };
+    let clinic = &pop.patients.clinic;
+    let clinic = keyed(
+        Int32Array::from_iter(rows().map(|p| clinic.codes[p as usize].map(|c| c as i32))),
+        &ids.clinics,
+    );
+    let criterion = keyed(
+        Int32Array::from_iter_values(firings.iter().map(|f| f.criterion as i32)),
+        &ids.criteria,
+    );
+    let status = keyed(
+        Int32Array::from_iter_values(firings.iter().map(|f| f.status as i32)),
+        &ids.statuses,
+    );
     // Sized exactly: a growing string buffer would copy (and fault in) its
     // bytes several times over.
     let text_len: usize = firings.iter().map(|f| text(f).len()).sum();
@@ -119,24 +166,16 @@ fn firings_batch_of<'e>(
     for f in firings {
         evidence.append_value(text(f));
     }
-    let cols: Vec<ArrayRef> = vec![
+    vec![
         pid,
         clinic,
-        Arc::new(StringArray::from_iter_values(
-            firings.iter().map(|f| crit(f).id.as_str()),
-        )),
+        criterion,
         Arc::new(Int32Array::from_iter_values(
-            firings.iter().map(|f| crit(f).priority as i32),
+            firings.iter().map(|f| ids.priorities[f.criterion as usize]),
         )),
-        Arc::new(StringArray::from_iter_values(
-            firings.iter().map(|f| f.status.as_str()),
-        )),
+        status,
         Arc::new(evidence.finish()),
-    ];
-    RecordBatch::try_new(firings_schema(pop), cols).map_err(|source| OutputError::Arrow {
-        table: "firings",
-        source,
-    })
+    ]
 }
 
 /// How the columns of the tables with a `patient_id` are encoded.
@@ -158,22 +197,6 @@ fn firings_styles(pop: &Population) -> Vec<(&'static str, ColumnStyle)> {
     styles
 }
 
-/// Writes `firings.parquet` (row groups encoded in parallel).
-pub fn write_firings(
-    path: &Path,
-    plan: &Plan,
-    pop: &Population,
-    eval: &Evaluation,
-) -> Result<(), OutputError> {
-    write_parquet_rows(
-        path,
-        firings_schema(pop),
-        &firings_styles(pop),
-        eval.firings.len(),
-        |rows| firings_batch(plan, pop, eval, rows),
-    )
-}
-
 /// Alive people per block of `caregap score`: one row group of
 /// `firings.parquet` ([`FiringsWriter`], about 80,000 rows with the shipped
 /// library) and of `features.parquet` ([`FeaturesWriter`]) per block.
@@ -185,8 +208,8 @@ pub const BLOCK_PEOPLE: usize = 16_384;
 /// row group while they are in cache, then [`FiringsWriter::finish`] with the
 /// results in block order.
 pub struct FiringsWriter<'a> {
-    plan: &'a Plan,
     pop: &'a Population,
+    ids: FiringIds,
     file: ParquetFile,
     encoder: RowGroupEncoder,
 }
@@ -209,8 +232,8 @@ impl<'a> FiringsWriter<'a> {
     pub fn create(path: &Path, plan: &'a Plan, pop: &'a Population) -> Result<Self, OutputError> {
         let (file, encoder) = ParquetFile::create(path, firings_schema(pop), &firings_styles(pop))?;
         Ok(FiringsWriter {
-            plan,
             pop,
+            ids: FiringIds::new(plan, pop),
             file,
             encoder,
         })
@@ -218,9 +241,11 @@ impl<'a> FiringsWriter<'a> {
 
     /// Encodes one block's rows (called from worker threads).
     pub fn encode(&self, block: &Block<'_>) -> Result<FiringsBlock, OutputError> {
-        let batch = firings_batch_of(self.plan, self.pop, block.firings, |f| block.evidence(f))?;
+        let cols = firings_columns(&self.ids, self.pop, block.firings, |f| block.evidence(f));
         Ok(FiringsBlock {
-            group: self.encoder.encode(block.index, &batch)?,
+            group: self
+                .encoder
+                .encode_columns(block.index, &cols, block.firings.len())?,
             open: block
                 .firings
                 .iter()
