@@ -4,6 +4,13 @@
 //! library has features) and `run.json` into OUTDIR atomically: everything is
 //! written into a hidden sibling directory that is renamed into place at the
 //! end, so a failed or killed run never leaves a half-written OUTDIR.
+//!
+//! The evaluation runs block by block ([`eval::evaluate_blocks`]): each block
+//! of [`tables::BLOCK_PEOPLE`] people becomes a row group of `firings.parquet`
+//! and of `features.parquet` and summary counts as soon as it is evaluated.
+//! So in `run.json`'s `timings_s`, `evaluate` includes encoding those two
+//! files, and `write` is appending their row groups, syncing them and writing
+//! `criteria_summary.parquet`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
