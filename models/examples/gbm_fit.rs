@@ -3,8 +3,10 @@
 //! train.csv and prints wall and CPU seconds of the fit and the test deviance.
 //!
 //! ```text
-//! cargo run --release -p caregap-models --example gbm_fit -- EXPORT_DIR [ROUNDS] [SEED]
+//! cargo run --release -p caregap-models --example gbm_fit -- EXPORT_DIR [ROUNDS] [SEED] [OBJECTIVE]
 //! ```
+//! OBJECTIVE is `poisson` (default: labels `y`, metric the test deviance) or
+//! `logistic` (labels `top10`, metric the test AUC).
 //! EXPORT_DIR holds train.csv and test.csv as written by
 //! `caregap model bench --export` (features, then `y`, `top10` and optionally
 //! `mu_true`; an empty field is missing). Threads: RAYON_NUM_THREADS.
@@ -12,17 +14,20 @@
 use std::time::Instant;
 
 use caregap_models::Dataset;
-use caregap_models::gbm::{GbmParams, train};
-use caregap_models::metrics::mean_poisson_deviance;
+use caregap_models::gbm::{GbmParams, Objective, train};
+use caregap_models::metrics::{auc, mean_poisson_deviance};
 
 mod common;
 use common::{arg, cpu_seconds};
 
-fn load(path: &std::path::Path) -> Result<Dataset, Box<dyn std::error::Error>> {
+fn load(path: &std::path::Path, label: &str) -> Result<Dataset, Box<dyn std::error::Error>> {
     let text = std::fs::read_to_string(path)?;
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().ok_or("empty csv")?.split(',').collect();
-    let y_col = header.iter().position(|&c| c == "y").ok_or("no y column")?;
+    let y_col = header
+        .iter()
+        .position(|&c| c == label)
+        .ok_or_else(|| format!("no {label} column"))?;
     let feats: Vec<usize> = (0..header.len())
         .filter(|&i| !matches!(header[i], "y" | "top10" | "mu_true"))
         .collect();
@@ -44,26 +49,35 @@ fn load(path: &std::path::Path) -> Result<Dataset, Box<dyn std::error::Error>> {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::path::PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .ok_or("usage: gbm_fit EXPORT_DIR [ROUNDS] [SEED]")?,
-    );
+    let usage = "usage: gbm_fit EXPORT_DIR [ROUNDS] [SEED] [poisson|logistic]";
+    let dir = std::path::PathBuf::from(std::env::args().nth(1).ok_or(usage)?);
     let rounds: usize = arg(2, 100)?;
     let seed: u64 = arg(3, 42)?;
-    let tr = load(&dir.join("train.csv"))?;
-    let te = load(&dir.join("test.csv"))?;
+    let objective = std::env::args().nth(4).unwrap_or_else(|| "poisson".into());
+    let (label, obj) = match objective.as_str() {
+        "poisson" => ("y", Objective::poisson()),
+        "logistic" => ("top10", Objective::Logistic),
+        _ => return Err(usage.into()),
+    };
+    let tr = load(&dir.join("train.csv"), label)?;
+    let te = load(&dir.join("test.csv"), label)?;
     let p = GbmParams {
         num_rounds: rounds,
         seed,
+        objective: obj,
         ..GbmParams::default()
     };
     let (t, c) = (Instant::now(), cpu_seconds());
     let m = train(&tr, None, &p)?;
     let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
-    let dev = mean_poisson_deviance(te.labels(), &m.predict(&te)?);
+    let pred = m.predict(&te)?;
+    // The test deviance, or for the logistic objective the test AUC.
+    let metric = match obj {
+        Objective::Poisson { .. } => mean_poisson_deviance(te.labels(), &pred),
+        _ => auc(te.labels(), &pred),
+    };
     println!(
-        "{{\"side\": \"caregap\", \"objective\": \"poisson\", \"seed\": {seed}, \"wall\": {wall:.3}, \"cpu\": {cpu:.3}, \"metric\": {dev:.6}, \"metric_exact\": {dev:?}, \"threads\": {}, \"rows\": {}}}",
+        "{{\"side\": \"caregap\", \"objective\": \"{objective}\", \"seed\": {seed}, \"wall\": {wall:.3}, \"cpu\": {cpu:.3}, \"metric\": {metric:.6}, \"metric_exact\": {metric:?}, \"threads\": {}, \"rows\": {}}}",
         rayon::current_num_threads(),
         tr.n_rows()
     );
