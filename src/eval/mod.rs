@@ -161,7 +161,7 @@ pub enum FeatureValues {
 
 impl FeatureValues {
     /// `n` zeros (or falses) of type `ty`.
-    fn zeros(ty: FeatureType, n: usize) -> FeatureValues {
+    pub fn zeros(ty: FeatureType, n: usize) -> FeatureValues {
         match ty {
             FeatureType::Num => FeatureValues::Num(vec![0.0; n]),
             FeatureType::Bool => FeatureValues::Bool(vec![false; n]),
@@ -330,8 +330,9 @@ fn add_counts(sum: &mut [u64], x: &[u64]) {
 /// [`evaluate_blocks`]' callback as soon as the block is done (and dropped
 /// when it returns).
 pub struct Block<'a> {
-    /// The block's number: block `k` holds alive people
-    /// `k * block_people..(k + 1) * block_people` (in population order).
+    /// The block's number: block `k` holds alive people `k * size..(k + 1) *
+    /// size` (in population order), `size` being `block_people` rounded up
+    /// to a multiple of [`CHUNK`].
     pub index: usize,
     /// The block's people (population indices, ascending).
     pub people: &'a [u32],

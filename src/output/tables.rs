@@ -39,7 +39,7 @@ use super::{
 };
 use crate::data::{PatientIds, Population};
 use crate::eval::{Block, Evaluation, FeatureValues, Firing, Status, SummaryRow};
-use crate::plan::{FeatureType, Plan};
+use crate::plan::Plan;
 
 fn batch(
     table: &'static str,
@@ -376,10 +376,7 @@ impl<'a> FeaturesWriter<'a> {
         let empty: Vec<(FeatureValues, Vec<bool>)> = plan
             .features
             .iter()
-            .map(|f| match f.ty {
-                FeatureType::Num => (FeatureValues::Num(Vec::new()), Vec::new()),
-                FeatureType::Bool => (FeatureValues::Bool(Vec::new()), Vec::new()),
-            })
+            .map(|f| (FeatureValues::zeros(f.ty, 0), Vec::new()))
             .collect();
         let schema = Self::batch(plan, pop, &[], &empty)?.schema();
         let (file, encoder) = ParquetFile::create(path, schema, &id_styles(pop))?;
