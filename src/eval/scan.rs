@@ -194,26 +194,32 @@ pub fn scan_person(
     scratch.touched.clear();
     let ev = &pop.events;
     let range = ev.range(p);
-    let dates = &ev.date[range.clone()];
-    let end = range.start + dates.partition_point(|&d| d <= t.as_of);
-    for e in range.start..end {
-        let code = ev.code[e] as usize;
+    let visible = ev.date[range.clone()].partition_point(|&d| d <= t.as_of);
+    let events = range.start..range.start + visible;
+    // The person's visible events, column by column, walked together.
+    let columns = ev.code[events.clone()]
+        .iter()
+        .zip(&ev.date[events.clone()])
+        .zip(&ev.value[events.clone()])
+        .zip(&ev.has_value[events.clone()])
+        .zip(&ev.unit[events]);
+    for ((((&code, &date), &raw), &has_value), &unit) in columns {
+        let code = code as usize;
         let (start, end) = t.code_range[code];
         let vss = &t.code_vs[start as usize..end as usize];
         if vss.is_empty() {
             continue;
         }
         let kind = t.code_kind[code];
-        let date = ev.date[e];
         // A NaN value is treated as a null value.
-        let value = (ev.has_value[e] && !ev.value[e].is_nan()).then_some(ev.value[e]);
+        let value = (has_value && !raw.is_nan()).then_some(raw);
         if kind == EventKind::Medication && value.is_some_and(|v| v < 0.0) {
             // A negative supply makes the row unusable: seen by no function.
             continue;
         }
         for r in vss {
             if r.unit_row != NO_UNIT_CHECK
-                && !t.unit_ok[r.unit_row as usize * t.n_units + ev.unit[e] as usize]
+                && !t.unit_ok[r.unit_row as usize * t.n_units + unit as usize]
             {
                 mismatches[r.vs as usize] += 1;
                 continue;
