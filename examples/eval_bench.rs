@@ -113,7 +113,7 @@ fn main() {
                 &opts(EvidenceMode::Firings),
                 tables::BLOCK_PEOPLE,
                 &|block| {
-                    let counts = eval::SummaryCounts::count(&plan, pop, block.people, block.status);
+                    let counts = eval::SummaryCounts::count(pop, block.people, block.status);
                     let f = firings.encode(&block).expect("encodable");
                     let x = features.encode(&block).expect("encodable");
                     (f, x, counts)

@@ -480,7 +480,7 @@ fn block_by_block_evaluation_equals_the_whole() {
                         .iter()
                         .map(|f| (f.patient, f.criterion, f.status, b.evidence(f).to_string()))
                         .collect();
-                    let counts = SummaryCounts::count(&plan, &pop, b.people, b.status);
+                    let counts = SummaryCounts::count(&pop, b.people, b.status);
                     (
                         b.index,
                         b.people.to_vec(),
@@ -498,7 +498,7 @@ fn block_by_block_evaluation_equals_the_whole() {
         let mut status = vec![Vec::new(); plan.criteria.len()];
         let mut features = vec![(Vec::new(), Vec::new()); plan.features.len()];
         let mut firings = Vec::new();
-        let mut counts: Option<SummaryCounts> = None;
+        let mut counts = SummaryCounts::zeros(&plan, &pop);
         for (k, (index, p, st, fe, fi, c)) in blocks.into_iter().enumerate() {
             assert_eq!(index, k);
             assert!(p.len() <= block_people.div_ceil(128) * 128);
@@ -515,10 +515,7 @@ fn block_by_block_evaluation_equals_the_whole() {
                 valid.extend(ok);
             }
             firings.extend(fi);
-            match &mut counts {
-                Some(all) => all.add(&c),
-                None => counts = Some(c),
-            }
+            counts.add(&c);
         }
         assert_eq!(people, whole.alive);
         assert_eq!(status, whole.status);
@@ -543,6 +540,6 @@ fn block_by_block_evaluation_equals_the_whole() {
             })
             .collect();
         assert_eq!(firings, expected);
-        assert_eq!(counts.unwrap().rows(&plan, &pop), summary);
+        assert_eq!(counts.rows(&plan, &pop), summary);
     }
 }

@@ -139,7 +139,7 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         &eval_opts,
         tables::BLOCK_PEOPLE,
         &|block| -> Result<_> {
-            let counts = eval::SummaryCounts::count(&plan, pop, block.people, block.status);
+            let counts = eval::SummaryCounts::count(pop, block.people, block.status);
             let features = match &features {
                 Some(w) => Some(w.encode(&block)?),
                 None => None,
@@ -152,20 +152,14 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
     }
     let mut firing_groups = Vec::with_capacity(blocks.len());
     let mut feature_groups = Vec::with_capacity(blocks.len());
-    let mut counts: Option<eval::SummaryCounts> = None;
+    // (No block when nobody is alive: every criterion's row is then zeros.)
+    let mut counts = eval::SummaryCounts::zeros(&plan, pop);
     for block in blocks {
         let (f, x, c) = block?;
         firing_groups.push(f);
         feature_groups.extend(x);
-        match &mut counts {
-            Some(all) => all.add(&c),
-            None => counts = Some(c),
-        }
+        counts.add(&c);
     }
-    // (No block when nobody is alive: every criterion's row is then zeros.)
-    let counts = counts.unwrap_or_else(|| {
-        eval::SummaryCounts::count(&plan, pop, &[], &vec![Vec::new(); plan.criteria.len()])
-    });
     let summary = counts.rows(&plan, pop);
     let eval_s = t.elapsed().as_secs_f64();
 

@@ -35,7 +35,7 @@ impl SummaryRow {
 /// Per criterion (plan order): the all-clinics row (clinic [`ALL_CLINICS`]),
 /// then one row per clinic with alive people, clinics in name order.
 pub fn summarize(plan: &Plan, pop: &Population, eval: &Evaluation) -> Vec<SummaryRow> {
-    let counts = SummaryCounts::count(plan, pop, &eval.alive, &eval.status);
+    let counts = SummaryCounts::count(pop, &eval.alive, &eval.status);
     counts.rows(plan, pop)
 }
 
@@ -50,26 +50,27 @@ pub struct SummaryCounts {
 }
 
 impl SummaryCounts {
+    /// No one counted yet, for the criteria of `plan`.
+    pub fn zeros(plan: &Plan, pop: &Population) -> SummaryCounts {
+        let n_codes = pop.patients.clinic.values.len();
+        SummaryCounts {
+            counts: vec![vec![[0u64; 4]; n_codes + 1]; plan.criteria.len()],
+        }
+    }
+
     /// Counts `people` (alive, population indices) whose statuses per
-    /// criterion are `status[criterion][k]` for `people[k]`. Criteria are
-    /// counted in parallel.
-    pub fn count(
-        plan: &Plan,
-        pop: &Population,
-        people: &[u32],
-        status: &[Vec<Status>],
-    ) -> SummaryCounts {
+    /// criterion (plan order) are `status[criterion][k]` for `people[k]`.
+    /// Criteria are counted in parallel.
+    pub fn count(pop: &Population, people: &[u32], status: &[Vec<Status>]) -> SummaryCounts {
         let codes = &pop.patients.clinic;
         let n_codes = codes.values.len();
         let code: Vec<u32> = people
             .iter()
             .map(|&p| codes.codes[p as usize].map_or(n_codes as u32, |c| c))
             .collect();
-        let counts = plan
-            .criteria
+        let counts = status
             .par_iter()
-            .zip(status)
-            .map(|(_, status)| {
+            .map(|status| {
                 // Four tables, person `j` counted in table `j % 4`: neighbours
                 // with the same clinic and status do not wait for each
                 // other's increment.

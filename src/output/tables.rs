@@ -130,17 +130,14 @@ impl FiringIds {
     }
 }
 
-/// The columns of `firings.parquet` for `firings`, whose evidence texts
-/// `text` returns. `clinic_id`, `criterion_id` and `status` are dictionary
+/// The columns of `firings.parquet` for a block's rows. `clinic_id`,
+/// `criterion_id` and `status` are dictionary
 /// arrays over [`FiringIds`]: the Parquet writer encodes a dictionary array
 /// into a text column exactly as the strings (every value is looked up into
 /// the column's own dictionary), without a copy of every string first.
-fn firings_columns<'e>(
-    ids: &FiringIds,
-    pop: &Population,
-    firings: &[Firing],
-    text: impl Fn(&Firing) -> &'e str,
-) -> Vec<ArrayRef> {
+fn firings_columns(ids: &FiringIds, pop: &Population, block: &Block<'_>) -> Vec<ArrayRef> {
+    let firings = block.firings;
+    let text = |f: &Firing| block.evidence(f);
     let rows = || firings.iter().map(|f| f.patient);
     let (_, pid) = patient_id_column(&pop.patients.ids, rows());
     let keyed = |keys: Int32Array, values: &ArrayRef| -> ArrayRef {
@@ -241,7 +238,7 @@ impl<'a> FiringsWriter<'a> {
 
     /// Encodes one block's rows (called from worker threads).
     pub fn encode(&self, block: &Block<'_>) -> Result<FiringsBlock, OutputError> {
-        let cols = firings_columns(&self.ids, self.pop, block.firings, |f| block.evidence(f));
+        let cols = firings_columns(&self.ids, self.pop, block);
         Ok(FiringsBlock {
             group: self
                 .encoder

@@ -2,12 +2,14 @@
 //!
 //! Pipeline: [`binning`] (quantile bins, ≤ 255 value bins + a missing bin)
 //! → per round [`objective`] gradients → [`histogram`] building (parallel
-//! over features, subtraction for the larger sibling) → [`split`] search →
+//! over features and over fixed pieces of a leaf's rows, subtraction for the
+//! larger sibling) → [`split`] search →
 //! [`tree`] growth (leaf-wise or depth-wise) → [`booster`] (rounds,
 //! shrinkage, bagging, column sampling, early stopping).
 //!
-//! Determinism: every sum is computed in a fixed order by one thread
-//! (histograms per feature, elementwise gradients, fixed-order reductions), and
+//! Determinism: every sum is computed in a fixed order: pieces of rows whose
+//! bounds depend only on the data, each summed by one thread, then added in
+//! piece order (histograms, leaf sums), elementwise gradients; and
 //! all randomness comes from ChaCha8 seeded with `seed` and the round number,
 //! so a model is bit-identical for a seed whatever the number of threads.
 
