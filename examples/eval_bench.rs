@@ -112,10 +112,10 @@ fn main() {
                 as_of,
                 &opts(EvidenceMode::Firings),
                 tables::BLOCK_PEOPLE,
-                &|block| {
+                &|mut block| {
                     let counts = eval::SummaryCounts::count(pop, block.people, block.status);
-                    let f = firings.encode(&block).expect("encodable");
                     let x = features.encode(&block).expect("encodable");
+                    let f = firings.encode(&mut block).expect("encodable");
                     (f, x, counts)
                 },
             )

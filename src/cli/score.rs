@@ -138,13 +138,13 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         as_of,
         &eval_opts,
         tables::BLOCK_PEOPLE,
-        &|block| -> Result<_> {
+        &|mut block| -> Result<_> {
             let counts = eval::SummaryCounts::count(pop, block.people, block.status);
             let features = match &features {
                 Some(w) => Some(w.encode(&block)?),
                 None => None,
             };
-            Ok((firings.encode(&block)?, features, counts))
+            Ok((firings.encode(&mut block)?, features, counts))
         },
     )?;
     if let Some(b) = &bar {

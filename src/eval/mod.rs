@@ -265,7 +265,7 @@ pub fn evaluate(
             features,
             first_chunk: g * per_group / CHUNK,
             firings: Vec::new(),
-            texts: Vec::new(),
+            texts: Texts::PerChunk(Vec::new()),
             mismatches: vec![0; plan.value_sets.len()],
         })
         .collect();
@@ -285,7 +285,9 @@ pub fn evaluate(
     let mut unit_mismatches = vec![0u64; plan.value_sets.len()];
     for mut o in outs {
         firings.append(&mut o.firings);
-        texts.append(&mut o.texts);
+        if let Texts::PerChunk(t) = &mut o.texts {
+            texts.append(t);
+        }
         add_counts(&mut unit_mismatches, &o.mismatches);
     }
     Ok(Evaluation {
@@ -343,13 +345,27 @@ pub struct Block<'a> {
     pub features: &'a [(FeatureValues, Vec<bool>)],
     /// The evidence rows by patient, then criterion (see [`EvidenceMode`]).
     pub firings: &'a [Firing],
-    texts: &'a [String],
+    /// The evidence texts of `firings`, back to back in firing order (read
+    /// one with [`Block::evidence`]). The buffer is reused for the next
+    /// block of the same work split: a callback may take it (e.g. to hand
+    /// its bytes to Arrow without a copy) and put back a buffer to reuse;
+    /// it is cleared before the next block.
+    pub evidence_text: &'a mut String,
 }
 
 impl Block<'_> {
-    /// The evidence text of one of the block's firings.
+    /// The evidence text of one of the block's firings (before the
+    /// callback takes [`Block::evidence_text`]).
     pub fn evidence(&self, f: &Firing) -> &str {
-        text_of(self.texts, f.evidence)
+        let r = f.evidence;
+        &self.evidence_text[r.start as usize..(r.start + r.len) as usize]
+    }
+
+    /// Where firing `f`'s text starts in [`Block::evidence_text`]; the
+    /// block's texts are back to back, so firing `k + 1` starts where firing
+    /// `k` ends.
+    pub fn evidence_start(f: &Firing) -> usize {
+        f.evidence.start as usize
     }
 }
 
@@ -393,14 +409,14 @@ pub fn evaluate_blocks<R: Send>(
             .iter()
             .map(|f| (FeatureValues::zeros(f.ty, 0), Vec::new()))
             .collect();
-        (status, features)
+        (status, features, String::new())
     };
     let done: Vec<(Vec<u64>, R)> = alive
         .par_chunks(per_block)
         .enumerate()
         .map_init(
             || (Scratch::new(plan), buffers()),
-            |(s, (status, features)), (index, people)| {
+            |(s, (status, features, text)), (index, people)| {
                 let n = people.len();
                 for col in status.iter_mut() {
                     col.resize(n, Status::NotInPopulation);
@@ -424,18 +440,26 @@ pub fn evaluate_blocks<R: Send>(
                             valid,
                         })
                         .collect(),
-                    // Text references count from the block's first chunk.
+                    // The block's texts go into one buffer (the split's, reused).
                     first_chunk: 0,
                     firings: Vec::new(),
-                    texts: Vec::new(),
+                    texts: Texts::One({
+                        let mut t = std::mem::take(text);
+                        t.clear();
+                        t
+                    }),
                     mismatches: vec![0; plan.value_sets.len()],
                 };
                 ctx.run_group(s, people, &mut out);
-                let (firings, texts, mismatches) = (
+                let (firings, mismatches) = (
                     std::mem::take(&mut out.firings),
-                    std::mem::take(&mut out.texts),
                     std::mem::take(&mut out.mismatches),
                 );
+                if let Texts::One(t) =
+                    std::mem::replace(&mut out.texts, Texts::PerChunk(Vec::new()))
+                {
+                    *text = t;
+                }
                 drop(out);
                 let r = on_block(Block {
                     index,
@@ -443,7 +467,7 @@ pub fn evaluate_blocks<R: Send>(
                     status,
                     features,
                     firings: &firings,
-                    texts: &texts,
+                    evidence_text: text,
                 });
                 (mismatches, r)
             },
@@ -479,9 +503,19 @@ struct GroupOut<'o> {
     /// The evaluation-wide index of the group's first chunk (its text buffer).
     first_chunk: usize,
     firings: Vec<Firing>,
-    /// One evidence text buffer per chunk of the group.
-    texts: Vec<String>,
+    texts: Texts,
     mismatches: Vec<u64>,
+}
+
+/// Where a group's evidence texts go.
+enum Texts {
+    /// One buffer per chunk of the group ([`evaluate`]: each sized once,
+    /// kept until the end); a firing's [`TextRef::buf`] is its chunk's
+    /// evaluation-wide index.
+    PerChunk(Vec<String>),
+    /// One buffer for the whole group ([`evaluate_blocks`]: a block's texts
+    /// back to back, in a buffer reused from block to block); `buf` is 0.
+    One(String),
 }
 
 /// A group's slots of one feature column.
@@ -812,21 +846,30 @@ impl<'a> Context<'a> {
             }
             cells.sort_unstable();
             out.firings.reserve(cells.len());
-            let buf = (out.first_chunk + off / CHUNK) as u32;
             // Sized from each criterion's longest usual text, so that the
             // buffer is not grown (copied) while it fills.
-            let mut text =
-                String::with_capacity(cells.iter().map(|&(_, c)| self.text_len[c as usize]).sum());
+            let wanted_len: usize = cells.iter().map(|&(_, c)| self.text_len[c as usize]).sum();
+            let (buf, text) = match &mut out.texts {
+                Texts::PerChunk(texts) => {
+                    texts.push(String::with_capacity(wanted_len));
+                    let buf = (out.first_chunk + off / CHUNK) as u32;
+                    (buf, texts.last_mut().expect("just pushed"))
+                }
+                Texts::One(text) => {
+                    text.reserve(wanted_len);
+                    (0, text)
+                }
+            };
             for (i, c) in cells {
                 let (i, c) = (i as usize, c as usize);
                 let start = text.len();
-                self.push_evidence(&mut text, s, c, i);
+                self.push_evidence(text, s, c, i);
                 out.firings.push(Firing {
                     patient: people[i],
                     criterion: c as u32,
                     status: out.status[c][off + i],
-                    // A chunk's text stays far below 4 GiB: 128 people ×
-                    // criteria × one short line.
+                    // A block's text stays far below 4 GiB: 16,384 people
+                    // × criteria × one short line.
                     evidence: TextRef {
                         buf,
                         start: start as u32,
@@ -834,9 +877,8 @@ impl<'a> Context<'a> {
                     },
                 });
             }
-            out.texts.push(text);
-        } else {
-            out.texts.push(String::new());
+        } else if let Texts::PerChunk(texts) = &mut out.texts {
+            texts.push(String::new());
         }
         if let Some(progress) = self.opts.progress {
             progress(n);

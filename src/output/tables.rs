@@ -29,8 +29,9 @@ use std::sync::Arc;
 
 use arrow::array::{
     ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch,
-    StringArray, StringBuilder,
+    StringArray,
 };
+use arrow::buffer::{Buffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::Int32Type;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
@@ -38,7 +39,7 @@ use super::{
     ColumnStyle, EncodedRowGroup, OutputError, ParquetFile, RowGroupEncoder, write_parquet_rows,
 };
 use crate::data::{PatientIds, Population};
-use crate::eval::{Block, Evaluation, FeatureValues, Firing, Status, SummaryRow};
+use crate::eval::{Block, Evaluation, FeatureValues, Status, SummaryRow};
 use crate::plan::Plan;
 
 fn batch(
@@ -135,9 +136,18 @@ impl FiringIds {
 /// arrays over [`FiringIds`]: the Parquet writer encodes a dictionary array
 /// into a text column exactly as the strings (every value is looked up into
 /// the column's own dictionary), without a copy of every string first.
-fn firings_columns(ids: &FiringIds, pop: &Population, block: &Block<'_>) -> Vec<ArrayRef> {
+///
+/// The `evidence` column is the block's text buffer itself (taken from
+/// [`Block::evidence_text`], no copy): the block's texts are back to back
+/// in firing order, so the firings' start offsets are the column's offsets.
+/// Also returns that buffer, to be given back to the block once the
+/// columns are encoded and dropped ([`give_back_text`]).
+fn firings_columns(
+    ids: &FiringIds,
+    pop: &Population,
+    block: &mut Block<'_>,
+) -> Result<(Vec<ArrayRef>, Buffer), OutputError> {
     let firings = block.firings;
-    let text = |f: &Firing| block.evidence(f);
     let rows = || firings.iter().map(|f| f.patient);
     let (_, pid) = patient_id_column(&pop.patients.ids, rows());
     let keyed = |keys: Int32Array, values: &ArrayRef| -> ArrayRef {
@@ -156,14 +166,23 @@ fn firings_columns(ids: &FiringIds, pop: &Population, block: &Block<'_>) -> Vec<
         Int32Array::from_iter_values(firings.iter().map(|f| f.status as i32)),
         &ids.statuses,
     );
-    // Sized exactly: a growing string buffer would copy (and fault in) its
-    // bytes several times over.
-    let text_len: usize = firings.iter().map(|f| text(f).len()).sum();
-    let mut evidence = StringBuilder::with_capacity(firings.len(), text_len);
-    for f in firings {
-        evidence.append_value(text(f));
-    }
-    vec![
+    let text = Buffer::from_vec(std::mem::take(block.evidence_text).into_bytes());
+    let offsets = firings
+        .iter()
+        .map(|f| Block::evidence_start(f) as i32)
+        .chain(std::iter::once(text.len() as i32));
+    // `try_new` checks that the offsets ascend within the text and that every
+    // text is valid UTF-8 (it is: the buffer was a `String`).
+    let evidence = StringArray::try_new(
+        OffsetBuffer::new(ScalarBuffer::from_iter(offsets)),
+        text.clone(),
+        None,
+    )
+    .map_err(|source| OutputError::Arrow {
+        table: "firings",
+        source,
+    })?;
+    let columns = vec![
         pid,
         clinic,
         criterion,
@@ -171,8 +190,22 @@ fn firings_columns(ids: &FiringIds, pop: &Population, block: &Block<'_>) -> Vec<
             firings.iter().map(|f| ids.priorities[f.criterion as usize]),
         )),
         status,
-        Arc::new(evidence.finish()),
-    ]
+        Arc::new(evidence),
+    ];
+    Ok((columns, text))
+}
+
+/// Gives the evidence text buffer back to `block` for the next block once
+/// nothing else holds it (the columns are dropped); otherwise the next
+/// block allocates a new one.
+fn give_back_text(block: &mut Block<'_>, text: Buffer) {
+    if let Ok(mut bytes) = text.into_vec::<u8>() {
+        bytes.clear();
+        // Empty, hence valid UTF-8.
+        if let Ok(empty) = String::from_utf8(bytes) {
+            *block.evidence_text = empty;
+        }
+    }
 }
 
 /// How the columns of the tables with a `patient_id` are encoded.
@@ -237,12 +270,15 @@ impl<'a> FiringsWriter<'a> {
     }
 
     /// Encodes one block's rows (called from worker threads).
-    pub fn encode(&self, block: &Block<'_>) -> Result<FiringsBlock, OutputError> {
-        let cols = firings_columns(&self.ids, self.pop, block);
+    pub fn encode(&self, block: &mut Block<'_>) -> Result<FiringsBlock, OutputError> {
+        let (cols, text) = firings_columns(&self.ids, self.pop, block)?;
+        let group = self
+            .encoder
+            .encode_columns(block.index, &cols, block.firings.len())?;
+        drop(cols);
+        give_back_text(block, text);
         Ok(FiringsBlock {
-            group: self
-                .encoder
-                .encode_columns(block.index, &cols, block.firings.len())?,
+            group,
             open: block
                 .firings
                 .iter()
