@@ -393,6 +393,81 @@ fn evidence_names_values_and_dates_through_definitions() {
     );
 }
 
+/// A person's firings share items (rendered once, then copied): every
+/// firing still shows its own person's values, never the previous person's.
+#[test]
+fn shared_evidence_items_belong_to_their_person() {
+    let as_of = day(2025, 12, 1);
+    let pop = population(
+        as_of,
+        &[
+            patient(
+                day(1950, 1, 1),
+                vec![
+                    ev(day(2019, 4, 2), Diagnosis, "ICD10", "I10", None),
+                    sbp(day(2025, 11, 3), Some(162.0)),
+                ],
+            ),
+            patient(
+                day(1960, 1, 1),
+                vec![
+                    ev(day(2020, 5, 6), Diagnosis, "ICD10", "I10", None),
+                    sbp(day(2025, 10, 1), Some(150.5)),
+                ],
+            ),
+        ],
+    );
+    let mut lib = lib_with_features(vec![]);
+    let last_sbp = || agg(Last, SBP, Some(Months(12)));
+    lib.criteria.push(criterion(
+        "C1",
+        agg(Has, HTN, None),
+        cmp(CmpOp::Ge, last_sbp(), num(140.0)),
+        None,
+    ));
+    lib.criteria.push(criterion(
+        "C2",
+        and(cmp(CmpOp::Ge, age(), num(18.0)), agg(Has, HTN, None)),
+        cmp(CmpOp::Ge, last_sbp(), num(145.0)),
+        None,
+    ));
+    let opts = EvalOptions {
+        evidence: EvidenceMode::Firings,
+        ..EvalOptions::default()
+    };
+    let e = evaluate(&plan::compile(&lib), &pop, as_of, &opts).unwrap();
+    let texts: Vec<(u32, u32, &str)> = e
+        .firings
+        .iter()
+        .map(|f| (f.patient, f.criterion, e.evidence(f)))
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            (
+                0,
+                0,
+                "has(dx.htn) = true (latest 2019-04-02); last(lab.sbp, 12mo) = 162 on 2025-11-03"
+            ),
+            (
+                0,
+                1,
+                "age = 75; has(dx.htn) = true (latest 2019-04-02); last(lab.sbp, 12mo) = 162 on 2025-11-03"
+            ),
+            (
+                1,
+                0,
+                "has(dx.htn) = true (latest 2020-05-06); last(lab.sbp, 12mo) = 150.5 on 2025-10-01"
+            ),
+            (
+                1,
+                1,
+                "age = 65; has(dx.htn) = true (latest 2020-05-06); last(lab.sbp, 12mo) = 150.5 on 2025-10-01"
+            ),
+        ]
+    );
+}
+
 #[test]
 fn plan_shares_aggregates_and_definitions() {
     let mut lib = lib_with_features(vec![agg(Has, HTN, None)]);

@@ -17,7 +17,10 @@
 //!    feature's column and (if asked) the evidence text are taken from the
 //!    chunk's columns. Statuses and features are written straight into their
 //!    people's slots of the result columns (allocated once); evidence texts go
-//!    to one buffer per chunk.
+//!    to one buffer per chunk ([`evaluate`]) or per block ([`evaluate_blocks`]).
+//!    A person's firings are rendered one after another, so an item already
+//!    rendered for that person (`age`, a shared diagnosis, the exclusions) is
+//!    copied from where it was written instead of rendered again.
 //! 4. The groups' firings and text buffers are joined in population order
 //!    ([`evaluate`]). Or ([`evaluate_blocks`]) each block of people gets
 //!    its own status, feature and text buffers, handed to a callback as soon
@@ -144,7 +147,8 @@ pub struct Firing {
 }
 
 /// A firing's evidence text in [`Evaluation`]'s text buffers (one buffer per
-/// chunk of people: millions of texts, no allocation each).
+/// chunk of people: millions of texts, no allocation each) or in a
+/// [`Block`]'s one buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TextRef {
     buf: u32,
@@ -647,6 +651,20 @@ struct Scratch {
     zeros: Vec<f64>,
     falses: Vec<bool>,
     scan: scan::ScanScratch,
+    items: ItemCache,
+}
+
+/// The evidence items rendered for the person whose firings are being
+/// written: a person's firings are written one after another, and most of
+/// them repeat items (`age`, a shared diagnosis, the exclusions), which are
+/// then copied from where they were first written in the text buffer.
+#[derive(Default)]
+struct ItemCache {
+    /// Counts the people whose firings were written (from 1).
+    person: u64,
+    /// Per aggregate: `(person, start, len)` of its item in the current text
+    /// buffer, valid when `person` is the current one.
+    at: Vec<(u64, u32, u32)>,
 }
 
 impl Scratch {
@@ -669,6 +687,10 @@ impl Scratch {
             zeros: vec![0.0; CHUNK],
             falses: vec![false; CHUNK],
             scan: scan::ScanScratch::new(plan.aggregates.len()),
+            items: ItemCache {
+                person: 0,
+                at: vec![(0, 0, 0); plan.aggregates.len()],
+            },
         }
     }
 }
@@ -860,10 +882,17 @@ impl<'a> Context<'a> {
                     (0, text)
                 }
             };
+            let mut items = std::mem::take(&mut s.items);
+            let mut last_slot = u32::MAX;
             for (i, c) in cells {
+                if i != last_slot {
+                    // A new person: the items rendered so far are another's.
+                    last_slot = i;
+                    items.person += 1;
+                }
                 let (i, c) = (i as usize, c as usize);
                 let start = text.len();
-                self.push_evidence(text, s, c, i);
+                self.push_evidence(text, s, &mut items, c, i);
                 out.firings.push(Firing {
                     patient: people[i],
                     criterion: c as u32,
@@ -877,6 +906,7 @@ impl<'a> Context<'a> {
                     },
                 });
             }
+            s.items = items;
         } else if let Texts::PerChunk(texts) = &mut out.texts {
             texts.push(String::new());
         }
@@ -886,7 +916,16 @@ impl<'a> Context<'a> {
     }
 
     /// Appends the `; `-joined evidence of criterion `c` for slot `i` to `buf`.
-    fn push_evidence(&self, buf: &mut String, s: &Scratch, c: usize, i: usize) {
+    /// An item already rendered for this person (into `buf`, see
+    /// [`ItemCache`]) is copied rather than rendered again.
+    fn push_evidence(
+        &self,
+        buf: &mut String,
+        s: &Scratch,
+        items: &mut ItemCache,
+        c: usize,
+        i: usize,
+    ) {
         let crit = &self.plan.criteria[c];
         let start = buf.len();
         if crit.reads_age {
@@ -897,8 +936,14 @@ impl<'a> Context<'a> {
             if buf.len() > start {
                 buf.push_str("; ");
             }
+            let (person, at, len) = items.at[a as usize];
+            if person == items.person {
+                buf.extend_from_within(at as usize..(at + len) as usize);
+                continue;
+            }
             let cell = self.agg_node[a as usize] * CHUNK + i;
             let value = s.ok[cell].then_some(s.v[cell]);
+            let at = buf.len();
             evidence::push_item(
                 buf,
                 &self.agg_text[a as usize],
@@ -906,6 +951,7 @@ impl<'a> Context<'a> {
                 value,
                 s.evidence_day(a as usize, i),
             );
+            items.at[a as usize] = (items.person, at as u32, (buf.len() - at) as u32);
         }
     }
 }

@@ -6,6 +6,8 @@
 //! dated on or before `as_of` (found by binary search: later events are never
 //! read) and updates an accumulator per touched aggregate.
 
+use std::collections::HashMap;
+
 use crate::data::{Day, EventKind, Population};
 use crate::lang::ir::{AggFunc, Window};
 use crate::plan::{AggId, Plan};
@@ -16,44 +18,52 @@ use super::calendar::window_bound;
 pub const DEFAULT_SUPPLY_DAYS: f64 = 90.0;
 
 /// Per-evaluation lookup tables (membership resolved once per distinct code),
-/// laid out flat so that an event costs few cache lines: its code's value sets
-/// are one slice of [`VsRef`]s, each naming its unit check and its aggregates.
+/// laid out flat so that an event costs few cache lines. A code's relevant
+/// value sets are grouped by the unit check they ask for (most codes: one
+/// group, no check), and each group's aggregates are merged into one list
+/// sorted by window bound: an event walks one or two [`Segment`]s, not
+/// every value set of its code.
 pub struct ScanTables {
-    /// The relevant value sets of code `c` are
-    /// `code_vs[code_range[c].0..code_range[c].1]`.
+    /// The segments of code `c` are `segments[code_range[c].0..code_range[c].1]`.
     code_range: Vec<(u32, u32)>,
-    code_vs: Vec<VsRef>,
+    segments: Vec<Segment>,
     code_kind: Vec<EventKind>,
-    /// Row `r` of the unit checks: `unit_ok[r * n_units + unit]`.
+    /// Row `r` of the unit checks: `unit_ok[r * n_units + unit]` (value sets
+    /// that accept the same units share a row).
     unit_ok: Vec<bool>,
     n_units: usize,
-    /// The aggregates of every value set, back to back; each value set's run
+    /// The aggregates of every segment, back to back; each segment's run
     /// sorted by window bound, widest window first (see [`VsAgg`]).
-    vs_aggs: Vec<VsAgg>,
+    seg_aggs: Vec<VsAgg>,
+    /// The value sets of every segment, back to back (a unit mismatch is
+    /// counted for each).
+    seg_vs: Vec<u32>,
     /// Per aggregate: its function and grace days (its window bound is in
     /// each [`VsAgg`]).
     aggs: Vec<AggInfo>,
     pub as_of: Day,
 }
 
-/// One value set a code belongs to.
+/// Value sets of one code that ask for the same unit check, with their
+/// aggregates merged.
 #[derive(Clone, Copy)]
-struct VsRef {
-    vs: u32,
-    /// Row of `unit_ok` when the value set declares a unit and matches
+struct Segment {
+    /// Row of `unit_ok` when the value sets declare a unit and match
     /// measurements; `NO_UNIT_CHECK` otherwise.
     unit_row: u32,
-    /// `vs_aggs[aggs.0..aggs.1]`.
+    /// `seg_aggs[aggs.0..aggs.1]`.
     aggs: (u32, u32),
+    /// `seg_vs[vss.0..vss.1]`.
+    vss: (u32, u32),
 }
 
 const NO_UNIT_CHECK: u32 = u32::MAX;
 
-/// One aggregate of a value set, with what the scan asks of it per event
-/// inline. A value set's aggregates are sorted by `bound` ascending, so an
+/// One aggregate of a segment, with what the scan asks of it per event
+/// inline. A segment's aggregates are sorted by `bound` ascending, so an
 /// event sees a prefix of them: the first whose window does not reach back to
-/// the event's date ends the loop (one mispredicted branch per event and value
-/// set instead of one per aggregate out of window).
+/// the event's date ends the loop (one mispredicted branch per event and
+/// segment instead of one per aggregate out of window).
 #[derive(Clone, Copy)]
 struct VsAgg {
     /// Exclusive lower date bound (`i64::MIN`: all history).
@@ -79,10 +89,18 @@ impl ScanTables {
         let n_units = pop.units.len();
         let mut unit_ok = Vec::new();
         let mut unit_row = vec![NO_UNIT_CHECK; plan.value_sets.len()];
+        // Value sets accepting the same units share a row, hence a segment.
+        let mut rows: HashMap<Vec<bool>, u32> = HashMap::new();
         for (vs, acc) in unit_accepts.iter().enumerate() {
             if let Some(acc) = acc {
-                unit_row[vs] = (unit_ok.len() / n_units.max(1)) as u32;
-                unit_ok.extend((0..n_units).map(|u| acc.get(u).copied().unwrap_or(false)));
+                let row: Vec<bool> = (0..n_units)
+                    .map(|u| acc.get(u).copied().unwrap_or(false))
+                    .collect();
+                let next = rows.len() as u32;
+                unit_row[vs] = *rows.entry(row.clone()).or_insert_with(|| {
+                    unit_ok.extend(row);
+                    next
+                });
             }
         }
         let aggs: Vec<AggInfo> = plan
@@ -97,47 +115,52 @@ impl ScanTables {
                 },
             })
             .collect();
-        let mut vs_aggs = Vec::new();
-        let mut vs_range = Vec::with_capacity(plan.value_sets.len());
-        for list in &plan.aggregates_of_value_set {
-            let start = vs_aggs.len();
-            vs_aggs.extend(list.iter().map(|&a| {
-                let agg = &plan.aggregates[a as usize];
-                VsAgg {
-                    bound: match agg.func {
-                        // `active` takes a grace period, not a window: all history.
-                        AggFunc::Active => i64::MIN,
-                        _ => window_bound(as_of, agg.window),
-                    },
-                    agg: a,
-                    func: agg.func,
-                }
-            }));
-            // Stable: aggregates with one bound keep plan order.
-            vs_aggs[start..].sort_by_key(|x| x.bound);
-            vs_range.push((start as u32, vs_aggs.len() as u32));
-        }
+        let vs_agg = |a: AggId| {
+            let agg = &plan.aggregates[a as usize];
+            VsAgg {
+                bound: match agg.func {
+                    // `active` takes a grace period, not a window: all history.
+                    AggFunc::Active => i64::MIN,
+                    _ => window_bound(as_of, agg.window),
+                },
+                agg: a,
+                func: agg.func,
+            }
+        };
         let relevant = |vs: usize| {
             !plan.aggregates_of_value_set[vs].is_empty() || unit_row[vs] != NO_UNIT_CHECK
         };
         let mut code_range = Vec::with_capacity(pop.codes.entries.len());
-        let mut code_vs = Vec::new();
+        let (mut segments, mut seg_aggs, mut seg_vs) = (Vec::new(), Vec::new(), Vec::new());
         for vss in plan.resolve_codes(&pop.codes.entries) {
-            let start = code_vs.len() as u32;
-            code_vs.extend(vss.into_iter().filter(|&v| relevant(v)).map(|v| VsRef {
-                vs: v as u32,
-                unit_row: unit_row[v],
-                aggs: vs_range[v],
-            }));
-            code_range.push((start, code_vs.len() as u32));
+            let start = segments.len() as u32;
+            let mut vss: Vec<usize> = vss.into_iter().filter(|&v| relevant(v)).collect();
+            // Grouped by unit row (no check first), value sets in plan order.
+            vss.sort_by_key(|&v| (unit_row[v].wrapping_add(1), v));
+            for group in vss.chunk_by(|&a, &b| unit_row[a] == unit_row[b]) {
+                let (a0, v0) = (seg_aggs.len(), seg_vs.len());
+                for &v in group {
+                    seg_vs.push(v as u32);
+                    seg_aggs.extend(plan.aggregates_of_value_set[v].iter().map(|&a| vs_agg(a)));
+                }
+                // Stable: aggregates with one bound keep plan order.
+                seg_aggs[a0..].sort_by_key(|x: &VsAgg| x.bound);
+                segments.push(Segment {
+                    unit_row: unit_row[group[0]],
+                    aggs: (a0 as u32, seg_aggs.len() as u32),
+                    vss: (v0 as u32, seg_vs.len() as u32),
+                });
+            }
+            code_range.push((start, segments.len() as u32));
         }
         ScanTables {
             code_range,
-            code_vs,
+            segments,
             code_kind: pop.codes.entries.iter().map(|e| e.kind).collect(),
             unit_ok,
             n_units,
-            vs_aggs,
+            seg_aggs,
+            seg_vs,
             aggs,
             as_of,
         }
@@ -206,8 +229,8 @@ pub fn scan_person(
     for ((((&code, &date), &raw), &has_value), &unit) in columns {
         let code = code as usize;
         let (start, end) = t.code_range[code];
-        let vss = &t.code_vs[start as usize..end as usize];
-        if vss.is_empty() {
+        let segments = &t.segments[start as usize..end as usize];
+        if segments.is_empty() {
             continue;
         }
         let kind = t.code_kind[code];
@@ -217,14 +240,16 @@ pub fn scan_person(
             // A negative supply makes the row unusable: seen by no function.
             continue;
         }
-        for r in vss {
-            if r.unit_row != NO_UNIT_CHECK
-                && !t.unit_ok[r.unit_row as usize * t.n_units + unit as usize]
+        for g in segments {
+            if g.unit_row != NO_UNIT_CHECK
+                && !t.unit_ok[g.unit_row as usize * t.n_units + unit as usize]
             {
-                mismatches[r.vs as usize] += 1;
+                for &vs in &t.seg_vs[g.vss.0 as usize..g.vss.1 as usize] {
+                    mismatches[vs as usize] += 1;
+                }
                 continue;
             }
-            for x in &t.vs_aggs[r.aggs.0 as usize..r.aggs.1 as usize] {
+            for x in &t.seg_aggs[g.aggs.0 as usize..g.aggs.1 as usize] {
                 if (date as i64) <= x.bound {
                     break;
                 }
