@@ -338,7 +338,7 @@ fn add_counts(sum: &mut [u64], x: &[u64]) {
 pub struct Block<'a> {
     /// The block's number: block `k` holds alive people `k * size..(k + 1) *
     /// size` (in population order), `size` being `block_people` rounded up
-    /// to a multiple of [`CHUNK`].
+    /// to a multiple of [`CHUNK`] (or fewer, see [`evaluate_blocks`]).
     pub index: usize,
     /// The block's people (population indices, ascending).
     pub people: &'a [u32],
@@ -383,8 +383,15 @@ pub struct BlocksDone {
     pub unit_mismatches: Vec<u64>,
 }
 
+/// The evidence text a block of [`evaluate_blocks`] is sized to stay within
+/// even if every criterion fired for everyone with its usual text length: a
+/// block's texts are one buffer, and an Arrow `Utf8` column's offsets are
+/// 32-bit.
+pub const MAX_BLOCK_TEXT: usize = i32::MAX as usize;
+
 /// [`evaluate`] block by block, keeping nothing: the alive people are cut
-/// into blocks of `block_people` (rounded up to a multiple of [`CHUNK`]), and
+/// into blocks of `block_people` (rounded up to a multiple of [`CHUNK`];
+/// fewer when the block's evidence could pass [`MAX_BLOCK_TEXT`]), and
 /// `on_block` is called (from a worker thread) with each block's statuses,
 /// features and evidence rows right after the block is evaluated; they are
 /// dropped when it returns. Returns the alive people, the unit mismatches
@@ -403,7 +410,14 @@ pub fn evaluate_blocks<R: Send>(
     on_block: &(dyn Fn(Block<'_>) -> R + Sync),
 ) -> Result<(BlocksDone, Vec<R>), EvalError> {
     let (alive, ctx) = prepare(plan, pop, as_of, opts)?;
-    let per_block = block_people.div_ceil(CHUNK).max(1) * CHUNK;
+    let mut per_block = block_people.div_ceil(CHUNK).max(1) * CHUNK;
+    if opts.evidence != EvidenceMode::None {
+        // Fewer people per block when everyone's usual evidence (every
+        // criterion's text) could pass `MAX_BLOCK_TEXT`.
+        let per_person: usize = ctx.text_len.iter().sum::<usize>().max(1);
+        let fits = (MAX_BLOCK_TEXT / per_person / CHUNK).max(1) * CHUNK;
+        per_block = per_block.min(fits);
+    }
     // A block's status and feature buffers are reused by the next block of
     // the same work split: every slot is written before it is read.
     let buffers = || {

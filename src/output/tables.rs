@@ -166,6 +166,17 @@ fn firings_columns(
         Int32Array::from_iter_values(firings.iter().map(|f| f.status as i32)),
         &ids.statuses,
     );
+    if block.evidence_text.len() > i32::MAX as usize {
+        return Err(OutputError::Arrow {
+            table: "firings",
+            source: arrow::error::ArrowError::InvalidArgumentError(format!(
+                "the evidence texts of block {} are {} bytes, more than a text column's 2 GiB; \
+                 evidence this long is unexpected (see eval::MAX_BLOCK_TEXT): please report it",
+                block.index,
+                block.evidence_text.len()
+            )),
+        });
+    }
     let text = Buffer::from_vec(std::mem::take(block.evidence_text).into_bytes());
     let offsets = firings
         .iter()
