@@ -814,6 +814,20 @@ impl<'a> Context<'a> {
                 if evidence && acc.n > 0 {
                     s.agg_day[a * CHUNK + i] = (s.chunk, acc.day);
                 }
+                // Narrower windows hold the same state when its event is
+                // inside them, and stay empty otherwise.
+                for d in self.tables.derived(a as AggId) {
+                    if acc.n == 0 || acc.day as i64 <= d.bound {
+                        continue;
+                    }
+                    let (x, valid) = scan::finish(self.tables.func(d.agg), acc, self.as_of);
+                    let cell = self.agg_node[d.agg as usize] * CHUNK + i;
+                    s.v[cell] = x;
+                    s.ok[cell] = valid;
+                    if evidence {
+                        s.agg_day[d.agg as usize * CHUNK + i] = (s.chunk, acc.day);
+                    }
+                }
             }
         }
         // 3. The program, column-wise.

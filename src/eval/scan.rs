@@ -4,7 +4,9 @@
 //! Per evaluation, [`ScanTables`] resolves value-set membership once per distinct
 //! code and unit of the population; per person, [`scan_person`] walks the events
 //! dated on or before `as_of` (found by binary search: later events are never
-//! read) and updates an accumulator per touched aggregate.
+//! read) and updates an accumulator per touched aggregate. Narrower windows
+//! of `has`, `days_since` and `last` on a value set are not scanned: they are
+//! derived from the widest one afterwards ([`Derived`]).
 
 use std::collections::HashMap;
 
@@ -41,7 +43,27 @@ pub struct ScanTables {
     /// Per aggregate: its function and grace days (its window bound is in
     /// each [`VsAgg`]).
     aggs: Vec<AggInfo>,
+    /// Per aggregate, the narrower windows derived from it:
+    /// `derived[derived_range[a].0..derived_range[a].1]` (see [`Derived`]).
+    derived_range: Vec<(u32, u32)>,
+    derived: Vec<Derived>,
     pub as_of: Day,
+}
+
+/// An aggregate the scan does not update: it is derived from a wider window
+/// of the same value set after the person's scan. A window always ends at
+/// `as_of`, so the latest event of a narrower window is the latest event of
+/// the wider one if that is inside the narrower window, and there is none
+/// otherwise. So `has` and `days_since` (which read the latest event) come
+/// from the widest `has`/`days_since` of their value set, and `last` (the
+/// latest event with a value; same-day ties go to the larger value in both)
+/// from the widest `last`.
+#[derive(Debug, Clone, Copy)]
+pub struct Derived {
+    pub agg: AggId,
+    /// The derived window's exclusive lower date bound: the source's state
+    /// holds for it when the source's evidence date is after `bound`.
+    pub bound: i64,
 }
 
 /// Value sets of one code that ask for the same unit check, with their
@@ -127,6 +149,40 @@ impl ScanTables {
                 func: agg.func,
             }
         };
+        // Windows derived from a wider one (see `Derived`), per value set and
+        // family of functions reading the latest event.
+        let mut derived_of: Vec<Vec<Derived>> = vec![Vec::new(); plan.aggregates.len()];
+        let mut is_derived = vec![false; plan.aggregates.len()];
+        for list in &plan.aggregates_of_value_set {
+            for family in [
+                &[AggFunc::Has, AggFunc::DaysSince][..],
+                &[AggFunc::Last][..],
+            ] {
+                let mut members: Vec<VsAgg> = list
+                    .iter()
+                    .map(|&a| vs_agg(a))
+                    .filter(|x| family.contains(&x.func))
+                    .collect();
+                // The widest window first (stable: plan order on ties).
+                members.sort_by_key(|x| x.bound);
+                if let Some((source, rest)) = members.split_first() {
+                    for x in rest {
+                        is_derived[x.agg as usize] = true;
+                        derived_of[source.agg as usize].push(Derived {
+                            agg: x.agg,
+                            bound: x.bound,
+                        });
+                    }
+                }
+            }
+        }
+        let mut derived_range = Vec::with_capacity(derived_of.len());
+        let mut derived = Vec::new();
+        for list in derived_of {
+            let start = derived.len() as u32;
+            derived.extend(list);
+            derived_range.push((start, derived.len() as u32));
+        }
         let relevant = |vs: usize| {
             !plan.aggregates_of_value_set[vs].is_empty() || unit_row[vs] != NO_UNIT_CHECK
         };
@@ -141,7 +197,12 @@ impl ScanTables {
                 let (a0, v0) = (seg_aggs.len(), seg_vs.len());
                 for &v in group {
                     seg_vs.push(v as u32);
-                    seg_aggs.extend(plan.aggregates_of_value_set[v].iter().map(|&a| vs_agg(a)));
+                    seg_aggs.extend(
+                        plan.aggregates_of_value_set[v]
+                            .iter()
+                            .filter(|&&a| !is_derived[a as usize])
+                            .map(|&a| vs_agg(a)),
+                    );
                 }
                 // Stable: aggregates with one bound keep plan order.
                 seg_aggs[a0..].sort_by_key(|x: &VsAgg| x.bound);
@@ -162,8 +223,16 @@ impl ScanTables {
             seg_aggs,
             seg_vs,
             aggs,
+            derived_range,
+            derived,
             as_of,
         }
+    }
+
+    /// The aggregates derived from aggregate `a` (see [`Derived`]).
+    pub fn derived(&self, a: AggId) -> &[Derived] {
+        let (start, end) = self.derived_range[a as usize];
+        &self.derived[start as usize..end as usize]
     }
 
     /// The function of aggregate `a`.
