@@ -421,8 +421,15 @@ pub fn finish(func: AggFunc, acc: &Acc, as_of: Day) -> (f64, bool) {
         AggFunc::Count => (acc.n as f64, true),
         AggFunc::Last | AggFunc::First | AggFunc::Min | AggFunc::Max => (acc.x, some),
         AggFunc::Mean => {
+            // Invalid (no value, or a NaN sum of infinities) holds 0, as an
+            // empty aggregate does: no column holds NaN, not even under its
+            // validity mask.
             let m = acc.x / acc.n as f64;
-            (m, some && !m.is_nan())
+            if some && !m.is_nan() {
+                (m, true)
+            } else {
+                (0.0, false)
+            }
         }
         AggFunc::DaysSince | AggFunc::DaysSinceFirst => ((as_of - acc.day) as f64, some),
     }
@@ -433,5 +440,30 @@ pub fn empty(func: AggFunc) -> (f64, bool) {
     match func {
         AggFunc::Has | AggFunc::Active | AggFunc::Count => (0.0, true),
         _ => (0.0, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `mean` with no value, or whose sum is NaN (`inf + -inf`), is null and
+    /// holds 0 like an empty aggregate: no column holds NaN under its mask.
+    #[test]
+    fn invalid_mean_holds_zero_not_nan() {
+        let no_value = Acc::default();
+        assert_eq!(finish(AggFunc::Mean, &no_value, 100), (0.0, false));
+        let nan_sum = Acc {
+            n: 2,
+            x: f64::INFINITY + f64::NEG_INFINITY,
+            ..Acc::default()
+        };
+        assert_eq!(finish(AggFunc::Mean, &nan_sum, 100), (0.0, false));
+        let two = Acc {
+            n: 2,
+            x: 7.0,
+            ..Acc::default()
+        };
+        assert_eq!(finish(AggFunc::Mean, &two, 100), (3.5, true));
     }
 }
