@@ -925,8 +925,8 @@ impl<'a> Context<'a> {
                     patient: people[i],
                     criterion: c as u32,
                     status: out.status[c][off + i],
-                    // A block's text stays far below 4 GiB: 16,384 people
-                    // × criteria × one short line.
+                    // A chunk's text stays far below 4 GiB, and blocks are
+                    // sized to keep theirs within `MAX_BLOCK_TEXT`.
                     evidence: TextRef {
                         buf,
                         start: start as u32,
