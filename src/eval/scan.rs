@@ -137,18 +137,22 @@ impl ScanTables {
                 },
             })
             .collect();
-        let vs_agg = |a: AggId| {
-            let agg = &plan.aggregates[a as usize];
-            VsAgg {
+        // Per aggregate, what the scan asks of it (window bounds computed once,
+        // not once per code that reads the aggregate).
+        let vs_agg: Vec<VsAgg> = plan
+            .aggregates
+            .iter()
+            .enumerate()
+            .map(|(a, agg)| VsAgg {
                 bound: match agg.func {
                     // `active` takes a grace period, not a window: all history.
                     AggFunc::Active => i64::MIN,
                     _ => window_bound(as_of, agg.window),
                 },
-                agg: a,
+                agg: a as AggId,
                 func: agg.func,
-            }
-        };
+            })
+            .collect();
         // Windows derived from a wider one (see `Derived`), per value set and
         // family of functions reading the latest event.
         let mut derived_of: Vec<Vec<Derived>> = vec![Vec::new(); plan.aggregates.len()];
@@ -160,7 +164,7 @@ impl ScanTables {
             ] {
                 let mut members: Vec<VsAgg> = list
                     .iter()
-                    .map(|&a| vs_agg(a))
+                    .map(|&a| vs_agg[a as usize])
                     .filter(|x| family.contains(&x.func))
                     .collect();
                 // The widest window first (stable: plan order on ties).
@@ -201,7 +205,7 @@ impl ScanTables {
                         plan.aggregates_of_value_set[v]
                             .iter()
                             .filter(|&&a| !is_derived[a as usize])
-                            .map(|&a| vs_agg(a)),
+                            .map(|&a| vs_agg[a as usize]),
                     );
                 }
                 // Stable: aggregates with one bound keep plan order.
