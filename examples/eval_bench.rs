@@ -106,7 +106,7 @@ fn main() {
                 .expect("the temporary folder is writable");
             let features = tables::FeaturesWriter::create(&features_path, &plan, pop)
                 .expect("the temporary folder is writable");
-            let (_, blocks) = eval::evaluate_blocks(
+            eval::evaluate_blocks(
                 &plan,
                 pop,
                 as_of,
@@ -114,24 +114,13 @@ fn main() {
                 tables::BLOCK_PEOPLE,
                 &|mut block| {
                     let counts = eval::SummaryCounts::count(pop, block.people, block.status);
-                    let x = features.encode(&block).expect("encodable");
-                    let f = firings.encode(&mut block).expect("encodable");
-                    (f, x, counts)
+                    features.write(&block).expect("writable");
+                    (firings.write(&mut block).expect("writable"), counts)
                 },
             )
             .expect("as_of is the load date");
-            let mut fs = Vec::new();
-            let mut xs = Vec::new();
-            for (f, x, _) in blocks {
-                fs.push(f);
-                xs.push(x);
-            }
-            firings
-                .finish(fs)
-                .expect("the temporary folder is writable");
-            features
-                .finish(xs)
-                .expect("the temporary folder is writable");
+            firings.finish().expect("the temporary folder is writable");
+            features.finish().expect("the temporary folder is writable");
         });
         let e = eval::evaluate(&plan, pop, as_of, &opts(EvidenceMode::None))
             .expect("as_of is the load date");

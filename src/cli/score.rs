@@ -6,11 +6,12 @@
 //! end, so a failed or killed run never leaves a half-written OUTDIR.
 //!
 //! The evaluation runs block by block ([`eval::evaluate_blocks`]): each block
-//! of [`tables::BLOCK_PEOPLE`] people becomes a row group of `firings.parquet`
-//! and of `features.parquet` and summary counts as soon as it is evaluated.
-//! So in `run.json`'s `timings_s`, `evaluate` includes encoding those two
-//! files, and `write` is appending their row groups, syncing them and writing
-//! `criteria_summary.parquet`.
+//! of at most [`tables::BLOCK_PEOPLE`] people becomes a row group of
+//! `firings.parquet` and of `features.parquet` (appended to the files in block
+//! order as soon as the blocks before it are) and summary counts as soon as it
+//! is evaluated. So in `run.json`'s `timings_s`, `evaluate` includes encoding
+//! and appending those two files' row groups, and `write` is closing and
+//! syncing them and writing `criteria_summary.parquet`.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -22,7 +23,7 @@ use serde_json::json;
 
 use caregap::data::{self, Day, LoadOptions};
 use caregap::eval::{self, EvalOptions, EvidenceMode};
-use caregap::output::{self, StagingDir, tables};
+use caregap::output::{self, InOrderFile, StagingDir, tables};
 use caregap::plan;
 
 #[derive(Args, Debug)]
@@ -140,48 +141,39 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         tables::BLOCK_PEOPLE,
         &|mut block| -> Result<_> {
             let counts = eval::SummaryCounts::count(pop, block.people, block.status);
-            let features = match &features {
-                Some(w) => Some(w.encode(&block)?),
-                None => None,
-            };
-            Ok((firings.encode(&mut block)?, features, counts))
+            if let Some(w) = &features {
+                w.write(&block)?;
+            }
+            Ok((firings.write(&mut block)?, counts))
         },
     )?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let mut firing_groups = Vec::with_capacity(blocks.len());
-    let mut feature_groups = Vec::with_capacity(blocks.len());
+    let mut rows = tables::FiringsRows::default();
     // (No block when nobody is alive: every criterion's row is then zeros.)
     let mut counts = eval::SummaryCounts::zeros(&plan, pop);
     for block in blocks {
-        let (f, x, c) = block?;
-        firing_groups.push(f);
-        feature_groups.extend(x);
+        let (r, c) = block?;
+        rows.open += r.open;
+        rows.rows += r.rows;
         counts.add(&c);
     }
     let summary = counts.rows(&plan, pop);
     let eval_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    let open: usize = firing_groups.iter().map(|b| b.open).sum();
-    let firings_rows: usize = firing_groups.iter().map(|b| b.rows).sum();
+    let (open, firings_rows) = (rows.open, rows.rows);
     let (n_patients, n_events) = (pop.patients.len(), pop.events.len());
     let firings = firings.into_file();
     let features = features.map(tables::FeaturesWriter::into_file);
     // The events (most of the memory) are not needed any more: their pages
-    // are given back on another thread while the files are finished.
+    // are given back on another thread while the files are closed.
     let events = std::mem::take(&mut dataset.population.events);
     std::thread::spawn(move || drop(events));
     let (firings, features) = rayon::join(
-        || {
-            firings.finish(
-                firing_groups
-                    .into_iter()
-                    .map(tables::FiringsBlock::into_group),
-            )
-        },
-        || features.map_or(Ok(()), |f| f.finish(feature_groups)),
+        || firings.finish(),
+        || features.map_or(Ok(()), InOrderFile::finish),
     );
     firings?;
     features?;

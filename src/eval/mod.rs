@@ -73,6 +73,8 @@ pub mod scan;
 mod summary;
 
 use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -336,9 +338,8 @@ fn add_counts(sum: &mut [u64], x: &[u64]) {
 /// [`evaluate_blocks`]' callback as soon as the block is done (and dropped
 /// when it returns).
 pub struct Block<'a> {
-    /// The block's number: block `k` holds alive people `k * size..(k + 1) *
-    /// size` (in population order), `size` being `block_people` rounded up
-    /// to a multiple of [`CHUNK`] (or fewer, see [`evaluate_blocks`]).
+    /// The block's number: the blocks hold the alive people in population
+    /// order, block 0 first (sizes: see [`evaluate_blocks`]).
     pub index: usize,
     /// The block's people (population indices, ascending).
     pub people: &'a [u32],
@@ -391,12 +392,15 @@ pub const MAX_BLOCK_TEXT: usize = i32::MAX as usize;
 
 /// [`evaluate`] block by block, keeping nothing: the alive people are cut
 /// into blocks of `block_people` (rounded up to a multiple of [`CHUNK`];
-/// fewer when the block's evidence could pass [`MAX_BLOCK_TEXT`]), and
+/// fewer when the block's evidence could pass [`MAX_BLOCK_TEXT`], and
+/// smaller and smaller towards the end, see [`block_ranges`]), and
 /// `on_block` is called (from a worker thread) with each block's statuses,
 /// features and evidence rows right after the block is evaluated; they are
-/// dropped when it returns. Returns the alive people, the unit mismatches
-/// and `on_block`'s results in block order. The blocks depend only on
-/// `block_people`, never on the thread count.
+/// dropped when it returns. Every thread of the pool takes the next block in
+/// order, so blocks finish roughly in order. Returns the alive people, the
+/// unit mismatches and `on_block`'s results in block order. The blocks
+/// depend only on `block_people` and the number of alive people, never on
+/// the thread count.
 ///
 /// `caregap score` turns each block into row groups of its Parquet files and
 /// summary counts here, while the block is in cache, instead of holding
@@ -418,8 +422,8 @@ pub fn evaluate_blocks<R: Send>(
         let fits = (MAX_BLOCK_TEXT / per_person / CHUNK).max(1) * CHUNK;
         per_block = per_block.min(fits);
     }
-    // A block's status and feature buffers are reused by the next block of
-    // the same work split: every slot is written before it is read.
+    // A block's status and feature buffers are reused by the thread's next
+    // block: every slot is written before it is read.
     let buffers = || {
         let status: Vec<Vec<Status>> = plan.criteria.iter().map(|_| Vec::new()).collect();
         let features: Vec<(FeatureValues, Vec<bool>)> = plan
@@ -429,71 +433,80 @@ pub fn evaluate_blocks<R: Send>(
             .collect();
         (status, features, String::new())
     };
-    let done: Vec<(Vec<u64>, R)> = alive
-        .par_chunks(per_block)
-        .enumerate()
-        .map_init(
-            || (Scratch::new(plan), buffers()),
-            |(s, (status, features, text)), (index, people)| {
-                let n = people.len();
-                for col in status.iter_mut() {
-                    col.resize(n, Status::NotInPopulation);
+    let blocks = block_ranges(alive.len(), per_block);
+    // Each thread takes the next block in order until none is left (so the
+    // blocks finish roughly in order, and the small last ones keep the
+    // threads finishing together).
+    let next = AtomicUsize::new(0);
+    let per_thread: Vec<Vec<(usize, Vec<u64>, R)>> = rayon::broadcast(|_| {
+        let mut s = Scratch::new(plan);
+        let (mut status, mut features, mut text) = buffers();
+        let mut done = Vec::new();
+        loop {
+            let index = next.fetch_add(1, Ordering::Relaxed);
+            let Some(range) = blocks.get(index) else {
+                break;
+            };
+            let people = &alive[range.clone()];
+            let n = people.len();
+            for col in status.iter_mut() {
+                col.resize(n, Status::NotInPopulation);
+            }
+            for (values, valid) in features.iter_mut() {
+                match values {
+                    FeatureValues::Num(v) => v.resize(n, 0.0),
+                    FeatureValues::Bool(v) => v.resize(n, false),
                 }
-                for (values, valid) in features.iter_mut() {
-                    match values {
-                        FeatureValues::Num(v) => v.resize(n, 0.0),
-                        FeatureValues::Bool(v) => v.resize(n, false),
-                    }
-                    valid.resize(n, false);
-                }
-                let mut out = GroupOut {
-                    status: status.iter_mut().map(Vec::as_mut_slice).collect(),
-                    features: features
-                        .iter_mut()
-                        .map(|(values, valid)| FeaturePart {
-                            values: match values {
-                                FeatureValues::Num(v) => FeaturePartValues::Num(v),
-                                FeatureValues::Bool(v) => FeaturePartValues::Bool(v),
-                            },
-                            valid,
-                        })
-                        .collect(),
-                    // The block's texts go into one buffer (the split's, reused).
-                    first_chunk: 0,
-                    firings: Vec::new(),
-                    texts: Texts::One({
-                        let mut t = std::mem::take(text);
-                        t.clear();
-                        t
-                    }),
-                    mismatches: vec![0; plan.value_sets.len()],
-                };
-                ctx.run_group(s, people, &mut out);
-                let (firings, mismatches) = (
-                    std::mem::take(&mut out.firings),
-                    std::mem::take(&mut out.mismatches),
-                );
-                if let Texts::One(t) =
-                    std::mem::replace(&mut out.texts, Texts::PerChunk(Vec::new()))
-                {
-                    *text = t;
-                }
-                drop(out);
-                let r = on_block(Block {
-                    index,
-                    people,
-                    status,
-                    features,
-                    firings: &firings,
-                    evidence_text: text,
-                });
-                (mismatches, r)
-            },
-        )
-        .collect();
+                valid.resize(n, false);
+            }
+            let mut out = GroupOut {
+                status: status.iter_mut().map(Vec::as_mut_slice).collect(),
+                features: features
+                    .iter_mut()
+                    .map(|(values, valid)| FeaturePart {
+                        values: match values {
+                            FeatureValues::Num(v) => FeaturePartValues::Num(v),
+                            FeatureValues::Bool(v) => FeaturePartValues::Bool(v),
+                        },
+                        valid,
+                    })
+                    .collect(),
+                // The block's texts go into one buffer (the thread's, reused).
+                first_chunk: 0,
+                firings: Vec::new(),
+                texts: Texts::One({
+                    let mut t = std::mem::take(&mut text);
+                    t.clear();
+                    t
+                }),
+                mismatches: vec![0; plan.value_sets.len()],
+            };
+            ctx.run_group(&mut s, people, &mut out);
+            let (firings, mismatches) = (
+                std::mem::take(&mut out.firings),
+                std::mem::take(&mut out.mismatches),
+            );
+            if let Texts::One(t) = std::mem::replace(&mut out.texts, Texts::PerChunk(Vec::new())) {
+                text = t;
+            }
+            drop(out);
+            let r = on_block(Block {
+                index,
+                people,
+                status: &status,
+                features: &features,
+                firings: &firings,
+                evidence_text: &mut text,
+            });
+            done.push((index, mismatches, r));
+        }
+        done
+    });
+    let mut done: Vec<(usize, Vec<u64>, R)> = per_thread.into_iter().flatten().collect();
+    done.sort_unstable_by_key(|&(index, ..)| index);
     let mut unit_mismatches = vec![0u64; plan.value_sets.len()];
     let mut results = Vec::with_capacity(done.len());
-    for (m, r) in done {
+    for (_, m, r) in done {
         add_counts(&mut unit_mismatches, &m);
         results.push(r);
     }
@@ -505,6 +518,27 @@ pub fn evaluate_blocks<R: Send>(
         },
         results,
     ))
+}
+
+/// The blocks of [`evaluate_blocks`] over `n` alive people: `per_block`
+/// people each, except towards the end, where each block is a quarter of the
+/// people left (rounded up to a multiple of [`CHUNK`]), but no less than a
+/// quarter of `per_block`. A thread that takes the last blocks then finishes
+/// soon after the others instead of a whole block later. The blocks depend
+/// only on `n` and `per_block` (a multiple of [`CHUNK`]).
+fn block_ranges(n: usize, per_block: usize) -> Vec<Range<usize>> {
+    let least = (per_block / 4).div_ceil(CHUNK).max(1) * CHUNK;
+    let mut blocks = Vec::with_capacity(n / per_block + 8);
+    let mut start = 0;
+    while start < n {
+        let left = n - start;
+        let size = ((left / 4).div_ceil(CHUNK) * CHUNK)
+            .clamp(least, per_block.max(least))
+            .min(left);
+        blocks.push(start..start + size);
+        start += size;
+    }
+    blocks
 }
 
 fn text_of(texts: &[String], r: TextRef) -> &str {
@@ -651,7 +685,6 @@ struct Context<'a> {
 struct Scratch {
     v: Vec<f64>,
     ok: Vec<bool>,
-    /// Per aggregate × slot: the evidence date (`None` when no event).
     /// Per aggregate × slot: `(chunk stamp, evidence date)`, written only
     /// for aggregates with an event; a stamp other than `chunk` means no event
     /// in this chunk (so the table needs no reset between chunks).
@@ -666,6 +699,9 @@ struct Scratch {
     falses: Vec<bool>,
     scan: scan::ScanScratch,
     items: ItemCache,
+    /// The chunk's `(slot, criterion)` cells that get evidence (kept between
+    /// chunks, not allocated anew).
+    cells: Vec<(u32, u32)>,
 }
 
 /// The evidence items rendered for the person whose firings are being
@@ -705,6 +741,7 @@ impl Scratch {
                 person: 0,
                 at: vec![(0, 0, 0); plan.aggregates.len()],
             },
+            cells: Vec::new(),
         }
     }
 }
@@ -880,7 +917,8 @@ impl<'a> Context<'a> {
         };
         let wanted = |st: Status| (st as u8).wrapping_sub(lo) <= span;
         if evidence {
-            let mut cells: Vec<(u32, u32)> = Vec::new();
+            let mut cells = std::mem::take(&mut s.cells);
+            cells.clear();
             for (c, col) in out.status.iter().enumerate() {
                 for (b, block) in col[off..off + n].chunks(16).enumerate() {
                     // `fold`, not `any`: no early exit, so the test vectorises.
@@ -912,7 +950,7 @@ impl<'a> Context<'a> {
             };
             let mut items = std::mem::take(&mut s.items);
             let mut last_slot = u32::MAX;
-            for (i, c) in cells {
+            for &(i, c) in &cells {
                 if i != last_slot {
                     // A new person: the items rendered so far are another's.
                     last_slot = i;
@@ -935,6 +973,7 @@ impl<'a> Context<'a> {
                 });
             }
             s.items = items;
+            s.cells = cells;
         } else if let Texts::PerChunk(texts) = &mut out.texts {
             texts.push(String::new());
         }
@@ -987,6 +1026,34 @@ impl<'a> Context<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Blocks cover the people once, in order, in whole chunks (but the
+    /// last), never above `per_block`, shrinking to a quarter of it at the end.
+    #[test]
+    fn block_ranges_cover_everyone_and_shrink_at_the_end() {
+        for per_block in [CHUNK, 4 * CHUNK, 256 * CHUNK] {
+            for n in [0, 1, CHUNK - 1, CHUNK, 5 * CHUNK + 3, 100_000, 607_764] {
+                let blocks = block_ranges(n, per_block);
+                let mut next = 0;
+                for (k, b) in blocks.iter().enumerate() {
+                    assert_eq!(b.start, next, "n {n} per_block {per_block}");
+                    assert!(!b.is_empty() && b.len() <= per_block);
+                    if k + 1 < blocks.len() {
+                        assert_eq!(b.len() % CHUNK, 0);
+                        assert!(b.len() >= (per_block / 4).max(CHUNK));
+                    }
+                    next = b.end;
+                }
+                assert_eq!(next, n);
+            }
+        }
+        let sizes: Vec<usize> = block_ranges(607_764, 16_384)
+            .iter()
+            .map(|b| b.len())
+            .collect();
+        assert_eq!(sizes[0], 16_384);
+        assert!(sizes.iter().rev().take(4).all(|&s| s <= 4096), "{sizes:?}");
+    }
 
     /// The bit formula against the spec's order of tests, for all 8 inputs.
     #[test]

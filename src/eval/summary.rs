@@ -68,6 +68,12 @@ impl SummaryCounts {
             .iter()
             .map(|&p| codes.codes[p as usize].map_or(n_codes as u32, |c| c))
             .collect();
+        // People per clinic code: a criterion's "not in population" count is
+        // these less the people it counted with another status.
+        let mut alive = vec![0u64; n_codes + 1];
+        for &k in &code {
+            alive[k as usize] += 1;
+        }
         let counts = status
             .par_iter()
             .map(|status| {
@@ -75,18 +81,29 @@ impl SummaryCounts {
                 // with the same clinic and status do not wait for each
                 // other's increment.
                 let mut lanes = vec![[0u64; 4]; 4 * (n_codes + 1)];
-                for (j, (&st, &k)) in status.iter().zip(&code).enumerate() {
-                    lanes[k as usize * 4 + (j & 3)][st as usize] += 1;
+                for (b, (block, codes)) in status.chunks(16).zip(code.chunks(16)).enumerate() {
+                    // Most people are outside most criteria's populations:
+                    // runs of 16 of them are skipped (`fold`, not `any`: no
+                    // early exit, so the test vectorises).
+                    let not_in = Status::NotInPopulation;
+                    if !block.iter().fold(false, |any, &st| any | (st != not_in)) {
+                        continue;
+                    }
+                    for (j, (&st, &k)) in block.iter().zip(codes).enumerate() {
+                        lanes[k as usize * 4 + ((b * 16 + j) & 3)][st as usize] += 1;
+                    }
                 }
                 lanes
                     .chunks(4)
-                    .map(|l| {
+                    .zip(&alive)
+                    .map(|(l, &alive)| {
                         let mut c = [0u64; 4];
                         for lane in l {
-                            for s in 0..4 {
+                            for s in 1..4 {
                                 c[s] += lane[s];
                             }
                         }
+                        c[0] = alive - c[1] - c[2] - c[3];
                         c
                     })
                     .collect()

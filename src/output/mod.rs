@@ -6,10 +6,11 @@
 pub mod atomic;
 pub mod tables;
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow::array::{ArrayRef, RecordBatch};
 use arrow::datatypes::SchemaRef;
@@ -46,6 +47,11 @@ pub enum OutputError {
     },
     #[error("output path {} has no file name", .0.display())]
     BadTarget(PathBuf),
+    #[error(
+        "row group {missing} of {} was never written (an internal error: please report it)",
+        path.display()
+    )]
+    MissingRowGroup { path: PathBuf, missing: usize },
     #[error("the directory {} does not exist; create it or choose another output path", .0.display())]
     NoParent(PathBuf),
 }
@@ -191,20 +197,96 @@ impl ParquetFile {
         mut self,
         groups: impl IntoIterator<Item = EncodedRowGroup>,
     ) -> Result<(), OutputError> {
-        let perr = parquet_error(&self.path);
-        for g in groups.into_iter().filter(|g| g.rows > 0) {
-            let mut group = self.writer.next_row_group().map_err(&perr)?;
-            for chunk in g.chunks {
-                chunk.append_to_row_group(&mut group).map_err(&perr)?;
-            }
-            group.close().map_err(&perr)?;
+        for g in groups {
+            self.append(g)?;
         }
-        let file = self.writer.into_inner().map_err(&perr)?;
+        self.close()
+    }
+
+    /// Appends one row group (an empty one is left out).
+    pub fn append(&mut self, g: EncodedRowGroup) -> Result<(), OutputError> {
+        if g.rows == 0 {
+            return Ok(());
+        }
+        let perr = parquet_error(&self.path);
+        let mut group = self.writer.next_row_group().map_err(&perr)?;
+        for chunk in g.chunks {
+            chunk.append_to_row_group(&mut group).map_err(&perr)?;
+        }
+        group.close().map_err(&perr)?;
+        Ok(())
+    }
+
+    /// Writes the footer and syncs the file.
+    pub fn close(self) -> Result<(), OutputError> {
+        let file = self
+            .writer
+            .into_inner()
+            .map_err(parquet_error(&self.path))?;
         file.sync_all().map_err(|source| OutputError::Io {
             what: "sync",
             path: self.path.clone(),
             source,
         })
+    }
+}
+
+/// A [`ParquetFile`] whose row groups, numbered from 0, come from worker
+/// threads in any order: each is appended as soon as every lower-numbered
+/// one is, so the file is written while the groups are being made and only
+/// the groups that arrive early wait in memory.
+pub struct InOrderFile {
+    state: Mutex<InOrder>,
+}
+
+struct InOrder {
+    file: ParquetFile,
+    /// The number of the next group to append.
+    next: usize,
+    waiting: BTreeMap<usize, EncodedRowGroup>,
+}
+
+impl InOrderFile {
+    pub fn new(file: ParquetFile) -> InOrderFile {
+        InOrderFile {
+            state: Mutex::new(InOrder {
+                file,
+                next: 0,
+                waiting: BTreeMap::new(),
+            }),
+        }
+    }
+
+    /// Adds row group `number`, then appends every group now in order.
+    pub fn push(&self, number: usize, group: EncodedRowGroup) -> Result<(), OutputError> {
+        // A panic elsewhere while appending cannot leave the state half
+        // updated in a way that matters: the run fails and the file is removed.
+        let mut s = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        s.waiting.insert(number, group);
+        loop {
+            let next = s.next;
+            let Some(g) = s.waiting.remove(&next) else {
+                return Ok(());
+            };
+            s.file.append(g)?;
+            s.next += 1;
+        }
+    }
+
+    /// Writes the footer and syncs the file once every group up to the
+    /// highest number pushed is appended.
+    pub fn finish(self) -> Result<(), OutputError> {
+        let s = self
+            .state
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        if !s.waiting.is_empty() {
+            return Err(OutputError::MissingRowGroup {
+                path: s.file.path.clone(),
+                missing: s.next,
+            });
+        }
+        s.file.close()
     }
 }
 
@@ -330,6 +412,66 @@ mod tests {
                 .map(|b| b.unwrap().num_rows())
                 .sum::<usize>(),
             0
+        );
+    }
+
+    fn numbered(encoder: &RowGroupEncoder, schema: &SchemaRef, k: usize) -> EncodedRowGroup {
+        let n = Int64Array::from_iter_values((0..3).map(|i| (k * 3 + i) as i64));
+        let batch = RecordBatch::try_new(Arc::clone(schema), vec![Arc::new(n)]).unwrap();
+        encoder.encode(k, &batch).unwrap()
+    }
+
+    /// Row groups pushed out of order from several threads are appended in
+    /// number order.
+    #[test]
+    fn in_order_file_appends_by_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("o.parquet");
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let (file, encoder) = ParquetFile::create(&path, Arc::clone(&schema), &[]).unwrap();
+        let file = InOrderFile::new(file);
+        let order = [5, 1, 0, 7, 3, 2, 6, 4];
+        std::thread::scope(|s| {
+            for part in order.chunks(2) {
+                let (file, encoder, schema) = (&file, &encoder, &schema);
+                s.spawn(move || {
+                    for &k in part {
+                        file.push(k, numbered(encoder, schema, k)).unwrap();
+                    }
+                });
+            }
+        });
+        file.finish().unwrap();
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(fs::File::open(&path).unwrap()).unwrap();
+        assert_eq!(reader.metadata().num_row_groups(), 8);
+        let values: Vec<i64> = reader
+            .build()
+            .unwrap()
+            .flat_map(|b| {
+                let b = b.unwrap();
+                b.column(0).as_primitive::<Int64Type>().values().to_vec()
+            })
+            .collect();
+        assert_eq!(values, (0..24).collect::<Vec<i64>>());
+    }
+
+    /// A gap in the numbers is an error at `finish`, not a silently short file.
+    #[test]
+    fn in_order_file_refuses_a_missing_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("m.parquet");
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let (file, encoder) = ParquetFile::create(&path, Arc::clone(&schema), &[]).unwrap();
+        let file = InOrderFile::new(file);
+        file.push(0, numbered(&encoder, &schema, 0)).unwrap();
+        file.push(2, numbered(&encoder, &schema, 2)).unwrap();
+        let err = file.finish().unwrap_err();
+        assert!(
+            matches!(err, OutputError::MissingRowGroup { missing: 1, .. }),
+            "{err}"
         );
     }
 }
