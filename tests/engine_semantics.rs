@@ -618,3 +618,105 @@ fn block_by_block_evaluation_equals_the_whole() {
         assert_eq!(counts.rows(&plan, &pop), summary);
     }
 }
+
+/// `caregap score`'s files (with `--status`) written block by block (many small blocks, three
+/// threads, so that blocks finish out of order and feature row groups span
+/// several blocks) hold exactly the whole evaluation's rows, in order.
+#[test]
+fn streamed_files_hold_the_whole_evaluation_in_order() {
+    use arrow::array::{Array, AsArray};
+    use arrow::datatypes::{Float64Type, Int64Type};
+    use caregap::eval::evaluate_blocks;
+    use caregap::output::tables::{FEATURE_GROUP_BLOCKS, FeaturesWriter, FiringsWriter};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+    let mut rng = Rng(13);
+    let mut lib = random_library(&mut rng);
+    lib.features = vec![feature("n_events", agg(Count, 0, None))];
+    let as_of = random_as_of(&mut rng);
+    let pop = random_population(&mut rng, as_of, 3000);
+    let plan = plan::compile(&lib);
+    let opts = EvalOptions {
+        evidence: EvidenceMode::InPopulation,
+        ..EvalOptions::default()
+    };
+    let whole = evaluate(&plan, &pop, as_of, &opts).unwrap();
+    assert!(whole.firings.len() > 100, "{} rows", whole.firings.len());
+    let dir = tempfile::tempdir().unwrap();
+    let (firings_path, features_path) =
+        (dir.path().join("f.parquet"), dir.path().join("x.parquet"));
+    let firings = FiringsWriter::create(&firings_path, &plan, &pop).unwrap();
+    let features = FeaturesWriter::create(&features_path, &plan, &pop).unwrap();
+    let (_, blocks) = rayon::ThreadPoolBuilder::new()
+        .num_threads(3)
+        .build()
+        .unwrap()
+        .install(|| {
+            evaluate_blocks(&plan, &pop, as_of, &opts, 128, &|mut b| {
+                features.write(&b).unwrap();
+                firings.write(&mut b).unwrap().rows
+            })
+            .unwrap()
+        });
+    assert!(
+        blocks.len() > 2 * FEATURE_GROUP_BLOCKS,
+        "{} blocks",
+        blocks.len()
+    );
+    assert_eq!(blocks.iter().sum::<usize>(), whole.firings.len());
+    firings.finish().unwrap();
+    features.finish().unwrap();
+
+    let read = |path: &std::path::Path| {
+        let reader =
+            ParquetRecordBatchReaderBuilder::try_new(std::fs::File::open(path).unwrap()).unwrap();
+        let groups = reader.metadata().num_row_groups();
+        let batches: Vec<_> = reader.build().unwrap().map(|b| b.unwrap()).collect();
+        (
+            groups,
+            arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap(),
+        )
+    };
+    let ids = |b: &arrow::array::RecordBatch| -> Vec<i64> {
+        b.column_by_name("patient_id")
+            .unwrap()
+            .as_primitive::<Int64Type>()
+            .values()
+            .to_vec()
+    };
+    let pid = |p: u32| match &pop.patients.ids {
+        caregap::data::PatientIds::Int(v) => v[p as usize],
+        caregap::data::PatientIds::Str(_) => unreachable!("random populations have integer ids"),
+    };
+
+    let (groups, x) = read(&features_path);
+    assert_eq!(groups, blocks.len().div_ceil(FEATURE_GROUP_BLOCKS));
+    assert_eq!(
+        ids(&x),
+        whole.alive.iter().map(|&p| pid(p)).collect::<Vec<_>>()
+    );
+    let n = x
+        .column_by_name("n_events")
+        .unwrap()
+        .as_primitive::<Float64Type>();
+    let FeatureValues::Num(expected) = &whole.features[0].values else {
+        panic!("count is numeric")
+    };
+    assert_eq!(n.null_count(), 0);
+    assert_eq!(n.values().to_vec(), *expected);
+
+    let (groups, f) = read(&firings_path);
+    assert_eq!(groups, blocks.iter().filter(|&&rows| rows > 0).count());
+    assert_eq!(
+        ids(&f),
+        whole
+            .firings
+            .iter()
+            .map(|w| pid(w.patient))
+            .collect::<Vec<_>>()
+    );
+    let evidence = f.column_by_name("evidence").unwrap().as_string::<i32>();
+    for (k, w) in whole.firings.iter().enumerate() {
+        assert_eq!(evidence.value(k), whole.evidence(w));
+    }
+}

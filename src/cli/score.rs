@@ -166,7 +166,9 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
     let (open, firings_rows) = (rows.open, rows.rows);
     let (n_patients, n_events) = (pop.patients.len(), pop.events.len());
     let firings = firings.into_file();
-    let features = features.map(tables::FeaturesWriter::into_file);
+    let features = features
+        .map(tables::FeaturesWriter::into_file)
+        .transpose()?;
     // The events (most of the memory) are not needed any more: their pages
     // are given back on another thread while the files are closed.
     let events = std::mem::take(&mut dataset.population.events);

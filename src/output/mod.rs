@@ -301,6 +301,32 @@ impl RowGroupEncoder {
         self.encode_columns(index, batch.columns(), batch.num_rows())
     }
 
+    /// Encodes `batches` (the file's schema), one after another, as the
+    /// file's row group number `index`.
+    pub fn encode_batches(
+        &self,
+        index: usize,
+        batches: &[RecordBatch],
+    ) -> Result<EncodedRowGroup, OutputError> {
+        let perr = parquet_error(&self.path);
+        let mut writers = self.factory.create_column_writers(index).map_err(&perr)?;
+        for batch in batches {
+            let mut next = 0;
+            for (field, array) in self.schema.fields().iter().zip(batch.columns()) {
+                for leaf in compute_leaves(field, array).map_err(&perr)? {
+                    writers[next].write(&leaf).map_err(&perr)?;
+                    next += 1;
+                }
+            }
+        }
+        let chunks = writers
+            .into_iter()
+            .map(|w| w.close().map_err(&perr))
+            .collect::<Result<_, _>>()?;
+        let rows = batches.iter().map(RecordBatch::num_rows).sum();
+        Ok(EncodedRowGroup { rows, chunks })
+    }
+
     /// [`RowGroupEncoder::encode`] of `rows` rows given as columns, in the
     /// file's schema order. A column may also be a dictionary array of the
     /// schema's type (the Parquet writer looks every value up; the file is

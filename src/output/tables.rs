@@ -24,9 +24,10 @@
 //! `features.parquet`: `patient_id`, `clinic_id`, then one Float64 or Boolean
 //! column per feature (null stays null); alive people only.
 
+use std::collections::BTreeMap;
 use std::ops::Range;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use arrow::array::{
     ArrayRef, BooleanArray, DictionaryArray, Float64Array, Int32Array, Int64Array, RecordBatch,
@@ -406,13 +407,29 @@ pub fn write_features(path: &Path, pop: &Population, eval: &Evaluation) -> Resul
     })
 }
 
+/// Consecutive blocks per row group of `features.parquet`: its rows are short
+/// (a few dozen numbers), so one block's would make a small row group, and
+/// every column chunk costs the Parquet writer a codec of its own.
+pub const FEATURE_GROUP_BLOCKS: usize = 4;
+
 /// `features.parquet` written block by block while the population is
-/// evaluated, like [`FiringsWriter`]: one row group per block.
+/// evaluated, like [`FiringsWriter`], but one row group per
+/// [`FEATURE_GROUP_BLOCKS`] consecutive blocks: a block's rows wait (as Arrow
+/// arrays) until the other blocks of their row group are written, then the
+/// thread that completes the group encodes it.
 pub struct FeaturesWriter<'a> {
     plan: &'a Plan,
     pop: &'a Population,
+    groups: FeatureGroups,
+}
+
+/// The row groups of `features.parquet` being put together (see
+/// [`FeaturesWriter::into_file`]).
+struct FeatureGroups {
     file: InOrderFile,
     encoder: RowGroupEncoder,
+    /// Blocks' rows waiting for the rest of their row group, by block number.
+    waiting: Mutex<BTreeMap<usize, RecordBatch>>,
 }
 
 impl<'a> FeaturesWriter<'a> {
@@ -427,8 +444,11 @@ impl<'a> FeaturesWriter<'a> {
         Ok(FeaturesWriter {
             plan,
             pop,
-            file: InOrderFile::new(file),
-            encoder,
+            groups: FeatureGroups {
+                file: InOrderFile::new(file),
+                encoder,
+                waiting: Mutex::new(BTreeMap::new()),
+            },
         })
     }
 
@@ -446,23 +466,59 @@ impl<'a> FeaturesWriter<'a> {
         features_batch_of(pop, people, columns, 0..people.len())
     }
 
-    /// Encodes one block's rows and appends them in block order (called from
-    /// worker threads).
+    /// Takes one block's rows; encodes and appends their row group once all
+    /// its blocks are in (called from worker threads).
     pub fn write(&self, block: &Block<'_>) -> Result<(), OutputError> {
         let batch = Self::batch(self.plan, self.pop, block.people, block.features)?;
-        let group = self.encoder.encode(block.index, &batch)?;
-        self.file.push(block.index, group)
+        let group = block.index / FEATURE_GROUP_BLOCKS;
+        let blocks = group * FEATURE_GROUP_BLOCKS..(group + 1) * FEATURE_GROUP_BLOCKS;
+        let complete: Vec<RecordBatch> = {
+            let mut waiting = self
+                .groups
+                .waiting
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            waiting.insert(block.index, batch);
+            if !blocks.clone().all(|k| waiting.contains_key(&k)) {
+                return Ok(());
+            }
+            blocks.filter_map(|k| waiting.remove(&k)).collect()
+        };
+        self.groups.encode(group, &complete)
     }
 
     /// Closes the file once every block is written.
     pub fn finish(self) -> Result<(), OutputError> {
-        self.file.finish()
+        self.into_file()?.finish()
     }
 
-    /// The file, to be closed ([`InOrderFile::finish`]) once every block is
-    /// written and the population is no longer needed.
-    pub fn into_file(self) -> InOrderFile {
-        self.file
+    /// Encodes the last row group (its blocks are fewer than
+    /// [`FEATURE_GROUP_BLOCKS`]) and returns the file, to be closed
+    /// ([`InOrderFile::finish`]) once the population is no longer needed.
+    pub fn into_file(self) -> Result<InOrderFile, OutputError> {
+        let groups = self.groups;
+        let waiting = groups
+            .waiting
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner);
+        let mut rest: BTreeMap<usize, Vec<RecordBatch>> = BTreeMap::new();
+        for (k, batch) in waiting {
+            rest.entry(k / FEATURE_GROUP_BLOCKS)
+                .or_default()
+                .push(batch);
+        }
+        for (group, batches) in rest {
+            let encoded = groups.encoder.encode_batches(group, &batches)?;
+            groups.file.push(group, encoded)?;
+        }
+        Ok(groups.file)
+    }
+}
+
+impl FeatureGroups {
+    fn encode(&self, group: usize, batches: &[RecordBatch]) -> Result<(), OutputError> {
+        let encoded = self.encoder.encode_batches(group, batches)?;
+        self.file.push(group, encoded)
     }
 }
 
