@@ -524,6 +524,25 @@ fn as_of_after_load_date_is_refused() {
     assert!(err.to_string().contains("2025-01-02"), "{err}");
 }
 
+/// A random library (changed by `edit`) and population of `n` people from
+/// `seed`, evaluated with the evidence of every person in a population.
+fn random_case(
+    seed: u64,
+    n: usize,
+    edit: impl FnOnce(&mut Library),
+) -> (plan::Plan, Population, Day, EvalOptions<'static>) {
+    let mut rng = Rng(seed);
+    let mut lib = random_library(&mut rng);
+    edit(&mut lib);
+    let as_of = random_as_of(&mut rng);
+    let pop = random_population(&mut rng, as_of, n);
+    let opts = EvalOptions {
+        evidence: EvidenceMode::InPopulation,
+        ..EvalOptions::default()
+    };
+    (plan::compile(&lib), pop, as_of, opts)
+}
+
 /// `evaluate_blocks` (what `caregap score` runs) hands over exactly what
 /// `evaluate` keeps: the same statuses, features, firings and evidence texts,
 /// block by block in population order, and the same summary; for block sizes
@@ -531,15 +550,7 @@ fn as_of_after_load_date_is_refused() {
 #[test]
 fn block_by_block_evaluation_equals_the_whole() {
     use caregap::eval::{SummaryCounts, evaluate_blocks, summarize};
-    let mut rng = Rng(7);
-    let lib = random_library(&mut rng);
-    let as_of = random_as_of(&mut rng);
-    let pop = random_population(&mut rng, as_of, 2000);
-    let plan = plan::compile(&lib);
-    let opts = EvalOptions {
-        evidence: EvidenceMode::InPopulation,
-        ..EvalOptions::default()
-    };
+    let (plan, pop, as_of, opts) = random_case(7, 2000, |_| ());
     let whole = evaluate(&plan, &pop, as_of, &opts).unwrap();
     assert!(!whole.firings.is_empty());
     let summary = summarize(&plan, &pop, &whole);
@@ -630,16 +641,9 @@ fn streamed_files_hold_the_whole_evaluation_in_order() {
     use caregap::output::tables::{FEATURE_GROUP_BLOCKS, FeaturesWriter, FiringsWriter};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-    let mut rng = Rng(13);
-    let mut lib = random_library(&mut rng);
-    lib.features = vec![feature("n_events", agg(Count, 0, None))];
-    let as_of = random_as_of(&mut rng);
-    let pop = random_population(&mut rng, as_of, 3000);
-    let plan = plan::compile(&lib);
-    let opts = EvalOptions {
-        evidence: EvidenceMode::InPopulation,
-        ..EvalOptions::default()
-    };
+    let (plan, pop, as_of, opts) = random_case(13, 3000, |lib| {
+        lib.features = vec![feature("n_events", agg(Count, 0, None))];
+    });
     let whole = evaluate(&plan, &pop, as_of, &opts).unwrap();
     assert!(whole.firings.len() > 100, "{} rows", whole.firings.len());
     let dir = tempfile::tempdir().unwrap();

@@ -308,23 +308,8 @@ impl RowGroupEncoder {
         index: usize,
         batches: &[RecordBatch],
     ) -> Result<EncodedRowGroup, OutputError> {
-        let perr = parquet_error(&self.path);
-        let mut writers = self.factory.create_column_writers(index).map_err(&perr)?;
-        for batch in batches {
-            let mut next = 0;
-            for (field, array) in self.schema.fields().iter().zip(batch.columns()) {
-                for leaf in compute_leaves(field, array).map_err(&perr)? {
-                    writers[next].write(&leaf).map_err(&perr)?;
-                    next += 1;
-                }
-            }
-        }
-        let chunks = writers
-            .into_iter()
-            .map(|w| w.close().map_err(&perr))
-            .collect::<Result<_, _>>()?;
         let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        Ok(EncodedRowGroup { rows, chunks })
+        self.encode_parts(index, batches.iter().map(RecordBatch::columns), rows)
     }
 
     /// [`RowGroupEncoder::encode`] of `rows` rows given as columns, in the
@@ -337,13 +322,26 @@ impl RowGroupEncoder {
         columns: &[ArrayRef],
         rows: usize,
     ) -> Result<EncodedRowGroup, OutputError> {
+        self.encode_parts(index, std::iter::once(columns), rows)
+    }
+
+    /// One row group of `rows` rows from `parts`, each a set of columns in
+    /// the file's schema order, written one after another.
+    fn encode_parts<'c>(
+        &self,
+        index: usize,
+        parts: impl Iterator<Item = &'c [ArrayRef]>,
+        rows: usize,
+    ) -> Result<EncodedRowGroup, OutputError> {
         let perr = parquet_error(&self.path);
         let mut writers = self.factory.create_column_writers(index).map_err(&perr)?;
-        let mut next = 0;
-        for (field, array) in self.schema.fields().iter().zip(columns) {
-            for leaf in compute_leaves(field, array).map_err(&perr)? {
-                writers[next].write(&leaf).map_err(&perr)?;
-                next += 1;
+        for columns in parts {
+            let mut next = 0;
+            for (field, array) in self.schema.fields().iter().zip(columns) {
+                for leaf in compute_leaves(field, array).map_err(&perr)? {
+                    writers[next].write(&leaf).map_err(&perr)?;
+                    next += 1;
+                }
             }
         }
         let chunks = writers
