@@ -79,6 +79,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use crate::data::{Day, Population};
+use crate::lang::ir::AggFunc;
 use crate::plan::{AggId, FeatureType, Op, Plan};
 
 pub use evidence::render_aggregate;
@@ -674,12 +675,35 @@ struct Context<'a> {
     clinic_ids: Vec<f64>,
     /// Per aggregate, its node.
     agg_node: Vec<usize>,
+    /// Per aggregate, where the scan's state goes (see [`AggOut`]).
+    agg_out: Vec<AggOut>,
+    /// The aggregates derived from others, `agg_out[a].derived` of them.
+    derived_out: Vec<DerivedOut>,
     /// Per aggregate, its text (`last(lab.sbp, 12mo)`), for evidence.
     agg_text: Vec<String>,
     /// Per criterion, the length its evidence text usually stays within:
     /// each item's aggregate text plus ` = `, a value of up to 12 characters
     /// and ` (latest YYYY-MM-DD)`, plus separators.
     text_len: Vec<usize>,
+}
+
+/// Where a scanned aggregate's value goes in a chunk's buffers: slot `i`
+/// of its column is `cell + i` of the values and validity, `day + i` of the
+/// evidence dates; and which aggregates are derived from it.
+struct AggOut {
+    func: AggFunc,
+    cell: usize,
+    day: usize,
+    derived: (u32, u32),
+}
+
+/// [`AggOut`] of an aggregate derived from a wider one (see
+/// [`scan::Derived`]).
+struct DerivedOut {
+    bound: i64,
+    func: AggFunc,
+    cell: usize,
+    day: usize,
 }
 
 struct Scratch {
@@ -772,12 +796,33 @@ impl<'a> Context<'a> {
                 agg_node[*a as usize] = k;
             }
         }
+        let tables = scan::ScanTables::new(plan, pop, as_of);
+        let mut derived_out = Vec::new();
+        let agg_out = (0..plan.aggregates.len())
+            .map(|a| {
+                let start = derived_out.len() as u32;
+                derived_out.extend(tables.derived(a as AggId).iter().map(|d| DerivedOut {
+                    bound: d.bound,
+                    func: tables.func(d.agg),
+                    cell: agg_node[d.agg as usize] * CHUNK,
+                    day: d.agg as usize * CHUNK,
+                }));
+                AggOut {
+                    func: tables.func(a as AggId),
+                    cell: agg_node[a] * CHUNK,
+                    day: a * CHUNK,
+                    derived: (start, derived_out.len() as u32),
+                }
+            })
+            .collect();
         let mut ctx = Context {
             plan,
             pop,
             as_of,
             opts,
-            tables: scan::ScanTables::new(plan, pop, as_of),
+            tables,
+            agg_out,
+            derived_out,
             sex_ids,
             clinic_ids,
             agg_node,
@@ -844,25 +889,27 @@ impl<'a> Context<'a> {
             for &a in &s.scan.touched {
                 let a = a as usize;
                 let acc = &s.scan.acc[a];
-                let (x, valid) = scan::finish(self.tables.func(a as AggId), acc, self.as_of);
-                let cell = self.agg_node[a] * CHUNK + i;
-                s.v[cell] = x;
-                s.ok[cell] = valid;
+                let o = &self.agg_out[a];
+                let (x, valid) = scan::finish(o.func, acc, self.as_of);
+                s.v[o.cell + i] = x;
+                s.ok[o.cell + i] = valid;
                 if evidence && acc.n > 0 {
-                    s.agg_day[a * CHUNK + i] = (s.chunk, acc.day);
+                    s.agg_day[o.day + i] = (s.chunk, acc.day);
                 }
                 // Narrower windows hold the same state when its event is
                 // inside them, and stay empty otherwise.
-                for d in self.tables.derived(a as AggId) {
-                    if acc.n == 0 || acc.day as i64 <= d.bound {
+                if acc.n == 0 {
+                    continue;
+                }
+                for d in &self.derived_out[o.derived.0 as usize..o.derived.1 as usize] {
+                    if acc.day as i64 <= d.bound {
                         continue;
                     }
-                    let (x, valid) = scan::finish(self.tables.func(d.agg), acc, self.as_of);
-                    let cell = self.agg_node[d.agg as usize] * CHUNK + i;
-                    s.v[cell] = x;
-                    s.ok[cell] = valid;
+                    let (x, valid) = scan::finish(d.func, acc, self.as_of);
+                    s.v[d.cell + i] = x;
+                    s.ok[d.cell + i] = valid;
                     if evidence {
-                        s.agg_day[d.agg as usize * CHUNK + i] = (s.chunk, acc.day);
+                        s.agg_day[d.day + i] = (s.chunk, acc.day);
                     }
                 }
             }
