@@ -81,7 +81,7 @@ impl SummaryCounts {
                 // with the same clinic and status do not wait for each
                 // other's increment.
                 let mut lanes = vec![[0u64; 4]; 4 * (n_codes + 1)];
-                for (b, (block, codes)) in status.chunks(16).zip(code.chunks(16)).enumerate() {
+                for (block, codes) in status.chunks(16).zip(code.chunks(16)) {
                     // Most people are outside most criteria's populations:
                     // runs of 16 of them are skipped (`fold`, not `any`: no
                     // early exit, so the test vectorises).
@@ -90,7 +90,7 @@ impl SummaryCounts {
                         continue;
                     }
                     for (j, (&st, &k)) in block.iter().zip(codes).enumerate() {
-                        lanes[k as usize * 4 + ((b * 16 + j) & 3)][st as usize] += 1;
+                        lanes[k as usize * 4 + (j & 3)][st as usize] += 1;
                     }
                 }
                 lanes

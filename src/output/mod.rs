@@ -439,6 +439,15 @@ mod tests {
         );
     }
 
+    /// An [`InOrderFile`] at `path` with one Int64 column `n`.
+    fn in_order_file(path: &Path) -> (SchemaRef, RowGroupEncoder, InOrderFile) {
+        let schema: SchemaRef =
+            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
+        let (file, encoder) = ParquetFile::create(path, Arc::clone(&schema), &[]).unwrap();
+        (schema, encoder, InOrderFile::new(file))
+    }
+
+    /// Row group `k` of an [`in_order_file`]: `n` = `3k, 3k + 1, 3k + 2`.
     fn numbered(encoder: &RowGroupEncoder, schema: &SchemaRef, k: usize) -> EncodedRowGroup {
         let n = Int64Array::from_iter_values((0..3).map(|i| (k * 3 + i) as i64));
         let batch = RecordBatch::try_new(Arc::clone(schema), vec![Arc::new(n)]).unwrap();
@@ -451,10 +460,7 @@ mod tests {
     fn in_order_file_appends_by_number() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("o.parquet");
-        let schema: SchemaRef =
-            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
-        let (file, encoder) = ParquetFile::create(&path, Arc::clone(&schema), &[]).unwrap();
-        let file = InOrderFile::new(file);
+        let (schema, encoder, file) = in_order_file(&path);
         let order = [5, 1, 0, 7, 3, 2, 6, 4];
         std::thread::scope(|s| {
             for part in order.chunks(2) {
@@ -485,11 +491,7 @@ mod tests {
     #[test]
     fn in_order_file_refuses_a_missing_group() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.parquet");
-        let schema: SchemaRef =
-            Arc::new(Schema::new(vec![Field::new("n", DataType::Int64, false)]));
-        let (file, encoder) = ParquetFile::create(&path, Arc::clone(&schema), &[]).unwrap();
-        let file = InOrderFile::new(file);
+        let (schema, encoder, file) = in_order_file(&dir.path().join("m.parquet"));
         file.push(0, numbered(&encoder, &schema, 0)).unwrap();
         file.push(2, numbered(&encoder, &schema, 2)).unwrap();
         let err = file.finish().unwrap_err();
