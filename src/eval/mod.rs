@@ -352,8 +352,8 @@ pub struct Block<'a> {
     /// The evidence rows by patient, then criterion (see [`EvidenceMode`]).
     pub firings: &'a [Firing],
     /// The evidence texts of `firings`, back to back in firing order (read
-    /// one with [`Block::evidence`]). The buffer is reused for the next
-    /// block of the same work split: a callback may take it (e.g. to hand
+    /// one with [`Block::evidence`]). The buffer is reused for the same
+    /// thread's next block: a callback may take it (e.g. to hand
     /// its bytes to Arrow without a copy) and put back a buffer to reuse;
     /// it is cleared before the next block.
     pub evidence_text: &'a mut String,
@@ -394,7 +394,7 @@ pub const MAX_BLOCK_TEXT: usize = i32::MAX as usize;
 /// [`evaluate`] block by block, keeping nothing: the alive people are cut
 /// into blocks of `block_people` (rounded up to a multiple of [`CHUNK`];
 /// fewer when the block's evidence could pass [`MAX_BLOCK_TEXT`], and
-/// smaller and smaller towards the end, see [`block_ranges`]), and
+/// smaller and smaller towards the end, see `block_ranges`), and
 /// `on_block` is called (from a worker thread) with each block's statuses,
 /// features and evidence rows right after the block is evaluated; they are
 /// dropped when it returns. Every thread of the pool takes the next block in

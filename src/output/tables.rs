@@ -22,7 +22,8 @@
 //! `closed` Int64, `rate` Float64 (null when `in_population - excluded` is 0).
 //!
 //! `features.parquet`: `patient_id`, `clinic_id`, then one Float64 or Boolean
-//! column per feature (null stays null); alive people only.
+//! column per feature (null stays null); alive people only, one row group per
+//! [`FEATURE_GROUP_BLOCKS`] blocks ([`FeaturesWriter`]).
 
 use std::collections::BTreeMap;
 use std::ops::Range;
@@ -247,9 +248,10 @@ fn firings_styles(pop: &Population) -> Vec<(&'static str, ColumnStyle)> {
     styles
 }
 
-/// Alive people per block of `caregap score`: one row group of
-/// `firings.parquet` ([`FiringsWriter`], about 80,000 rows with the shipped
-/// library) and of `features.parquet` ([`FeaturesWriter`]) per block.
+/// Alive people per block of `caregap score` (the last blocks are smaller):
+/// one row group of `firings.parquet` per block ([`FiringsWriter`], about
+/// 80,000 rows with the shipped library), one of `features.parquet` per
+/// [`FEATURE_GROUP_BLOCKS`] blocks ([`FeaturesWriter`]).
 pub const BLOCK_PEOPLE: usize = 16_384;
 
 /// `firings.parquet` written while the population is evaluated: call
@@ -496,11 +498,13 @@ impl<'a> FeaturesWriter<'a> {
     /// [`FEATURE_GROUP_BLOCKS`]) and returns the file, to be closed
     /// ([`InOrderFile::finish`]) once the population is no longer needed.
     pub fn into_file(self) -> Result<InOrderFile, OutputError> {
-        let groups = self.groups;
-        let waiting = groups
-            .waiting
-            .into_inner()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut groups = self.groups;
+        let waiting = std::mem::take(
+            groups
+                .waiting
+                .get_mut()
+                .unwrap_or_else(PoisonError::into_inner),
+        );
         let mut rest: BTreeMap<usize, Vec<RecordBatch>> = BTreeMap::new();
         for (k, batch) in waiting {
             rest.entry(k / FEATURE_GROUP_BLOCKS)
@@ -508,8 +512,7 @@ impl<'a> FeaturesWriter<'a> {
                 .push(batch);
         }
         for (group, batches) in rest {
-            let encoded = groups.encoder.encode_batches(group, &batches)?;
-            groups.file.push(group, encoded)?;
+            groups.encode(group, &batches)?;
         }
         Ok(groups.file)
     }
