@@ -642,23 +642,23 @@ fn status_code(p: u8, e: u8, g: u8) -> Status {
 }
 
 /// Writes each slot's status from the `population`, `exclude` and `gap`
-/// columns (value, validity). Compiled for the x86-64 baseline and for AVX2,
+/// columns (truth value, validity). Compiled for the x86-64 baseline and for AVX2,
 /// chosen at run time (see `program::run`).
 #[multiversion::multiversion(targets("x86_64+avx2"))]
 fn write_statuses(
     out: &mut [Status],
-    (pv, po): (&[f64], &[bool]),
-    (ev, eo): (&[f64], &[bool]),
-    (gv, go): (&[f64], &[bool]),
+    (pt, po): (&[u8], &[bool]),
+    (et, eo): (&[u8], &[bool]),
+    (gt, go): (&[u8], &[bool]),
 ) {
     // Re-sliced to one length so that the loop has no bounds checks.
     let n = out.len();
-    let (pv, po, ev, eo, gv, go) = (&pv[..n], &po[..n], &ev[..n], &eo[..n], &gv[..n], &go[..n]);
+    let (pt, po, et, eo, gt, go) = (&pt[..n], &po[..n], &et[..n], &eo[..n], &gt[..n], &go[..n]);
     for i in 0..n {
         out[i] = status_code(
-            po[i] as u8 & (pv[i] != 0.0) as u8,
-            eo[i] as u8 & (ev[i] != 0.0) as u8,
-            go[i] as u8 & (gv[i] != 0.0) as u8,
+            po[i] as u8 & pt[i],
+            eo[i] as u8 & et[i],
+            go[i] as u8 & gt[i],
         );
     }
 }
@@ -675,6 +675,8 @@ struct Context<'a> {
     clinic_ids: Vec<f64>,
     /// Per aggregate, its node.
     agg_node: Vec<usize>,
+    /// Per node, which buffer holds its values ([`program::node_reprs`]).
+    reprs: Vec<program::Repr>,
     /// Per aggregate, where the scan's state goes (see [`AggOut`]).
     agg_out: Vec<AggOut>,
     /// The aggregates derived from others, `agg_out[a].derived` of them.
@@ -707,7 +709,9 @@ struct DerivedOut {
 }
 
 struct Scratch {
+    /// The program's columns (see [`program`]): numbers, truth values, validity.
     v: Vec<f64>,
+    t: Vec<u8>,
     ok: Vec<bool>,
     /// Per aggregate × slot: `(chunk stamp, evidence date)`, written only
     /// for aggregates with an event; a stamp other than `chunk` means no event
@@ -719,7 +723,7 @@ struct Scratch {
     sex: Vec<f64>,
     clinic: Vec<f64>,
     /// A false column (the `exclude` of criteria without one).
-    zeros: Vec<f64>,
+    zeros: Vec<u8>,
     falses: Vec<bool>,
     scan: scan::ScanScratch,
     items: ItemCache,
@@ -752,13 +756,14 @@ impl Scratch {
         let cells = plan.nodes.len() * CHUNK;
         Scratch {
             v: vec![0.0; cells],
+            t: vec![0; cells],
             ok: vec![false; cells],
             agg_day: vec![(0, 0); plan.aggregates.len() * CHUNK],
             chunk: 0,
             age: vec![0.0; CHUNK],
             sex: vec![0.0; CHUNK],
             clinic: vec![0.0; CHUNK],
-            zeros: vec![0.0; CHUNK],
+            zeros: vec![0; CHUNK],
             falses: vec![false; CHUNK],
             scan: scan::ScanScratch::new(plan.aggregates.len()),
             items: ItemCache {
@@ -826,6 +831,7 @@ impl<'a> Context<'a> {
             sex_ids,
             clinic_ids,
             agg_node,
+            reprs: program::node_reprs(plan),
             agg_text: (0..plan.aggregates.len() as u32)
                 .map(|a| plan.aggregate_text(a))
                 .collect(),
@@ -874,6 +880,7 @@ impl<'a> Context<'a> {
             let (x, valid) = scan::empty(self.tables.func(a as AggId));
             let base = node * CHUNK;
             s.v[base..base + n].fill(x);
+            s.t[base..base + n].fill((x != 0.0) as u8);
             s.ok[base..base + n].fill(valid);
         }
         let evidence = self.opts.evidence != EvidenceMode::None;
@@ -892,6 +899,7 @@ impl<'a> Context<'a> {
                 let o = &self.agg_out[a];
                 let (x, valid) = scan::finish(o.func, acc, self.as_of);
                 s.v[o.cell + i] = x;
+                s.t[o.cell + i] = (x != 0.0) as u8;
                 s.ok[o.cell + i] = valid;
                 if evidence && acc.n > 0 {
                     s.agg_day[o.day + i] = (s.chunk, acc.day);
@@ -907,6 +915,7 @@ impl<'a> Context<'a> {
                     }
                     let (x, valid) = scan::finish(d.func, acc, self.as_of);
                     s.v[d.cell + i] = x;
+                    s.t[d.cell + i] = (x != 0.0) as u8;
                     s.ok[d.cell + i] = valid;
                     if evidence {
                         s.agg_day[d.day + i] = (s.chunk, acc.day);
@@ -920,35 +929,41 @@ impl<'a> Context<'a> {
             sex: &s.sex[..n],
             clinic: &s.clinic[..n],
         };
-        program::run(plan, CHUNK, n, &mut s.v, &mut s.ok, &inputs);
+        let cols = program::Columns {
+            v: &mut s.v,
+            t: &mut s.t,
+            ok: &mut s.ok,
+        };
+        program::run(plan, &self.reprs, CHUNK, n, cols, &inputs);
         // 4. Statuses, branch-free: `population IS TRUE`, then `exclude IS
         //    TRUE`, then `gap IS TRUE` decide (see `status_code`).
-        let col = |node: u32| {
-            let base = node as usize * CHUNK;
-            (&s.v[base..base + n], &s.ok[base..base + n])
-        };
+        let cells = |node: u32| node as usize * CHUNK..node as usize * CHUNK + n;
+        let num = |node: u32| (&s.v[cells(node)], &s.ok[cells(node)]);
+        let truth = |node: u32| (&s.t[cells(node)], &s.ok[cells(node)]);
         for (c, out) in plan.criteria.iter().zip(&mut out.status) {
-            let ((pv, po), (gv, go)) = (col(c.population), col(c.gap));
-            let (ev, eo) = match c.exclude {
-                Some(e) => col(e),
+            let (p, g) = (truth(c.population), truth(c.gap));
+            let e = match c.exclude {
+                Some(e) => truth(e),
                 None => (&s.zeros[..n], &s.falses[..n]),
             };
-            write_statuses(&mut out[off..off + n], (pv, po), (ev, eo), (gv, go));
+            write_statuses(&mut out[off..off + n], p, e, g);
         }
         // 5. Features: a null numeric slot holds 0.0, a boolean one false.
         for (f, part) in plan.features.iter().zip(&mut out.features) {
-            let (v, ok) = col(f.root);
             let valid = &mut part.valid[off..off + n];
-            valid.copy_from_slice(ok);
             match &mut part.values {
                 FeaturePartValues::Num(dst) => {
+                    let (v, ok) = num(f.root);
+                    valid.copy_from_slice(ok);
                     for ((d, &x), &ok) in dst[off..off + n].iter_mut().zip(v).zip(ok) {
                         *d = if ok { x } else { 0.0 };
                     }
                 }
                 FeaturePartValues::Bool(dst) => {
-                    for ((d, &x), &ok) in dst[off..off + n].iter_mut().zip(v).zip(ok) {
-                        *d = ok && x != 0.0;
+                    let (t, ok) = truth(f.root);
+                    valid.copy_from_slice(ok);
+                    for ((d, &x), &ok) in dst[off..off + n].iter_mut().zip(t).zip(ok) {
+                        *d = ok & (x != 0);
                     }
                 }
             }
