@@ -102,25 +102,21 @@ fn main() {
         let firings_path = out.path().join("firings.parquet");
         let features_path = out.path().join("features.parquet");
         let (scored, scored_cpu) = timed(&mut || {
-            let firings = tables::FiringsWriter::create(&firings_path, &plan, pop)
+            let sink = tables::ScoreSink::create(out.path(), &plan, pop)
                 .expect("the temporary folder is writable");
-            let features = tables::FeaturesWriter::create(&features_path, &plan, pop)
-                .expect("the temporary folder is writable");
-            eval::evaluate_blocks(
+            let (_, blocks) = eval::evaluate_blocks(
                 &plan,
                 pop,
                 as_of,
                 &opts(EvidenceMode::Firings),
                 tables::BLOCK_PEOPLE,
-                &|mut block| {
-                    let counts = eval::SummaryCounts::count(pop, block.people, block.status);
-                    features.write(&block).expect("writable");
-                    (firings.write(&mut block).expect("writable"), counts)
-                },
+                &sink,
             )
             .expect("as_of is the load date");
-            firings.finish().expect("the temporary folder is writable");
-            features.finish().expect("the temporary folder is writable");
+            for b in blocks {
+                b.expect("the temporary folder is writable");
+            }
+            sink.finish().expect("the temporary folder is writable");
         });
         let e = eval::evaluate(&plan, pop, as_of, &opts(EvidenceMode::None))
             .expect("as_of is the load date");

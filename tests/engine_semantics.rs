@@ -543,10 +543,71 @@ fn random_case(
     (plan::compile(&lib), pop, as_of, opts)
 }
 
+/// What a test sink collects of one block: its parts' people, statuses,
+/// firings with their texts and summary counts, then the block's features.
+struct Collected {
+    index: usize,
+    people: Vec<u32>,
+    status: Vec<Vec<Status>>,
+    features: Vec<(FeatureValues, Vec<bool>)>,
+    firings: Vec<(u32, u32, Status, String)>,
+    counts: caregap::eval::SummaryCounts,
+}
+
+/// A sink that keeps everything `evaluate_blocks` hands over, checking that
+/// each block's parts come in order and make up the block.
+struct Collect<'a> {
+    plan: &'a plan::Plan,
+    pop: &'a Population,
+}
+
+impl caregap::eval::BlockSink for Collect<'_> {
+    type Open = Collected;
+    type Done = Collected;
+
+    fn open(&self, block: usize) -> Collected {
+        Collected {
+            index: block,
+            people: Vec::new(),
+            status: vec![Vec::new(); self.plan.criteria.len()],
+            features: Vec::new(),
+            firings: Vec::new(),
+            counts: caregap::eval::SummaryCounts::zeros(self.plan, self.pop),
+        }
+    }
+
+    fn part(&self, open: &mut Collected, part: caregap::eval::Part<'_>) {
+        assert_eq!(part.block, open.index);
+        assert!(!part.people.is_empty() && part.people.len() <= caregap::eval::PART_PEOPLE);
+        open.people.extend_from_slice(part.people);
+        for (all, st) in open.status.iter_mut().zip(part.status) {
+            assert_eq!(st.len(), part.people.len());
+            all.extend_from_slice(st);
+        }
+        open.firings.extend(part.firings.iter().map(|f| {
+            (
+                f.patient,
+                f.criterion,
+                f.status,
+                part.evidence(f).to_string(),
+            )
+        }));
+        open.counts.add_people(self.pop, part.people, part.status);
+    }
+
+    fn close(&self, mut open: Collected, block: caregap::eval::Block<'_>) -> Collected {
+        assert_eq!(block.index, open.index);
+        assert_eq!(block.people, open.people.as_slice());
+        open.features = block.features.to_vec();
+        open
+    }
+}
+
 /// `evaluate_blocks` (what `caregap score` runs) hands over exactly what
 /// `evaluate` keeps: the same statuses, features, firings and evidence texts,
-/// block by block in population order, and the same summary; for block sizes
-/// that do and do not divide the population, at 1 and 3 threads.
+/// block by block and part by part in population order, and the same
+/// summary; for block sizes that do and do not divide the population, with
+/// one and several parts per block, at 1 and 3 threads.
 #[test]
 fn block_by_block_evaluation_equals_the_whole() {
     use caregap::eval::{SummaryCounts, evaluate_blocks, summarize};
@@ -554,30 +615,16 @@ fn block_by_block_evaluation_equals_the_whole() {
     let whole = evaluate(&plan, &pop, as_of, &opts).unwrap();
     assert!(!whole.firings.is_empty());
     let summary = summarize(&plan, &pop, &whole);
-    for (threads, block_people) in [(1, 128), (3, 128), (3, 300), (1, 5000)] {
+    let sink = Collect {
+        plan: &plan,
+        pop: &pop,
+    };
+    for (threads, block_people) in [(1, 128), (3, 128), (3, 300), (1, 1500), (3, 5000)] {
         let (done, blocks) = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
             .build()
             .unwrap()
-            .install(|| {
-                evaluate_blocks(&plan, &pop, as_of, &opts, block_people, &|b| {
-                    let firings: Vec<(u32, u32, Status, String)> = b
-                        .firings
-                        .iter()
-                        .map(|f| (f.patient, f.criterion, f.status, b.evidence(f).to_string()))
-                        .collect();
-                    let counts = SummaryCounts::count(&pop, b.people, b.status);
-                    (
-                        b.index,
-                        b.people.to_vec(),
-                        b.status.to_vec(),
-                        b.features.to_vec(),
-                        firings,
-                        counts,
-                    )
-                })
-                .unwrap()
-            });
+            .install(|| evaluate_blocks(&plan, &pop, as_of, &opts, block_people, &sink).unwrap());
         assert_eq!(done.alive, whole.alive);
         assert_eq!(done.unit_mismatches, whole.unit_mismatches);
         let mut people = Vec::new();
@@ -585,14 +632,14 @@ fn block_by_block_evaluation_equals_the_whole() {
         let mut features = vec![(Vec::new(), Vec::new()); plan.features.len()];
         let mut firings = Vec::new();
         let mut counts = SummaryCounts::zeros(&plan, &pop);
-        for (k, (index, p, st, fe, fi, c)) in blocks.into_iter().enumerate() {
-            assert_eq!(index, k);
-            assert!(p.len() <= block_people.div_ceil(128) * 128);
-            people.extend(p);
-            for (all, part) in status.iter_mut().zip(st) {
+        for (k, b) in blocks.into_iter().enumerate() {
+            assert_eq!(b.index, k);
+            assert!(b.people.len() <= block_people.div_ceil(128) * 128);
+            people.extend(b.people);
+            for (all, part) in status.iter_mut().zip(b.status) {
                 all.extend(part);
             }
-            for ((values, valid), (v, ok)) in features.iter_mut().zip(fe) {
+            for ((values, valid), (v, ok)) in features.iter_mut().zip(b.features) {
                 let v = match v {
                     FeatureValues::Num(v) => v,
                     FeatureValues::Bool(v) => v.into_iter().map(f64::from).collect(),
@@ -600,8 +647,8 @@ fn block_by_block_evaluation_equals_the_whole() {
                 values.extend(v);
                 valid.extend(ok);
             }
-            firings.extend(fi);
-            counts.add(&c);
+            firings.extend(b.firings);
+            counts.add(&b.counts);
         }
         assert_eq!(people, whole.alive);
         assert_eq!(status, whole.status);
@@ -638,7 +685,7 @@ fn streamed_files_hold_the_whole_evaluation_in_order() {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::{Float64Type, Int64Type};
     use caregap::eval::evaluate_blocks;
-    use caregap::output::tables::{FEATURE_GROUP_BLOCKS, FeaturesWriter, FiringsWriter};
+    use caregap::output::tables::{FEATURE_GROUP_BLOCKS, ScoreSink};
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
     let (plan, pop, as_of, opts) = random_case(13, 3000, |lib| {
@@ -647,29 +694,27 @@ fn streamed_files_hold_the_whole_evaluation_in_order() {
     let whole = evaluate(&plan, &pop, as_of, &opts).unwrap();
     assert!(whole.firings.len() > 100, "{} rows", whole.firings.len());
     let dir = tempfile::tempdir().unwrap();
-    let (firings_path, features_path) =
-        (dir.path().join("f.parquet"), dir.path().join("x.parquet"));
-    let firings = FiringsWriter::create(&firings_path, &plan, &pop).unwrap();
-    let features = FeaturesWriter::create(&features_path, &plan, &pop).unwrap();
+    let (firings_path, features_path) = (
+        dir.path().join("firings.parquet"),
+        dir.path().join("features.parquet"),
+    );
+    let sink = ScoreSink::create(dir.path(), &plan, &pop).unwrap();
     let (_, blocks) = rayon::ThreadPoolBuilder::new()
         .num_threads(3)
         .build()
         .unwrap()
-        .install(|| {
-            evaluate_blocks(&plan, &pop, as_of, &opts, 128, &|mut b| {
-                features.write(&b).unwrap();
-                firings.write(&mut b).unwrap().rows
-            })
-            .unwrap()
-        });
+        .install(|| evaluate_blocks(&plan, &pop, as_of, &opts, 128, &sink).unwrap());
+    let blocks: Vec<usize> = blocks
+        .into_iter()
+        .map(|b| b.unwrap().firings.rows)
+        .collect();
     assert!(
         blocks.len() > 2 * FEATURE_GROUP_BLOCKS,
         "{} blocks",
         blocks.len()
     );
     assert_eq!(blocks.iter().sum::<usize>(), whole.firings.len());
-    firings.finish().unwrap();
-    features.finish().unwrap();
+    sink.finish().unwrap();
 
     let read = |path: &std::path::Path| {
         let reader =

@@ -5,11 +5,12 @@
 //! written into a hidden sibling directory that is renamed into place at the
 //! end, so a failed or killed run never leaves a half-written OUTDIR.
 //!
-//! The evaluation runs block by block ([`eval::evaluate_blocks`]): each block
-//! of at most [`tables::BLOCK_PEOPLE`] people becomes a row group of
-//! `firings.parquet` and of `features.parquet` (appended to the files in block
-//! order as soon as the blocks before it are) and summary counts as soon as it
-//! is evaluated. So in `run.json`'s `timings_s`, `evaluate` includes encoding
+//! The evaluation runs block by block ([`eval::evaluate_blocks`] with a
+//! [`tables::ScoreSink`]): each block of at most [`tables::BLOCK_PEOPLE`]
+//! people becomes a row group of `firings.parquet`, encoded part by part as
+//! soon as each part is evaluated, and of `features.parquet` (appended to the
+//! files in block order as soon as the blocks before it are), and summary
+//! counts. So in `run.json`'s `timings_s`, `evaluate` includes encoding
 //! and appending those two files' row groups, and `write` is closing and
 //! syncing them and writing `criteria_summary.parquet`.
 
@@ -118,35 +119,15 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         },
         progress: Some(&tick),
     };
-    // Block by block, while each block is in cache, the evaluation's results
-    // become row groups of firings.parquet and features.parquet and summary
-    // counts; nothing of the size of the population is kept (so the
-    // evaluation time includes encoding the two files).
+    // Part by part and block by block, while they are in cache, the
+    // evaluation's results become row groups of firings.parquet and
+    // features.parquet and summary counts; nothing of the size of the
+    // population is kept (so the evaluation time includes encoding the two
+    // files).
     let staging = StagingDir::new(&args.out)?;
-    let firings = tables::FiringsWriter::create(&staging.path("firings.parquet"), &plan, pop)?;
-    let features = if plan.features.is_empty() {
-        None
-    } else {
-        Some(tables::FeaturesWriter::create(
-            &staging.path("features.parquet"),
-            &plan,
-            pop,
-        )?)
-    };
-    let (done, blocks) = eval::evaluate_blocks(
-        &plan,
-        pop,
-        as_of,
-        &eval_opts,
-        tables::BLOCK_PEOPLE,
-        &|mut block| -> Result<_> {
-            let counts = eval::SummaryCounts::count(pop, block.people, block.status);
-            if let Some(w) = &features {
-                w.write(&block)?;
-            }
-            Ok((firings.write(&mut block)?, counts))
-        },
-    )?;
+    let sink = tables::ScoreSink::create(staging.dir(), &plan, pop)?;
+    let (done, blocks) =
+        eval::evaluate_blocks(&plan, pop, as_of, &eval_opts, tables::BLOCK_PEOPLE, &sink)?;
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -154,10 +135,10 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
     // (No block when nobody is alive: every criterion's row is then zeros.)
     let mut counts = eval::SummaryCounts::zeros(&plan, pop);
     for block in blocks {
-        let (r, c) = block?;
-        rows.open += r.open;
-        rows.rows += r.rows;
-        counts.add(&c);
+        let block = block?;
+        rows.open += block.firings.open;
+        rows.rows += block.firings.rows;
+        counts.add(&block.counts);
     }
     let summary = counts.rows(&plan, pop);
     let eval_s = t.elapsed().as_secs_f64();
@@ -165,10 +146,7 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
     let t = Instant::now();
     let (open, firings_rows) = (rows.open, rows.rows);
     let (n_patients, n_events) = (pop.patients.len(), pop.events.len());
-    let firings = firings.into_file();
-    let features = features
-        .map(tables::FeaturesWriter::into_file)
-        .transpose()?;
+    let (firings, features) = sink.into_files()?;
     // The events (most of the memory) are not needed any more: their pages
     // are given back on another thread while the files are closed.
     let events = std::mem::take(&mut dataset.population.events);

@@ -17,15 +17,17 @@
 //!    feature's column and (if asked) the evidence text are taken from the
 //!    chunk's columns. Statuses and features are written straight into their
 //!    people's slots of the result columns (allocated once); evidence texts go
-//!    to one buffer per chunk ([`evaluate`]) or per block ([`evaluate_blocks`]).
+//!    to one buffer per chunk ([`evaluate`]) or per part of a block
+//!    ([`evaluate_blocks`]).
 //!    A person's firings are rendered one after another, so an item already
 //!    rendered for that person (`age`, a shared diagnosis, the exclusions) is
 //!    copied from where it was written instead of rendered again.
 //! 4. The groups' firings and text buffers are joined in population order
-//!    ([`evaluate`]). Or ([`evaluate_blocks`]) each block of people gets
-//!    its own status, feature and text buffers, handed to a callback as soon
-//!    as the block is done and then dropped: nothing of the size of the
-//!    population is kept.
+//!    ([`evaluate`]). Or ([`evaluate_blocks`]) each block of people is
+//!    evaluated part by part into a thread's reused buffers: each part's
+//!    statuses and evidence go to a [`BlockSink`] as soon as the part is done
+//!    (while they are in cache), the block's features when the block is done.
+//!    Nothing of the size of the population is kept.
 //!
 //! # Invariants
 //!
@@ -151,7 +153,7 @@ pub struct Firing {
 
 /// A firing's evidence text in [`Evaluation`]'s text buffers (one buffer per
 /// chunk of people: millions of texts, no allocation each) or in a
-/// [`Block`]'s one buffer.
+/// [`Part`]'s one buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TextRef {
     buf: u32,
@@ -335,47 +337,71 @@ fn add_counts(sum: &mut [u64], x: &[u64]) {
     }
 }
 
-/// Everything evaluated for one block of alive people, handed to
-/// [`evaluate_blocks`]' callback as soon as the block is done (and dropped
-/// when it returns).
+/// A block of alive people once evaluated, handed to [`BlockSink::close`]:
+/// its features (its statuses and evidence came in [`Part`]s).
 pub struct Block<'a> {
     /// The block's number: the blocks hold the alive people in population
     /// order, block 0 first (sizes: see [`evaluate_blocks`]).
     pub index: usize,
     /// The block's people (population indices, ascending).
     pub people: &'a [u32],
-    /// Per criterion (plan order), each of the block's people's status.
-    pub status: &'a [Vec<Status>],
     /// Per feature (plan order), the block's values (a null slot holds 0 or
     /// false) and validity (`false` = null).
     pub features: &'a [(FeatureValues, Vec<bool>)],
+}
+
+/// A few hundred consecutive people of a block ([`PART_PEOPLE`]), handed to
+/// [`BlockSink::part`] as soon as they are evaluated, while their statuses
+/// and evidence texts are still in the core's cache.
+pub struct Part<'a> {
+    /// The number of the block the part belongs to.
+    pub block: usize,
+    /// The part's people (population indices, ascending).
+    pub people: &'a [u32],
+    /// Per criterion (plan order), each of the part's people's status.
+    pub status: &'a [Vec<Status>],
     /// The evidence rows by patient, then criterion (see [`EvidenceMode`]).
     pub firings: &'a [Firing],
     /// The evidence texts of `firings`, back to back in firing order (read
-    /// one with [`Block::evidence`]). The buffer is reused for the same
-    /// thread's next block: a callback may take it (e.g. to hand
-    /// its bytes to Arrow without a copy) and put back a buffer to reuse;
-    /// it is cleared before the next block.
+    /// one with [`Part::evidence`]). The buffer is reused for the same
+    /// thread's next part: a sink may take it (e.g. to hand its bytes to
+    /// Arrow without a copy) and put back a buffer to reuse; it is cleared
+    /// before the next part.
     pub evidence_text: &'a mut String,
 }
 
-impl Block<'_> {
-    /// The evidence text of one of the block's firings (before the
-    /// callback takes [`Block::evidence_text`]).
+impl Part<'_> {
+    /// The evidence text of one of the part's firings (before the sink
+    /// takes [`Part::evidence_text`]).
     pub fn evidence(&self, f: &Firing) -> &str {
         let r = f.evidence;
         &self.evidence_text[r.start as usize..(r.start + r.len) as usize]
     }
 
-    /// Where firing `f`'s text starts in [`Block::evidence_text`]; the
-    /// block's texts are back to back, so firing `k + 1` starts where firing
+    /// Where firing `f`'s text starts in [`Part::evidence_text`]; the
+    /// part's texts are back to back, so firing `k + 1` starts where firing
     /// `k` ends.
     pub fn evidence_start(f: &Firing) -> usize {
         f.evidence.start as usize
     }
 }
 
-/// What [`evaluate_blocks`] returns besides the callback's results.
+/// What [`evaluate_blocks`] hands its results to, from the worker threads:
+/// per block, [`open`](BlockSink::open), then every [`Part`] of it in
+/// order, then [`close`](BlockSink::close) with the block's features.
+/// A block is one thread's from open to close; blocks are opened in order
+/// (block 0 first), one per thread at a time, and close roughly in order.
+pub trait BlockSink: Sync {
+    /// What the sink keeps while a block is evaluated (e.g. an open row group).
+    type Open;
+    /// What the sink makes of a block, returned in block order.
+    type Done: Send;
+    fn open(&self, block: usize) -> Self::Open;
+    fn part(&self, open: &mut Self::Open, part: Part<'_>);
+    fn close(&self, open: Self::Open, block: Block<'_>) -> Self::Done;
+}
+
+/// What [`evaluate_blocks`] returns besides the sink's results.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BlocksDone {
     pub as_of: Day,
@@ -385,63 +411,69 @@ pub struct BlocksDone {
     pub unit_mismatches: Vec<u64>,
 }
 
-/// The evidence text a block of [`evaluate_blocks`] is sized to stay within
+/// The evidence text a part of [`evaluate_blocks`] is sized to stay within
 /// even if every criterion fired for everyone with its usual text length: a
-/// block's texts are one buffer, and an Arrow `Utf8` column's offsets are
+/// part's texts are one buffer, and an Arrow `Utf8` column's offsets are
 /// 32-bit.
-pub const MAX_BLOCK_TEXT: usize = i32::MAX as usize;
+pub const MAX_PART_TEXT: usize = i32::MAX as usize;
+
+/// People per [`Part`] of a block of [`evaluate_blocks`] (fewer when their
+/// evidence could pass [`MAX_PART_TEXT`]). Small enough that a part's
+/// statuses (one byte per person and criterion) and evidence texts stay in a
+/// core's cache until the sink has counted and encoded them.
+pub const PART_PEOPLE: usize = 4 * CHUNK;
 
 /// [`evaluate`] block by block, keeping nothing: the alive people are cut
 /// into blocks of `block_people` (rounded up to a multiple of [`CHUNK`];
-/// fewer when the block's evidence could pass [`MAX_BLOCK_TEXT`], and
-/// smaller and smaller towards the end, see `block_ranges`), and
-/// `on_block` is called (from a worker thread) with each block's statuses,
-/// features and evidence rows right after the block is evaluated; they are
-/// dropped when it returns. Every thread of the pool takes the next block in
-/// order, so blocks finish roughly in order. Returns the alive people, the
-/// unit mismatches and `on_block`'s results in block order. The blocks
+/// smaller and smaller towards the end, see `block_ranges`), each block into
+/// parts of [`PART_PEOPLE`], and each part's statuses and evidence rows are
+/// handed to `sink` right after the part is evaluated, each block's features
+/// when the block is done; they are dropped (their buffers reused) when the
+/// sink returns. Every thread of the pool takes the next block in order, so
+/// blocks finish roughly in order. Returns the alive people, the unit
+/// mismatches and the sink's results in block order. The blocks and parts
 /// depend only on `block_people` and the number of alive people, never on
 /// the thread count.
 ///
-/// `caregap score` turns each block into row groups of its Parquet files and
-/// summary counts here, while the block is in cache, instead of holding
-/// every column and evidence text of the population until the end.
-pub fn evaluate_blocks<R: Send>(
+/// `caregap score` turns each block into a row group of `firings.parquet`,
+/// written part by part while the part is in cache, and summary counts,
+/// instead of holding every column and evidence text of the population
+/// until the end.
+pub fn evaluate_blocks<S: BlockSink>(
     plan: &Plan,
     pop: &Population,
     as_of: Day,
     opts: &EvalOptions,
     block_people: usize,
-    on_block: &(dyn Fn(Block<'_>) -> R + Sync),
-) -> Result<(BlocksDone, Vec<R>), EvalError> {
+    sink: &S,
+) -> Result<(BlocksDone, Vec<S::Done>), EvalError> {
     let (alive, ctx) = prepare(plan, pop, as_of, opts)?;
-    let mut per_block = block_people.div_ceil(CHUNK).max(1) * CHUNK;
+    let per_block = block_people.div_ceil(CHUNK).max(1) * CHUNK;
+    let mut per_part = PART_PEOPLE;
     if opts.evidence != EvidenceMode::None {
-        // Fewer people per block when everyone's usual evidence (every
-        // criterion's text) could pass `MAX_BLOCK_TEXT`.
+        // Fewer people per part when everyone's usual evidence (every
+        // criterion's text) could pass `MAX_PART_TEXT`.
         let per_person: usize = ctx.text_len.iter().sum::<usize>().max(1);
-        let fits = (MAX_BLOCK_TEXT / per_person / CHUNK).max(1) * CHUNK;
-        per_block = per_block.min(fits);
+        let fits = (MAX_PART_TEXT / per_person / CHUNK).max(1) * CHUNK;
+        per_part = per_part.min(fits);
     }
-    // A block's status and feature buffers are reused by the thread's next
-    // block: every slot is written before it is read.
-    let buffers = || {
-        let status: Vec<Vec<Status>> = plan.criteria.iter().map(|_| Vec::new()).collect();
-        let features: Vec<(FeatureValues, Vec<bool>)> = plan
-            .features
-            .iter()
-            .map(|f| (FeatureValues::zeros(f.ty, 0), Vec::new()))
-            .collect();
-        (status, features, String::new())
-    };
     let blocks = block_ranges(alive.len(), per_block);
     // Each thread takes the next block in order until none is left (so the
     // blocks finish roughly in order, and the small last ones keep the
     // threads finishing together).
     let next = AtomicUsize::new(0);
-    let per_thread: Vec<Vec<(usize, Vec<u64>, R)>> = rayon::broadcast(|_| {
+    let per_thread = rayon::broadcast(|_| {
         let mut s = Scratch::new(plan);
-        let (mut status, mut features, mut text) = buffers();
+        // A thread's buffers are reused from part to part and block to
+        // block: every slot is written before it is read.
+        let mut status: Vec<Vec<Status>> = plan.criteria.iter().map(|_| Vec::new()).collect();
+        let mut features: Vec<(FeatureValues, Vec<bool>)> = plan
+            .features
+            .iter()
+            .map(|f| (FeatureValues::zeros(f.ty, 0), Vec::new()))
+            .collect();
+        let mut text = String::new();
+        let mut firings = Vec::new();
         let mut done = Vec::new();
         loop {
             let index = next.fetch_add(1, Ordering::Relaxed);
@@ -450,9 +482,6 @@ pub fn evaluate_blocks<R: Send>(
             };
             let people = &alive[range.clone()];
             let n = people.len();
-            for col in status.iter_mut() {
-                col.resize(n, Status::NotInPopulation);
-            }
             for (values, valid) in features.iter_mut() {
                 match values {
                     FeatureValues::Num(v) => v.resize(n, 0.0),
@@ -460,50 +489,70 @@ pub fn evaluate_blocks<R: Send>(
                 }
                 valid.resize(n, false);
             }
-            let mut out = GroupOut {
-                status: status.iter_mut().map(Vec::as_mut_slice).collect(),
-                features: features
-                    .iter_mut()
-                    .map(|(values, valid)| FeaturePart {
-                        values: match values {
-                            FeatureValues::Num(v) => FeaturePartValues::Num(v),
-                            FeatureValues::Bool(v) => FeaturePartValues::Bool(v),
-                        },
-                        valid,
-                    })
-                    .collect(),
-                // The block's texts go into one buffer (the thread's, reused).
-                first_chunk: 0,
-                firings: Vec::new(),
-                texts: Texts::One({
-                    let mut t = std::mem::take(&mut text);
-                    t.clear();
-                    t
-                }),
-                mismatches: vec![0; plan.value_sets.len()],
-            };
-            ctx.run_group(&mut s, people, &mut out);
-            let (firings, mismatches) = (
-                std::mem::take(&mut out.firings),
-                std::mem::take(&mut out.mismatches),
-            );
-            if let Texts::One(t) = std::mem::replace(&mut out.texts, Texts::PerChunk(Vec::new())) {
-                text = t;
+            let mut open = sink.open(index);
+            let mut mismatches = vec![0; plan.value_sets.len()];
+            for from in (0..n).step_by(per_part) {
+                let part = &people[from..(from + per_part).min(n)];
+                for col in status.iter_mut() {
+                    col.resize(part.len(), Status::NotInPopulation);
+                }
+                text.clear();
+                firings.clear();
+                let mut out = GroupOut {
+                    status: status.iter_mut().map(Vec::as_mut_slice).collect(),
+                    features: features
+                        .iter_mut()
+                        .map(|(values, valid)| FeaturePart {
+                            values: match values {
+                                FeatureValues::Num(v) => {
+                                    FeaturePartValues::Num(&mut v[from..from + part.len()])
+                                }
+                                FeatureValues::Bool(v) => {
+                                    FeaturePartValues::Bool(&mut v[from..from + part.len()])
+                                }
+                            },
+                            valid: &mut valid[from..from + part.len()],
+                        })
+                        .collect(),
+                    first_chunk: 0,
+                    // The part's texts go into one buffer (the thread's, reused).
+                    firings: std::mem::take(&mut firings),
+                    texts: Texts::One(std::mem::take(&mut text)),
+                    mismatches: std::mem::take(&mut mismatches),
+                };
+                ctx.run_group(&mut s, part, &mut out);
+                firings = std::mem::take(&mut out.firings);
+                mismatches = std::mem::take(&mut out.mismatches);
+                if let Texts::One(t) =
+                    std::mem::replace(&mut out.texts, Texts::PerChunk(Vec::new()))
+                {
+                    text = t;
+                }
+                drop(out);
+                sink.part(
+                    &mut open,
+                    Part {
+                        block: index,
+                        people: part,
+                        status: &status,
+                        firings: &firings,
+                        evidence_text: &mut text,
+                    },
+                );
             }
-            drop(out);
-            let r = on_block(Block {
-                index,
-                people,
-                status: &status,
-                features: &features,
-                firings: &firings,
-                evidence_text: &mut text,
-            });
+            let r = sink.close(
+                open,
+                Block {
+                    index,
+                    people,
+                    features: &features,
+                },
+            );
             done.push((index, mismatches, r));
         }
         done
     });
-    let mut done: Vec<(usize, Vec<u64>, R)> = per_thread.into_iter().flatten().collect();
+    let mut done: Vec<(usize, Vec<u64>, S::Done)> = per_thread.into_iter().flatten().collect();
     done.sort_unstable_by_key(|&(index, ..)| index);
     let mut unit_mismatches = vec![0u64; plan.value_sets.len()];
     let mut results = Vec::with_capacity(done.len());
@@ -566,8 +615,8 @@ enum Texts {
     /// kept until the end); a firing's [`TextRef::buf`] is its chunk's
     /// evaluation-wide index.
     PerChunk(Vec<String>),
-    /// One buffer for the whole group ([`evaluate_blocks`]: a block's texts
-    /// back to back, in a buffer reused from block to block); `buf` is 0.
+    /// One buffer for the whole group ([`evaluate_blocks`]: a part's texts
+    /// back to back, in a buffer reused from part to part); `buf` is 0.
     One(String),
 }
 
@@ -727,9 +776,10 @@ struct Scratch {
     falses: Vec<bool>,
     scan: scan::ScanScratch,
     items: ItemCache,
-    /// The chunk's `(slot, criterion)` cells that get evidence (kept between
-    /// chunks, not allocated anew).
+    /// The chunk's `(slot, criterion)` cells that get evidence, as found
+    /// and sorted by slot (both kept between chunks, not allocated anew).
     cells: Vec<(u32, u32)>,
+    sorted_cells: Vec<(u32, u32)>,
 }
 
 /// The evidence items rendered for the person whose firings are being
@@ -771,6 +821,7 @@ impl Scratch {
                 at: vec![(0, 0, 0); plan.aggregates.len()],
             },
             cells: Vec::new(),
+            sorted_cells: Vec::new(),
         }
     }
 }
@@ -994,7 +1045,25 @@ impl<'a> Context<'a> {
                     }
                 }
             }
-            cells.sort_unstable();
+            // By slot (a counting sort: the criteria of a slot stay in
+            // library order, as they were found).
+            let mut at = [0u32; CHUNK + 1];
+            for &(i, _) in &cells {
+                at[i as usize + 1] += 1;
+            }
+            for k in 0..CHUNK {
+                at[k + 1] += at[k];
+            }
+            let mut sorted = std::mem::take(&mut s.sorted_cells);
+            sorted.clear();
+            sorted.resize(cells.len(), (0, 0));
+            for &(i, c) in &cells {
+                let k = &mut at[i as usize];
+                sorted[*k as usize] = (i, c);
+                *k += 1;
+            }
+            s.sorted_cells = cells;
+            let cells = sorted;
             out.firings.reserve(cells.len());
             // Sized from each criterion's longest usual text, so that the
             // buffer is not grown (copied) while it fills.
@@ -1025,8 +1094,8 @@ impl<'a> Context<'a> {
                     patient: people[i],
                     criterion: c as u32,
                     status: out.status[c][off + i],
-                    // A chunk's text stays far below 4 GiB, and blocks are
-                    // sized to keep theirs within `MAX_BLOCK_TEXT`.
+                    // A chunk's text stays far below 4 GiB, and parts are
+                    // sized to keep theirs within `MAX_PART_TEXT`.
                     evidence: TextRef {
                         buf,
                         start: start as u32,

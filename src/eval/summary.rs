@@ -62,54 +62,26 @@ impl SummaryCounts {
     /// criterion (plan order) are `status[criterion][k]` for `people[k]`.
     /// Criteria are counted in parallel.
     pub fn count(pop: &Population, people: &[u32], status: &[Vec<Status>]) -> SummaryCounts {
-        let codes = &pop.patients.clinic;
-        let n_codes = codes.values.len();
-        let code: Vec<u32> = people
-            .iter()
-            .map(|&p| codes.codes[p as usize].map_or(n_codes as u32, |c| c))
-            .collect();
-        // People per clinic code: a criterion's "not in population" count is
-        // these less the people it counted with another status.
-        let mut alive = vec![0u64; n_codes + 1];
-        for &k in &code {
-            alive[k as usize] += 1;
-        }
+        let (code, alive) = clinic_codes(pop, people);
         let counts = status
             .par_iter()
             .map(|status| {
-                // Four tables, person `j` counted in table `j % 4`: neighbours
-                // with the same clinic and status do not wait for each
-                // other's increment.
-                let mut lanes = vec![[0u64; 4]; 4 * (n_codes + 1)];
-                for (block, codes) in status.chunks(16).zip(code.chunks(16)) {
-                    // Most people are outside most criteria's populations:
-                    // runs of 16 of them are skipped (`fold`, not `any`: no
-                    // early exit, so the test vectorises).
-                    let not_in = Status::NotInPopulation;
-                    if !block.iter().fold(false, |any, &st| any | (st != not_in)) {
-                        continue;
-                    }
-                    for (j, (&st, &k)) in block.iter().zip(codes).enumerate() {
-                        lanes[k as usize * 4 + (j & 3)][st as usize] += 1;
-                    }
-                }
-                lanes
-                    .chunks(4)
-                    .zip(&alive)
-                    .map(|(l, &alive)| {
-                        let mut c = [0u64; 4];
-                        for lane in l {
-                            for s in 1..4 {
-                                c[s] += lane[s];
-                            }
-                        }
-                        c[0] = alive - c[1] - c[2] - c[3];
-                        c
-                    })
-                    .collect()
+                let mut counts = vec![[0u64; 4]; alive.len()];
+                add_criterion(&mut counts, status, &code, &alive);
+                counts
             })
             .collect();
         SummaryCounts { counts }
+    }
+
+    /// Adds `people` (alive, population indices) whose statuses per
+    /// criterion (plan order) are `status[criterion][k]` for `people[k]`, on
+    /// the calling thread (for the [`Part`](super::Part)s of a block).
+    pub fn add_people(&mut self, pop: &Population, people: &[u32], status: &[Vec<Status>]) {
+        let (code, alive) = clinic_codes(pop, people);
+        for (counts, status) in self.counts.iter_mut().zip(status) {
+            add_criterion(counts, status, &code, &alive);
+        }
     }
 
     /// Adds `other`'s counts (of the same plan and population).
@@ -173,5 +145,44 @@ impl SummaryCounts {
             }
         }
         rows
+    }
+}
+
+/// Per person, the clinic's dictionary code (the null clinic: the number of
+/// codes); and the people per code.
+fn clinic_codes(pop: &Population, people: &[u32]) -> (Vec<u32>, Vec<u64>) {
+    let codes = &pop.patients.clinic;
+    let n_codes = codes.values.len();
+    let code: Vec<u32> = people
+        .iter()
+        .map(|&p| codes.codes[p as usize].map_or(n_codes as u32, |c| c))
+        .collect();
+    let mut alive = vec![0u64; n_codes + 1];
+    for &k in &code {
+        alive[k as usize] += 1;
+    }
+    (code, alive)
+}
+
+/// Adds one criterion's statuses of the people with clinic codes `code` to
+/// its per-clinic `counts`. Everyone starts as "not in population" (`alive`
+/// per clinic) and moves to their status.
+fn add_criterion(counts: &mut [[u64; 4]], status: &[Status], code: &[u32], alive: &[u64]) {
+    for (c, &a) in counts.iter_mut().zip(alive) {
+        c[0] += a;
+    }
+    let not_in = Status::NotInPopulation;
+    for (block, codes) in status.chunks(16).zip(code.chunks(16)) {
+        // Most people are outside most criteria's populations: runs of 16 of
+        // them are skipped (`fold`, not `any`: no early exit, so the test
+        // vectorises).
+        if !block.iter().fold(false, |any, &st| any | (st != not_in)) {
+            continue;
+        }
+        for (&st, &k) in block.iter().zip(codes) {
+            let c = &mut counts[k as usize];
+            c[st as usize] += 1;
+            c[0] -= 1;
+        }
     }
 }

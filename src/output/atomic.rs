@@ -83,6 +83,11 @@ impl StagingDir {
         self.staging.join(name)
     }
 
+    /// The staging directory itself (where [`StagingDir::path`]s are).
+    pub fn dir(&self) -> &Path {
+        &self.staging
+    }
+
     /// Renames the staging directory into place. An existing `target` is moved
     /// aside first and removed after the rename; if the rename fails it is put
     /// back.

@@ -333,18 +333,56 @@ impl RowGroupEncoder {
         parts: impl Iterator<Item = &'c [ArrayRef]>,
         rows: usize,
     ) -> Result<EncodedRowGroup, OutputError> {
-        let perr = parquet_error(&self.path);
-        let mut writers = self.factory.create_column_writers(index).map_err(&perr)?;
+        let mut group = self.begin(index)?;
         for columns in parts {
-            let mut next = 0;
-            for (field, array) in self.schema.fields().iter().zip(columns) {
-                for leaf in compute_leaves(field, array).map_err(&perr)? {
-                    writers[next].write(&leaf).map_err(&perr)?;
-                    next += 1;
-                }
+            group.write(columns)?;
+        }
+        group.finish(rows)
+    }
+
+    /// Starts row group number `index`, to be written a few rows at a time
+    /// ([`RowGroupWriter::write`]) and then [`finish`](RowGroupWriter::finish)ed.
+    pub fn begin(&self, index: usize) -> Result<RowGroupWriter, OutputError> {
+        let writers = self
+            .factory
+            .create_column_writers(index)
+            .map_err(parquet_error(&self.path))?;
+        Ok(RowGroupWriter {
+            path: self.path.clone(),
+            schema: Arc::clone(&self.schema),
+            writers,
+        })
+    }
+}
+
+/// A row group of a [`ParquetFile`] being encoded ([`RowGroupEncoder::begin`]).
+pub struct RowGroupWriter {
+    path: PathBuf,
+    schema: SchemaRef,
+    writers: Vec<parquet::arrow::arrow_writer::ArrowColumnWriter>,
+}
+
+impl RowGroupWriter {
+    /// Appends rows given as columns in the file's schema order. A column may
+    /// also be a dictionary array of the schema's type (the Parquet writer
+    /// looks every value up; the file is the same as from the plain array).
+    pub fn write(&mut self, columns: &[ArrayRef]) -> Result<(), OutputError> {
+        let perr = parquet_error(&self.path);
+        let mut next = 0;
+        for (field, array) in self.schema.fields().iter().zip(columns) {
+            for leaf in compute_leaves(field, array).map_err(&perr)? {
+                self.writers[next].write(&leaf).map_err(&perr)?;
+                next += 1;
             }
         }
-        let chunks = writers
+        Ok(())
+    }
+
+    /// Closes the row group's column chunks; `rows` is the number of rows written.
+    pub fn finish(self, rows: usize) -> Result<EncodedRowGroup, OutputError> {
+        let perr = parquet_error(&self.path);
+        let chunks = self
+            .writers
             .into_iter()
             .map(|w| w.close().map_err(&perr))
             .collect::<Result<_, _>>()?;

@@ -39,10 +39,13 @@ use arrow::datatypes::Int32Type;
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 
 use super::{
-    ColumnStyle, InOrderFile, OutputError, ParquetFile, RowGroupEncoder, write_parquet_rows,
+    ColumnStyle, InOrderFile, OutputError, ParquetFile, RowGroupEncoder, RowGroupWriter,
+    write_parquet_rows,
 };
 use crate::data::{PatientIds, Population};
-use crate::eval::{Block, Evaluation, FeatureValues, Status, SummaryRow};
+use crate::eval::{
+    Block, BlockSink, Evaluation, FeatureValues, Part, Status, SummaryCounts, SummaryRow,
+};
 use crate::plan::Plan;
 
 fn batch(
@@ -134,23 +137,23 @@ impl FiringIds {
     }
 }
 
-/// The columns of `firings.parquet` for a block's rows. `clinic_id`,
+/// The columns of `firings.parquet` for a part's rows. `clinic_id`,
 /// `criterion_id` and `status` are dictionary
 /// arrays over [`FiringIds`]: the Parquet writer encodes a dictionary array
 /// into a text column exactly as the strings (every value is looked up into
 /// the column's own dictionary), without a copy of every string first.
 ///
-/// The `evidence` column is the block's text buffer itself (taken from
-/// [`Block::evidence_text`], no copy): the block's texts are back to back
+/// The `evidence` column is the part's text buffer itself (taken from
+/// [`Part::evidence_text`], no copy): the part's texts are back to back
 /// in firing order, so the firings' start offsets are the column's offsets.
-/// Also returns that buffer, to be given back to the block once the
+/// Also returns that buffer, to be given back to the part once the
 /// columns are encoded and dropped ([`give_back_text`]).
 fn firings_columns(
     ids: &FiringIds,
     pop: &Population,
-    block: &mut Block<'_>,
+    part: &mut Part<'_>,
 ) -> Result<(Vec<ArrayRef>, Buffer), OutputError> {
-    let firings = block.firings;
+    let firings = part.firings;
     let rows = || firings.iter().map(|f| f.patient);
     let (_, pid) = patient_id_column(&pop.patients.ids, rows());
     let keyed = |keys: Int32Array, values: &ArrayRef| -> ArrayRef {
@@ -169,29 +172,31 @@ fn firings_columns(
         Int32Array::from_iter_values(firings.iter().map(|f| f.status as i32)),
         &ids.statuses,
     );
-    if block.evidence_text.len() > i32::MAX as usize {
+    if part.evidence_text.len() > i32::MAX as usize {
         return Err(OutputError::Arrow {
             table: "firings",
             source: arrow::error::ArrowError::InvalidArgumentError(format!(
-                "the evidence texts of block {} are {} bytes, more than a text column's 2 GiB; \
-                 evidence this long is unexpected (see eval::MAX_BLOCK_TEXT): please report it",
-                block.index,
-                block.evidence_text.len()
+                "the evidence texts of {} people of block {} are {} bytes, more than a text \
+                 column's 2 GiB; evidence this long is unexpected (see eval::MAX_PART_TEXT): \
+                 please report it",
+                part.people.len(),
+                part.block,
+                part.evidence_text.len()
             )),
         });
     }
-    let text = std::mem::take(block.evidence_text);
-    // Every firing's start is where its text began in the block's `String`
-    // (`Block::evidence_start`): a char boundary, and ascending in firing order.
+    let text = std::mem::take(part.evidence_text);
+    // Every firing's start is where its text began in the part's `String`
+    // (`Part::evidence_start`): a char boundary, and ascending in firing order.
     debug_assert!(
         firings
             .iter()
-            .all(|f| text.is_char_boundary(Block::evidence_start(f)))
+            .all(|f| text.is_char_boundary(Part::evidence_start(f)))
     );
     let text = Buffer::from_vec(text.into_bytes());
     let offsets = firings
         .iter()
-        .map(|f| Block::evidence_start(f) as i32)
+        .map(|f| Part::evidence_start(f) as i32)
         .chain(std::iter::once(text.len() as i32));
     // `OffsetBuffer::new` checks that the offsets ascend.
     let offsets = OffsetBuffer::new(ScalarBuffer::from_iter(offsets));
@@ -200,7 +205,7 @@ fn firings_columns(
     // the `String` had before one firing's text was appended, or its final
     // length. The offsets ascend and end at `text.len()` (checked just above
     // and by construction), and there are no nulls. This skips `try_new`'s
-    // second UTF-8 pass over the block's evidence (about 0.08 CPU-s of a
+    // second UTF-8 pass over the evidence (about 0.08 CPU-s of a
     // 640k-person run).
     let evidence = unsafe { StringArray::new_unchecked(offsets, text.clone(), None) };
     let columns = vec![
@@ -216,15 +221,15 @@ fn firings_columns(
     Ok((columns, text))
 }
 
-/// Gives the evidence text buffer back to `block` for the next block once
+/// Gives the evidence text buffer back to `part` for the next part once
 /// nothing else holds it (the columns are dropped); otherwise the next
-/// block allocates a new one.
-fn give_back_text(block: &mut Block<'_>, text: Buffer) {
+/// part allocates a new one.
+fn give_back_text(part: &mut Part<'_>, text: Buffer) {
     if let Ok(mut bytes) = text.into_vec::<u8>() {
         bytes.clear();
         // Empty, hence valid UTF-8.
         if let Ok(empty) = String::from_utf8(bytes) {
-            *block.evidence_text = empty;
+            *part.evidence_text = empty;
         }
     }
 }
@@ -254,16 +259,25 @@ fn firings_styles(pop: &Population) -> Vec<(&'static str, ColumnStyle)> {
 /// [`FEATURE_GROUP_BLOCKS`] blocks ([`FeaturesWriter`]).
 pub const BLOCK_PEOPLE: usize = 16_384;
 
-/// `firings.parquet` written while the population is evaluated: call
-/// [`FiringsWriter::write`] from [`crate::eval::evaluate_blocks`]' callback
-/// (with [`BLOCK_PEOPLE`]), so that each block of people's rows becomes a
-/// row group while they are in cache and is appended to the file as soon as
-/// the blocks before it are; then [`FiringsWriter::finish`].
+/// `firings.parquet` written while the population is evaluated, from a
+/// [`crate::eval::BlockSink`] of [`crate::eval::evaluate_blocks`] (with
+/// [`BLOCK_PEOPLE`]): [`FiringsWriter::open`] a block's row group, encode
+/// each [`Part`] of it into the row group while its rows are in cache
+/// ([`FiringsWriter::write`]), then [`FiringsWriter::close`] the row group,
+/// which is appended to the file as soon as the blocks before it are; at the
+/// end [`FiringsWriter::finish`].
 pub struct FiringsWriter<'a> {
     pop: &'a Population,
     ids: FiringIds,
     file: InOrderFile,
     encoder: RowGroupEncoder,
+}
+
+/// A block's row group of `firings.parquet`, written part by part.
+pub struct FiringsGroup {
+    block: usize,
+    group: RowGroupWriter,
+    rows: FiringsRows,
 }
 
 /// The rows one block added to `firings.parquet`.
@@ -285,24 +299,42 @@ impl<'a> FiringsWriter<'a> {
         })
     }
 
-    /// Encodes one block's rows and appends them in block order (called from
-    /// worker threads).
-    pub fn write(&self, block: &mut Block<'_>) -> Result<FiringsRows, OutputError> {
-        let (cols, text) = firings_columns(&self.ids, self.pop, block)?;
-        let group = self
-            .encoder
-            .encode_columns(block.index, &cols, block.firings.len())?;
-        drop(cols);
-        give_back_text(block, text);
-        self.file.push(block.index, group)?;
-        Ok(FiringsRows {
-            open: block
-                .firings
-                .iter()
-                .filter(|f| f.status == Status::Open)
-                .count(),
-            rows: block.firings.len(),
+    /// Starts the row group of block `block`.
+    pub fn open(&self, block: usize) -> Result<FiringsGroup, OutputError> {
+        Ok(FiringsGroup {
+            block,
+            group: self.encoder.begin(block)?,
+            rows: FiringsRows::default(),
         })
+    }
+
+    /// Encodes the rows of one part of the block into its row group.
+    pub fn write(&self, group: &mut FiringsGroup, part: &mut Part<'_>) -> Result<(), OutputError> {
+        debug_assert_eq!(group.block, part.block);
+        if part.firings.is_empty() {
+            return Ok(());
+        }
+        let (cols, text) = firings_columns(&self.ids, self.pop, part)?;
+        let written = group.group.write(&cols);
+        drop(cols);
+        give_back_text(part, text);
+        written?;
+        group.rows.rows += part.firings.len();
+        group.rows.open += part
+            .firings
+            .iter()
+            .filter(|f| f.status == Status::Open)
+            .count();
+        Ok(())
+    }
+
+    /// Closes a block's row group and appends it in block order (called
+    /// from worker threads); returns the rows it holds.
+    pub fn close(&self, group: FiringsGroup) -> Result<FiringsRows, OutputError> {
+        let rows = group.rows;
+        let encoded = group.group.finish(rows.rows)?;
+        self.file.push(group.block, encoded)?;
+        Ok(rows)
     }
 
     /// Closes the file once every block is written.
@@ -314,6 +346,97 @@ impl<'a> FiringsWriter<'a> {
     /// written and the population is no longer needed.
     pub fn into_file(self) -> InOrderFile {
         self.file
+    }
+}
+
+/// What `caregap score` makes of the evaluation, block by block (a
+/// [`BlockSink`] of [`crate::eval::evaluate_blocks`]): each part's rows
+/// encoded into its block's row group of `firings.parquet` and its statuses
+/// counted for the summary while they are in cache, each block's features
+/// into `features.parquet` (when the library has features).
+pub struct ScoreSink<'a> {
+    pop: &'a Population,
+    plan: &'a Plan,
+    firings: FiringsWriter<'a>,
+    features: Option<FeaturesWriter<'a>>,
+}
+
+/// What [`ScoreSink`] made of one block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoredBlock {
+    pub firings: FiringsRows,
+    pub counts: SummaryCounts,
+}
+
+impl<'a> ScoreSink<'a> {
+    /// Creates `firings.parquet`, and `features.parquet` if the plan has
+    /// features, in `dir` (not atomic by itself: write into a
+    /// [`super::StagingDir`]).
+    pub fn create(dir: &Path, plan: &'a Plan, pop: &'a Population) -> Result<Self, OutputError> {
+        let firings = FiringsWriter::create(&dir.join("firings.parquet"), plan, pop)?;
+        let features = if plan.features.is_empty() {
+            None
+        } else {
+            Some(FeaturesWriter::create(
+                &dir.join("features.parquet"),
+                plan,
+                pop,
+            )?)
+        };
+        Ok(ScoreSink {
+            pop,
+            plan,
+            firings,
+            features,
+        })
+    }
+
+    /// The two files, to be closed ([`InOrderFile::finish`]) once every
+    /// block is written and the population is no longer needed.
+    pub fn into_files(self) -> Result<(InOrderFile, Option<InOrderFile>), OutputError> {
+        let features = self.features.map(FeaturesWriter::into_file).transpose()?;
+        Ok((self.firings.into_file(), features))
+    }
+
+    /// Closes both files.
+    pub fn finish(self) -> Result<(), OutputError> {
+        let (firings, features) = self.into_files()?;
+        firings.finish()?;
+        features.map_or(Ok(()), InOrderFile::finish)
+    }
+}
+
+impl BlockSink for ScoreSink<'_> {
+    /// The block's row group and counts so far, or the first error.
+    type Open = Result<(FiringsGroup, SummaryCounts), OutputError>;
+    type Done = Result<ScoredBlock, OutputError>;
+
+    fn open(&self, block: usize) -> Self::Open {
+        Ok((
+            self.firings.open(block)?,
+            SummaryCounts::zeros(self.plan, self.pop),
+        ))
+    }
+
+    fn part(&self, open: &mut Self::Open, mut part: Part<'_>) {
+        let Ok((group, counts)) = open else {
+            return;
+        };
+        counts.add_people(self.pop, part.people, part.status);
+        if let Err(e) = self.firings.write(group, &mut part) {
+            *open = Err(e);
+        }
+    }
+
+    fn close(&self, open: Self::Open, block: Block<'_>) -> Self::Done {
+        let (group, counts) = open?;
+        if let Some(w) = &self.features {
+            w.write(&block)?;
+        }
+        Ok(ScoredBlock {
+            firings: self.firings.close(group)?,
+            counts,
+        })
     }
 }
 
