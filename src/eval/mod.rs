@@ -931,7 +931,9 @@ impl<'a> Context<'a> {
             let (x, valid) = scan::empty(self.tables.func(a as AggId));
             let base = node * CHUNK;
             s.v[base..base + n].fill(x);
-            s.t[base..base + n].fill((x != 0.0) as u8);
+            if self.reprs[node] == program::Repr::Bool {
+                s.t[base..base + n].fill((x != 0.0) as u8);
+            }
             s.ok[base..base + n].fill(valid);
         }
         let evidence = self.opts.evidence != EvidenceMode::None;
