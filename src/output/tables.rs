@@ -265,7 +265,7 @@ pub const BLOCK_PEOPLE: usize = 16_384;
 /// each [`Part`] of it into the row group while its rows are in cache
 /// ([`FiringsWriter::write`]), then [`FiringsWriter::close`] the row group,
 /// which is appended to the file as soon as the blocks before it are; at the
-/// end [`FiringsWriter::finish`].
+/// end [`FiringsWriter::into_file`] and close it ([`ScoreSink`] does all this).
 pub struct FiringsWriter<'a> {
     pop: &'a Population,
     ids: FiringIds,
@@ -335,11 +335,6 @@ impl<'a> FiringsWriter<'a> {
         let encoded = group.group.finish(rows.rows)?;
         self.file.push(group.block, encoded)?;
         Ok(rows)
-    }
-
-    /// Closes the file once every block is written.
-    pub fn finish(self) -> Result<(), OutputError> {
-        self.file.finish()
     }
 
     /// The file, to be closed ([`InOrderFile::finish`]) once every block is
@@ -616,11 +611,6 @@ impl<'a> FeaturesWriter<'a> {
             blocks.filter_map(|k| waiting.remove(&k)).collect()
         };
         self.groups.encode(group, &complete)
-    }
-
-    /// Closes the file once every block is written.
-    pub fn finish(self) -> Result<(), OutputError> {
-        self.into_file()?.finish()
     }
 
     /// Encodes the last row group (its blocks are fewer than
