@@ -298,7 +298,7 @@ impl RowGroupEncoder {
         index: usize,
         batch: &RecordBatch,
     ) -> Result<EncodedRowGroup, OutputError> {
-        self.encode_columns(index, batch.columns(), batch.num_rows())
+        self.encode_batches(index, std::slice::from_ref(batch))
     }
 
     /// Encodes `batches` (the file's schema), one after another, as the
@@ -308,36 +308,11 @@ impl RowGroupEncoder {
         index: usize,
         batches: &[RecordBatch],
     ) -> Result<EncodedRowGroup, OutputError> {
-        let rows = batches.iter().map(RecordBatch::num_rows).sum();
-        self.encode_parts(index, batches.iter().map(RecordBatch::columns), rows)
-    }
-
-    /// [`RowGroupEncoder::encode`] of `rows` rows given as columns, in the
-    /// file's schema order. A column may also be a dictionary array of the
-    /// schema's type (the Parquet writer looks every value up; the file is
-    /// the same as from the plain array).
-    pub fn encode_columns(
-        &self,
-        index: usize,
-        columns: &[ArrayRef],
-        rows: usize,
-    ) -> Result<EncodedRowGroup, OutputError> {
-        self.encode_parts(index, std::iter::once(columns), rows)
-    }
-
-    /// One row group of `rows` rows from `parts`, each a set of columns in
-    /// the file's schema order, written one after another.
-    fn encode_parts<'c>(
-        &self,
-        index: usize,
-        parts: impl Iterator<Item = &'c [ArrayRef]>,
-        rows: usize,
-    ) -> Result<EncodedRowGroup, OutputError> {
         let mut group = self.begin(index)?;
-        for columns in parts {
-            group.write(columns)?;
+        for batch in batches {
+            group.write(batch.columns())?;
         }
-        group.finish(rows)
+        group.finish(batches.iter().map(RecordBatch::num_rows).sum())
     }
 
     /// Starts row group number `index`, to be written a few rows at a time
