@@ -134,15 +134,23 @@ fn unusable_rows_are_counted_by_reason_and_strict_refuses_them() {
     let r = &ds.report;
     assert_eq!(r.count(Table::Events, &Reason::OrphanPatient), 1);
     assert_eq!(r.count(Table::Events, &Reason::UnknownKind), 1);
-    assert_eq!(r.count(Table::Events, &Reason::AfterAsOf), 1);
     assert_eq!(r.count(Table::Events, &Reason::NegativeSupply), 1);
     assert_eq!(
         r.count(Table::Events, &Reason::NullRequired { column: "code" }),
         1
     );
-    assert_eq!(r.total_rejected(), 5);
+    // The event after as_of is set aside, not rejected (the data model).
+    assert_eq!(r.total_rejected(), 4);
     let t = r.table(Table::Events).unwrap();
-    assert_eq!((t.rows_read, t.rows_used, t.rows_rejected), (9, 4, 5));
+    assert_eq!(
+        (
+            t.rows_read,
+            t.rows_used,
+            t.rows_rejected,
+            t.rows_after_as_of
+        ),
+        (9, 4, 4, 1)
+    );
     assert_eq!(ds.population.events.len(), 4);
     assert!(ds.population.events.date.iter().all(|&d| d <= 500));
     let orphan = r
@@ -175,9 +183,56 @@ fn unusable_rows_are_counted_by_reason_and_strict_refuses_them() {
             "events.parquet",
             "row 2",
             "patient_id not in the patients table",
-            "5 unusable",
+            "4 unusable",
         ],
     );
+}
+
+#[test]
+fn events_after_as_of_are_counted_apart_and_strict_keeps_them_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        &dir.path().join("patients.parquet"),
+        &simple_patients(&[1, 2]),
+        10,
+    );
+    let rows = vec![
+        ev(1, 499, "visit", "VISIT", "GP", None),
+        ev(1, 500, "visit", "VISIT", "GP", None), // on as_of: kept
+        ev(1, 501, "visit", "VISIT", "GP", None), // after as_of
+        ev(2, 900, "measurement", "LOINC", "X", Some(1.0)), // after as_of
+    ];
+    write(&dir.path().join("events.parquet"), &events_batch(&rows), 2);
+    // A real extract runs past a back-dated scoring date: strict loads it.
+    let strict = LoadOptions {
+        strict: true,
+        ..opts(500)
+    };
+    let ds = load(dir.path(), &strict).unwrap();
+    let t = ds.report.table(Table::Events).unwrap();
+    assert_eq!(
+        (
+            t.rows_read,
+            t.rows_used,
+            t.rows_rejected,
+            t.rows_after_as_of
+        ),
+        (4, 2, 0, 2)
+    );
+    assert!(ds.report.rejected.is_empty());
+    assert_eq!(ds.population.events.date, [499, 500]);
+
+    // An unusable row is unusable whatever its date: strict still refuses it.
+    let rows = vec![
+        ev(1, 500, "visit", "VISIT", "GP", None),
+        ev(1, 600, "medication", "ATC", "C09", Some(-5.0)),
+    ];
+    write(&dir.path().join("events.parquet"), &events_batch(&rows), 2);
+    let ds = load(dir.path(), &opts(500)).unwrap();
+    assert_eq!(ds.report.count(Table::Events, &Reason::NegativeSupply), 1);
+    assert_eq!(ds.report.table(Table::Events).unwrap().rows_after_as_of, 0);
+    let msg = load_err(dir.path(), &strict);
+    assert_mentions(&msg, &["row 2", "negative supply", "--strict"]);
 }
 
 #[test]
@@ -563,7 +618,10 @@ fn extra_event_files_join_the_events_table() {
     )
     .unwrap();
     assert_eq!(with.population.events.date, [5, 15]);
-    assert_eq!(with.report.count(Table::Events, &Reason::AfterAsOf), 1);
+    assert_eq!(
+        with.report.table(Table::Events).unwrap().rows_after_as_of,
+        1
+    );
 }
 
 #[test]

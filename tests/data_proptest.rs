@@ -94,7 +94,17 @@ fn run(case: &Case) -> Result<(), TestCaseError> {
     }
     let t = ds.report.table(Table::Events).unwrap();
     prop_assert_eq!(t.rows_read, case.rows.len() as u64);
-    prop_assert_eq!(t.rows_used + t.rows_rejected, t.rows_read);
+    prop_assert_eq!(
+        t.rows_used + t.rows_rejected + t.rows_after_as_of,
+        t.rows_read
+    );
+    // Usable rows after as_of are counted apart, not rejected.
+    let after = case
+        .rows
+        .iter()
+        .filter(|r| index(r.0).is_some() && r.1 > case.as_of && KINDS[r.2] != "Visit")
+        .count();
+    prop_assert_eq!(t.rows_after_as_of, after as u64);
     Ok(())
 }
 

@@ -51,6 +51,9 @@ fn features_of(lib: &Library, pop: &Population, as_of: Day) -> Vec<Option<f64>> 
 const SBP: usize = 2;
 const STATIN: usize = 5;
 const HTN: usize = 0;
+const HBA1C: usize = 3;
+const PE: usize = 10;
+const BLANK: usize = 11;
 
 fn sbp(date: Day, v: Option<f64>) -> RawEvent {
     ev(date, Measurement, "LOINC", "8480-6", v)
@@ -163,6 +166,83 @@ fn units_differing_are_set_aside_and_counted() {
     );
     let e = evaluate(&plan::compile(&lib), &pop, as_of, &EvalOptions::default()).unwrap();
     assert_eq!(e.unit_mismatches[SBP], 2);
+}
+
+/// Issue 22: an empty or blank unit string is a unit, one that matches no
+/// declared unit (not even a blank one); only null means "the declared unit".
+#[test]
+fn empty_and_blank_units_are_units_that_match_no_declared_unit() {
+    let as_of = day(2025, 6, 30);
+    let hba1c = |d: u32, v: f64, unit: Option<&str>| {
+        let mut e = ev(day(2025, 6, d), Measurement, "LOINC", "4548-4", Some(v));
+        e.unit = unit.map(str::to_string);
+        e
+    };
+    let mut events = vec![
+        hba1c(1, 40.0, None),
+        hba1c(2, 41.0, Some("")),
+        hba1c(3, 42.0, Some("   ")),
+    ];
+    for (d, unit) in [(4, ""), (5, "  "), (6, " MMHG ")] {
+        let mut e = sbp(day(2025, 6, d), Some(150.0 + d as f64));
+        e.unit = Some(unit.into());
+        events.push(e);
+    }
+    let pop = population(as_of, &[patient(day(1960, 5, 5), events)]);
+    let lib = lib_with_features(vec![
+        // lab.sbp declares mmHg: "" and "  " are set aside, " MMHG " is used.
+        agg(Count, SBP, None),
+        agg(Last, SBP, None),
+        // lab.hba1c declares no unit: every unit, blank ones too.
+        agg(Count, HBA1C, None),
+        // lab.blank declares a blank unit: only the null-unit row matches.
+        agg(Count, BLANK, None),
+        agg(Last, BLANK, None),
+    ]);
+    assert_eq!(
+        features_of(&lib, &pop, as_of),
+        vec![Some(1.0), Some(156.0), Some(3.0), Some(1.0), Some(40.0)]
+    );
+    let e = evaluate(&plan::compile(&lib), &pop, as_of, &EvalOptions::default()).unwrap();
+    assert_eq!(e.unit_mismatches[SBP], 2);
+    assert_eq!(e.unit_mismatches[BLANK], 2);
+}
+
+/// Issue 22: the range rule for codes shorter than the bounds. A code
+/// compares by its first characters, as many as the bounds have; a shorter
+/// code is compared whole (`I27` lies between `I269` and `I270`; `I2` and
+/// `I26` sort before `I269`).
+#[test]
+fn range_compares_shorter_codes_whole() {
+    let as_of = day(2025, 6, 30);
+    let has = |vs: usize, code: &str| {
+        let pop = population(
+            as_of,
+            &[patient(
+                day(1960, 5, 5),
+                vec![ev(day(2025, 1, 1), Diagnosis, "ICD10", code, None)],
+            )],
+        );
+        features_of(&lib_with_features(vec![agg(Has, vs, None)]), &pop, as_of)[0] == Some(1.0)
+    };
+    for (code, inside) in [
+        ("I27", true),
+        ("I26.9", true),
+        ("I26.99", true),
+        ("I27.0", true),
+        ("I27.01", true),
+        ("I26", false),
+        ("I2", false),
+        ("I27.1", false),
+        ("I28", false),
+        ("J", false),
+    ] {
+        assert_eq!(has(PE, code), inside, "{code} in I26.9..I27.0");
+    }
+    // And the spec's own example: `I1` is outside `I10..I15`, `I15` inside.
+    for (code, inside) in [("I1", false), ("I15", true), ("I159", true), ("I16", false)] {
+        assert_eq!(has(HTN, code), inside, "{code} in I10..I15");
+    }
 }
 
 #[test]

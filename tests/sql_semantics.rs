@@ -71,6 +71,18 @@ fn events() -> Vec<Event> {
         ev(1, "2024-03-31", "measurement", "LOINC", "8480-6").value(f64::NAN),
         ev(2, "2024-01-01", "measurement", "LOINC", "8480-6").value(5.0),
         ev(2, "2024-01-01", "measurement", "LOINC", "8480-6").value(7.0),
+        // An empty or blank unit is a unit that matches no declared unit.
+        ev(2, "2024-03-30", "measurement", "LOINC", "8480-6")
+            .value(999.0)
+            .unit(""),
+        ev(2, "2024-03-31", "measurement", "LOINC", "8480-6")
+            .value(998.0)
+            .unit("  "),
+        // dx.pe: ICD10 I26.9..I27.0; a shorter code is compared whole.
+        ev(1, "2020-01-01", "diagnosis", "ICD10", "I26"),
+        ev(2, "2020-01-01", "diagnosis", "ICD10", "I27"),
+        ev(5, "2020-01-01", "diagnosis", "ICD10", "I2"),
+        ev(5, "2020-01-01", "diagnosis", "ICD10", "I27.1"),
         ev(3, "2024-01-01", "measurement", "LOINC", "8480-6").value(150.0),
         // med.statin: ATC C10AA.
         ev(1, "2024-01-01", "medication", "ATC", "C10AA01"),
@@ -102,6 +114,12 @@ fn library() -> Library {
             EventKind::Medication,
             None,
             vec![("ATC", vec![Pattern::Prefix("C10AA".into())])],
+        ),
+        value_set(
+            "dx.pe",
+            EventKind::Diagnosis,
+            None,
+            vec![("ICD10", vec![Pattern::Range("I269".into(), "I270".into())])],
         ),
     ];
     let m1 = Some(Window::Months(1));
@@ -192,6 +210,7 @@ fn library() -> Library {
             "it's \"quoted\"",
             cmp(CmpOp::Eq, x(Type::Str, ExprKind::Clinic), text("it's")),
         ),
+        feature("has_pe", agg(AggFunc::Has, 3, None)),
     ];
     let criteria = vec![
         criterion(
@@ -279,15 +298,17 @@ fn check_features(engine: &Engine) {
             null,
             9.0,
             3.0,
+            false,
             false
         ]),
         json!([
             2, "B", true, 1.0, 7.0, null, 7.0, 5.0, 7.0, 6.0, 0.0, 90.0, 90.0, false, false, 1.0,
-            63.0, -3.0, 7.0, 140.0, -1.0, 0.0, true, false, true, null, 9.0, 3.0, false
+            63.0, -3.0, 7.0, 140.0, -1.0, 0.0, true, false, true, null, 9.0, 3.0, false, true
         ]),
         json!([
             5, "A", false, 0.0, null, null, null, null, null, null, 0.0, null, null, true, true,
-            1.0, 64.0, -3.0, null, 140.0, -0.5, 0.0, null, false, null, null, 9.0, 3.0, false
+            1.0, 64.0, -3.0, null, 140.0, -0.5, 0.0, null, false, null, null, 9.0, 3.0, false,
+            false
         ]),
     ];
     assert_eq!(

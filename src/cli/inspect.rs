@@ -103,18 +103,19 @@ pub fn render(ds: &Dataset, dir: &str, top: usize) -> String {
     let _ = writeln!(w, "Tables");
     let _ = writeln!(
         w,
-        "  {:<10} {:>6} {:>14} {:>14} {:>12}",
-        "table", "files", "rows read", "used", "rejected"
+        "  {:<10} {:>6} {:>14} {:>14} {:>12} {:>14}",
+        "table", "files", "rows read", "used", "rejected", "after as_of"
     );
     for t in &ds.report.tables {
         let _ = writeln!(
             w,
-            "  {:<10} {:>6} {:>14} {:>14} {:>12}",
+            "  {:<10} {:>6} {:>14} {:>14} {:>12} {:>14}",
             t.table.as_str(),
             t.files.len(),
             n(t.rows_read),
             n(t.rows_used),
-            n(t.rows_rejected)
+            n(t.rows_rejected),
+            n(t.rows_after_as_of)
         );
     }
 

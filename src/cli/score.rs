@@ -180,6 +180,7 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
             "rows_read": t.rows_read,
             "rows_used": t.rows_used,
             "rows_rejected": t.rows_rejected,
+            "rows_after_as_of": t.rows_after_as_of,
         })).collect::<Vec<_>>(),
         "rejected_rows": dataset.report.rejected,
         "library": {

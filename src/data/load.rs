@@ -17,8 +17,8 @@ use super::report::{LoadReport, Reason, Table, TableReport, Tally};
 /// How to load a dataset.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoadOptions {
-    /// The scoring date: events dated after it are set aside (counted as
-    /// [`Reason::AfterAsOf`]) and never enter the store.
+    /// The scoring date: usable events dated after it are set aside (counted
+    /// apart as `rows_after_as_of`, not as unusable rows) and never enter the store.
     pub as_of: Day,
     /// Turn any unusable row into an error instead of counting it.
     pub strict: bool,
@@ -67,7 +67,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
         tables: Vec::new(),
         rejected: Vec::new(),
     };
-    let mut account = |table, files: &[TableFile], used: u64, tally: Tally| {
+    let mut account = |table, files: &[TableFile], used: u64, after_as_of: u64, tally: Tally| {
         let files = file_rows(files);
         let rows_read = files.iter().map(|f| f.rows).sum();
         if opts.strict
@@ -90,6 +90,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
             rows_read,
             rows_used: used,
             rows_rejected,
+            rows_after_as_of: after_as_of,
         });
         Ok(())
     };
@@ -105,11 +106,18 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
         });
     }
     let (patients, index, tally) = load_patients(&files, id_type)?;
-    account(Table::Patients, &files, patients.len() as u64, tally)?;
+    account(Table::Patients, &files, patients.len() as u64, 0, tally)?;
 
     let files = open_table(&event_paths, Table::Events, EVENT_COLUMNS, Some(id_type))?;
-    let (events, codes, units, tally) = load_events(&files, &index, patients.len(), opts.as_of)?;
-    account(Table::Events, &files, events.len() as u64, tally)?;
+    let (events, codes, units, after_as_of, tally) =
+        load_events(&files, &index, patients.len(), opts.as_of)?;
+    account(
+        Table::Events,
+        &files,
+        events.len() as u64,
+        after_as_of,
+        tally,
+    )?;
 
     let mut consents = Consents {
         n_patients: patients.len(),
@@ -118,14 +126,14 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
     if let Some(paths) = consent_paths {
         let files = open_table(&paths, Table::Consents, CONSENT_COLUMNS, Some(id_type))?;
         let (rows, tally) = load_consents(&files, &index)?;
-        account(Table::Consents, &files, rows.len() as u64, tally)?;
+        account(Table::Consents, &files, rows.len() as u64, 0, tally)?;
         consents.rows = rows;
     }
     let mut outreach = Outreach::default();
     if let Some(paths) = outreach_paths {
         let files = open_table(&paths, Table::Outreach, OUTREACH_COLUMNS, Some(id_type))?;
         let (rows, tally) = load_outreach(&files, &index)?;
-        account(Table::Outreach, &files, rows.len() as u64, tally)?;
+        account(Table::Outreach, &files, rows.len() as u64, 0, tally)?;
         outreach.rows = rows;
     }
 
@@ -481,6 +489,8 @@ struct EventChunk {
     /// Distinct (kind, system id, code id) in order of first appearance.
     triples: Vec<(EventKind, u32, u32)>,
     tally: Tally,
+    /// Usable rows dated after `as_of` (set aside, not unusable).
+    after_as_of: u64,
 }
 
 fn read_event_unit(
@@ -549,8 +559,6 @@ fn read_event_unit(
                 Some(Reason::UnknownKind)
             } else if p >= REJECTED {
                 patient_reason(p)
-            } else if date > as_of {
-                Some(Reason::AfterAsOf)
             } else if kind == Some(EventKind::Medication) && has && value < 0.0 {
                 Some(Reason::NegativeSupply)
             } else {
@@ -566,9 +574,14 @@ fn read_event_unit(
                         Reason::OrphanPatient | Reason::RejectedPatient => {
                             format!("patient_id = {}", shown("patient_id"))
                         }
-                        Reason::AfterAsOf => format!("date = {}", format_day(date)),
                         _ => format!("value = {value}"),
                     });
+                continue;
+            }
+            // A usable event after the scoring date does not exist for the run;
+            // it is counted apart, not as an unusable row (the data model).
+            if date > as_of {
+                ch.after_as_of += 1;
                 continue;
             }
             let Some(kind) = kind else { continue };
@@ -674,7 +687,9 @@ impl GlobalDicts {
     }
 }
 
-type EventsOut = (Events, CodeTable, Vec<String>, Tally);
+/// The events, their dictionaries, the count of usable rows after `as_of`
+/// and the unusable rows.
+type EventsOut = (Events, CodeTable, Vec<String>, u64, Tally);
 
 fn load_events(
     files: &[TableFile],
@@ -751,8 +766,10 @@ fn load_events(
     };
     let maps: Vec<(Vec<u32>, Vec<u32>)> = chunks.iter().map(|ch| dicts.absorb(ch)).collect();
     let mut tally = Tally::default();
+    let mut after_as_of = 0;
     for ch in &mut chunks {
         tally.merge(std::mem::take(&mut ch.tally));
+        after_as_of += ch.after_as_of;
     }
     split_by(&mut code, &kept_bounds)
         .into_par_iter()
@@ -814,7 +831,7 @@ fn load_events(
         unit,
     };
     sort_within_patients(&mut events);
-    Ok((events, dicts.table, dicts.units, tally))
+    Ok((events, dicts.table, dicts.units, after_as_of, tally))
 }
 
 /// Writes `col[i]` to `out[dest[i]]` (`dest` is a permutation).

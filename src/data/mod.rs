@@ -44,12 +44,14 @@
 //! - **Events are sorted per patient** by date; events of the same date keep
 //!   input order (files in order, rows in file order). The result does not
 //!   depend on the number of threads: ids and order follow reading order.
-//! - **Future events never enter the store**: an event dated after
-//!   [`LoadOptions::as_of`] is counted as [`Reason::AfterAsOf`] and dropped.
+//! - **Future events never enter the store**: a usable event dated after
+//!   [`LoadOptions::as_of`] is counted apart (`rows_after_as_of`) and set
+//!   aside. It is not an unusable row (the data model), so `--strict` does not
+//!   refuse it; an unusable row is counted as unusable whatever its date.
 //! - **Nothing is dropped silently**: each unusable row is counted once in
 //!   the [`LoadReport`] under one [`Reason`] (with the first examples), and
-//!   `rows_read = rows_used + rows_rejected` per table. With
-//!   [`LoadOptions::strict`] the first unusable row is an error instead.
+//!   `rows_read = rows_used + rows_rejected + rows_after_as_of` per table.
+//!   With [`LoadOptions::strict`] the first unusable row is an error instead.
 //! - A patient row with a null required value is unusable; events, consents
 //!   and outreach rows of that patient are counted as
 //!   [`Reason::RejectedPatient`], not as orphans.

@@ -205,9 +205,52 @@ pub fn normalise_system(raw: &str) -> String {
     raw.to_uppercase()
 }
 
+/// The data model's well-known code-system names, which libraries and
+/// importers use so that they agree (`ICD10` covers WHO ICD-10 and national
+/// variants such as ICD-10-FI).
+pub const WELL_KNOWN_SYSTEMS: [&str; 14] = [
+    "ICD10", "ICD10CM", "ICD10PCS", "ICPC2", "ATC", "LOINC", "SNOMED", "NOMESCO", "CPT", "HCPCS",
+    "RXNORM", "CVX", "VISIT", "LOCAL",
+];
+
+/// The well-known system a name that is not one was probably meant to be
+/// (`ICD-10`, `icpc_2`, `SNOMED CT`, `RxNorm ` → `ICD10`, `ICPC2`, `SNOMED`,
+/// `RXNORM`): the same letters and digits, or a common alias. `None` for a
+/// well-known name itself (in any case) and for names that resemble none.
+pub fn well_known_system_meant(raw: &str) -> Option<&'static str> {
+    let upper = normalise_system(raw);
+    if WELL_KNOWN_SYSTEMS.contains(&upper.as_str()) {
+        return None;
+    }
+    let bare: String = upper.chars().filter(char::is_ascii_alphanumeric).collect();
+    let bare = match bare.as_str() {
+        "SNOMEDCT" | "SCT" => "SNOMED",
+        "ICD10FI" | "ICD10WHO" => "ICD10",
+        "ICPC" => "ICPC2",
+        other => other,
+    };
+    WELL_KNOWN_SYSTEMS.iter().copied().find(|&w| w == bare)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn near_misses_of_well_known_systems_are_recognised() {
+        for (raw, meant) in [
+            ("ICD-10", Some("ICD10")),
+            ("icpc_2", Some("ICPC2")),
+            ("SNOMED CT", Some("SNOMED")),
+            ("ICD-10-CM", Some("ICD10CM")),
+            ("ICD-10-FI", Some("ICD10")),
+            ("icd10", None),
+            ("RxNorm", None),
+            ("KELA", None),
+        ] {
+            assert_eq!(well_known_system_meant(raw), meant, "{raw}");
+        }
+    }
 
     #[test]
     fn codes_normalise_as_the_spec_says() {

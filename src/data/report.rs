@@ -55,8 +55,6 @@ pub enum Reason {
     OrphanPatient,
     /// The row's patient is in `patients` but that row was itself unusable.
     RejectedPatient,
-    /// An event dated after `as_of`: it does not exist for the run.
-    AfterAsOf,
     /// A medication whose `value` (days of supply) is negative.
     NegativeSupply,
 }
@@ -71,7 +69,6 @@ impl fmt::Display for Reason {
             Reason::UnknownOutcome => f.write_str("unknown outreach outcome"),
             Reason::OrphanPatient => f.write_str("patient_id not in the patients table"),
             Reason::RejectedPatient => f.write_str("the patient's own row is unusable"),
-            Reason::AfterAsOf => f.write_str("event dated after as_of"),
             Reason::NegativeSupply => f.write_str("medication with a negative supply"),
         }
     }
@@ -113,10 +110,14 @@ pub struct TableReport {
     pub rows_read: u64,
     pub rows_used: u64,
     pub rows_rejected: u64,
+    /// Usable events dated after `as_of`: they do not exist for the run but
+    /// are not unusable rows either, so they are counted apart and `--strict`
+    /// does not refuse them. Always 0 for the other tables.
+    pub rows_after_as_of: u64,
 }
 
-/// The load's account of every row: `rows_read = rows_used + rows_rejected`
-/// for each table. Serialisable for run records.
+/// The load's account of every row: `rows_read = rows_used + rows_rejected +
+/// rows_after_as_of` for each table. Serialisable for run records.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LoadReport {
     /// The `as_of` the data was loaded for, ISO 8601.

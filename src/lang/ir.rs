@@ -32,12 +32,15 @@ impl Pattern {
             Pattern::Exact(p) => code == p,
             Pattern::Range(lo, hi) => {
                 // Compare the first `len` characters (code points) with the bounds;
-                // a code shorter than the bounds is compared whole.
+                // a code shorter than the bounds is compared whole, so `I1` sorts
+                // before `I10` (outside `I10..I15`) and `I27` lies inside
+                // `I269..I270`. UTF-8 byte order is code-point order.
                 let len = lo.chars().count();
-                let head: String = code.chars().take(len).collect();
-                head.chars().count() == len
-                    && head.as_str() >= lo.as_str()
-                    && head.as_str() <= hi.as_str()
+                let head = match code.char_indices().nth(len) {
+                    Some((end, _)) => &code[..end],
+                    None => code,
+                };
+                head >= lo.as_str() && head <= hi.as_str()
             }
         }
     }

@@ -27,7 +27,7 @@ use super::ir::{
 use super::lexer;
 use super::parser;
 use super::strmap::{StrMap, map_string};
-use crate::data::{EventKind, normalise_code, normalise_system};
+use crate::data::{EventKind, normalise_code, normalise_system, well_known_system_meant};
 
 const TOP_LEVEL: [&str; 9] = [
     "dx",
@@ -464,7 +464,22 @@ fn read_value_set(
         if k == "title" || k == "unit" {
             match v.get_ref().as_str() {
                 Some(s) if k == "title" => title = Some(s.to_string()),
-                Some(s) => unit = Some(s.trim().to_string()),
+                Some(s) => {
+                    if s.trim().is_empty() {
+                        sink.push(
+                            fi,
+                            item.clone(),
+                            Diagnostic::warning(
+                                "W0302",
+                                format!("value set `{full}` declares a blank unit"),
+                            )
+                            .at("", v.span())
+                            .label("an empty or blank unit is a unit that matches no declared unit")
+                            .help("only measurements with no unit can match; remove `unit` to take every unit"),
+                        );
+                    }
+                    unit = Some(s.trim().to_string())
+                }
                 None => {
                     sink.push(
                         fi,
@@ -507,6 +522,23 @@ fn read_value_set(
                     ok = false;
                 }
             }
+        }
+        if let Some(meant) = well_known_system_meant(k) {
+            sink.push(
+                fi,
+                item.clone(),
+                Diagnostic::warning(
+                    "W0303",
+                    format!("code system `{k}` is not the well-known name `{meant}`"),
+                )
+                .at("", key.span())
+                .label(format!("matches only events whose system is `{k}`"))
+                .help(format!(
+                    "systems are compared case-insensitively and nothing else; write `{meant}` \
+                     (the data model's name, which importers write) unless your events really \
+                     say `{k}`"
+                )),
+            );
         }
         let system = normalise_system(k);
         // `ICD10` and `icd10` are one system: their patterns are merged.

@@ -344,7 +344,9 @@ impl Plan {
                 vs.unit.as_ref().map(|declared| {
                     keys.iter()
                         .enumerate()
-                        .map(|(i, k)| i == 0 || k == declared)
+                        // Null (index 0) is taken to be in the declared unit; an empty or
+                        // blank unit is present and matches no declared unit.
+                        .map(|(i, k)| i == 0 || (!k.is_empty() && k == declared))
                         .collect()
                 })
             })

@@ -385,7 +385,9 @@ impl<'a> Script<'a> {
         let mut s = String::new();
         s.push_str("-- Value-set membership, decided once per distinct (kind, system, code) of the events:\n");
         s.push_str("-- prefix, exact, or range (the first characters, as many as the bounds have, between\n");
-        s.push_str("-- the bounds by code point; a shorter code never matches).\n");
+        s.push_str(
+            "-- the bounds by code point; a code shorter than the bounds is compared whole).\n",
+        );
         let _ = writeln!(s, "SELECT DISTINCT c.kind, c.system, c.code, p.vs, p.unit");
         let _ = writeln!(
             s,
@@ -401,10 +403,9 @@ impl<'a> Script<'a> {
             s,
             "    WHEN 'prefix' THEN substr(c.code, 1, length(p.lo)) = p.lo"
         );
-        let _ = writeln!(s, "    ELSE length(c.code) >= length(p.lo)");
         let _ = writeln!(
             s,
-            "        AND substr(c.code, 1, length(p.lo)){c} BETWEEN p.lo AND p.hi"
+            "    ELSE substr(c.code, 1, length(p.lo)){c} BETWEEN p.lo AND p.hi"
         );
         let _ = write!(s, "END");
         s
@@ -422,7 +423,7 @@ impl<'a> Script<'a> {
         );
         let _ = write!(
             s,
-            "WHERE m.unit IS NULL OR e.unit IS NULL OR lower(trim(e.unit)) = m.unit"
+            "WHERE m.unit IS NULL OR e.unit IS NULL OR (trim(e.unit) <> '' AND lower(trim(e.unit)) = m.unit)"
         );
         s
     }

@@ -103,13 +103,14 @@ fn pattern_matches(p: &Pattern, code: &str) -> bool {
         Pattern::Prefix(x) => code.starts_with(x.as_str()),
         Pattern::Exact(x) => code == x,
         Pattern::Range(lo, hi) => {
+            // Spec: the first characters, as many as the bounds have, between the
+            // bounds by code point; a shorter code is compared whole.
             let chars: Vec<char> = code.chars().collect();
-            let n = lo.chars().count();
-            if chars.len() < n {
-                return false;
-            }
-            let head: String = chars[..n].iter().collect();
-            *lo <= head && head <= *hi
+            let n = lo.chars().count().min(chars.len());
+            let head: Vec<char> = chars[..n].to_vec();
+            let lo: Vec<char> = lo.chars().collect();
+            let hi: Vec<char> = hi.chars().collect();
+            lo <= head && head <= hi
         }
     }
 }
@@ -145,7 +146,8 @@ fn vs_matches_code(vs: &ValueSet, ev: &Ev) -> bool {
 fn unit_differs(vs: &ValueSet, ev: &Ev) -> bool {
     match (&vs.unit, &ev.unit, ev.kind) {
         (Some(declared), Some(u), EventKind::Measurement) => {
-            u.trim().to_lowercase() != declared.trim().to_lowercase()
+            // An empty or blank unit is a unit that matches no declared unit.
+            u.trim().is_empty() || u.trim().to_lowercase() != declared.trim().to_lowercase()
         }
         _ => false,
     }

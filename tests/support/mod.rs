@@ -319,6 +319,15 @@ pub fn random_value_sets() -> Vec<ValueSet> {
         vs("visit.pc", Visit, None, &[("VISIT", &["PC", "R10..R12"])]),
         vs("proc.colo", Procedure, None, &[("NOMESCO", &["JFA"])]),
         vs("imm.flu", Immunization, None, &[("ATC", &["J07BB"])]),
+        // Codes shorter than the bounds are compared whole: `I27` is inside.
+        vs("dx.pe", Diagnosis, None, &[("ICD10", &["I26.9..I27.0"])]),
+        // A blank declared unit: only measurements with no unit match it.
+        vs(
+            "lab.blank",
+            Measurement,
+            Some("  "),
+            &[("LOINC", &["4548"])],
+        ),
     ]
 }
 
@@ -332,6 +341,12 @@ pub fn code_pool() -> Vec<(EventKind, &'static str, &'static str)> {
         (Diagnosis, "ICD10", "I15"),
         (Diagnosis, "ICD10", "I16"),
         (Diagnosis, "ICD10", "I1"),
+        (Diagnosis, "ICD10", "I27"),
+        (Diagnosis, "ICD10", "I26"),
+        (Diagnosis, "ICD10", "I2"),
+        (Diagnosis, "ICD10", "I26.9"),
+        (Diagnosis, "ICD10", "I27.01"),
+        (Diagnosis, "ICD10", "I27.1"),
         (Diagnosis, "ICD-10", "I10"),
         (Diagnosis, "ICPC2", "K86"),
         (Diagnosis, "ICD10", "E11.9"),
@@ -685,13 +700,14 @@ pub fn random_population(rng: &mut Rng, as_of: Day, n: usize) -> Population {
                 6 => Some(29.5),
                 _ => Some((rng.below(400) as f64) * 0.5),
             };
-            let unit = match rng.below(8) {
+            let unit = match rng.below(9) {
                 0 => Some("mmHg".to_string()),
                 1 => Some(" MMHG ".to_string()),
                 2 => Some("mm[Hg]".to_string()),
                 3 => Some("ml/min".to_string()),
                 4 => Some("d".to_string()),
                 5 => Some(String::new()),
+                6 => Some("  ".to_string()),
                 _ => None,
             };
             events.push(RawEvent {
