@@ -6,8 +6,8 @@
 //! real `YYYY-MM-DD` not after today); one bad row refuses the whole batch,
 //! naming every bad line. Rows already in the log (same patient, date,
 //! criterion and outcome) are skipped, so importing a file twice is harmless.
-//! Writing never loses earlier rows: a lock file (`.outreach.lock`) keeps
-//! writers apart; `outreach.parquet` is rewritten whole (old rows + new) to a
+//! Writing never loses earlier rows: an OS lock on `.outreach.lock` keeps
+//! writers apart (a second writer waits; a killed one releases it); `outreach.parquet` is rewritten whole (old rows + new) to a
 //! temporary file that is renamed over it; with an `outreach/` folder of parts,
 //! the new rows become a new part, written the same way.
 
@@ -63,31 +63,6 @@ struct NewRow {
     date: Day,
     criterion: Option<String>,
     outcome: Outcome,
-}
-
-struct Lock(PathBuf);
-
-impl Lock {
-    fn take(data: &Path) -> Result<Lock> {
-        let path = data.join(".outreach.lock");
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .with_context(|| {
-                format!(
-                    "cannot take the lock {}: another outreach write is running (if none is, remove the file)",
-                    path.display()
-                )
-            })?;
-        Ok(Lock(path))
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// Validates one row's texts; `Err` holds every problem of the row.
@@ -283,7 +258,7 @@ fn existing_keys(b: &RecordBatch, file: &Path) -> Result<HashSet<LogKey>> {
 }
 
 fn append(data: &Path, rows: Vec<NewRow>) -> Result<()> {
-    let _lock = Lock::take(data)?;
+    let _lock = caregap::output::OutputLock::wait(&data.join("outreach"))?;
     let Some((pfile, patients)) = io::read_table(data, "patients")? else {
         bail!("{}: no patients table", data.display());
     };

@@ -87,6 +87,13 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
     let started = Instant::now();
     let as_of = parse_as_of(args.as_of.as_deref())?;
 
+    // The output is locked (a second run into it is refused at once) and
+    // what killed runs left beside it is cleared before the long work starts.
+    let staging = StagingDir::new(&args.out)?;
+    for stale in staging.removed_stale() {
+        eprintln!("removed {}, left behind by a killed run", stale.display());
+    }
+
     let t = Instant::now();
     let library = super::check::load_library(&args.criteria)?;
     let lib_files = super::check::read_library(&args.criteria)?;
@@ -124,7 +131,6 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
     // features.parquet and summary counts; nothing of the size of the
     // population is kept (so the evaluation time includes encoding the two
     // files).
-    let staging = StagingDir::new(&args.out)?;
     let sink = tables::ScoreSink::create(staging.dir(), &plan, pop)?;
     let (done, blocks) =
         eval::evaluate_blocks(&plan, pop, as_of, &eval_opts, tables::BLOCK_PEOPLE, &sink)?;

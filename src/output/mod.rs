@@ -21,7 +21,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
-pub use atomic::{StagingDir, write_file_atomic};
+pub use atomic::{OutputLock, StagingDir, write_file_atomic};
 
 /// Why an output could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +54,13 @@ pub enum OutputError {
     MissingRowGroup { path: PathBuf, missing: usize },
     #[error("the directory {} does not exist; create it or choose another output path", .0.display())]
     NoParent(PathBuf),
+    #[error(
+        "another caregap run is writing {} ({holder}); wait for it to finish, or write to another folder",
+        target.display()
+    )]
+    Busy { target: PathBuf, holder: String },
+    #[error("{} is not a run folder; run `caregap score --out` into it first", .0.display())]
+    NotARun(PathBuf),
 }
 
 /// Writes one record batch as a zstd-compressed Parquet file at `path`, in
