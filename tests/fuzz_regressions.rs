@@ -1,0 +1,48 @@
+//! Every input of the fuzz corpus (`fuzz/corpus/`) and every input that ever
+//! made a fuzz target fail (`fuzz/regressions/`), replayed through the same
+//! checks as the fuzz targets, in the normal test run.
+
+#[path = "../fuzz/checks.rs"]
+mod checks;
+
+use std::path::{Path, PathBuf};
+
+fn inputs(target: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let mut files: Vec<PathBuf> = ["corpus", "regressions"]
+        .iter()
+        .flat_map(|kind| {
+            std::fs::read_dir(root.join(kind).join(target))
+                .into_iter()
+                .flatten()
+        })
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && !p.file_name().unwrap().to_string_lossy().starts_with('.'))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no inputs for {target}");
+    files
+}
+
+fn replay(target: &str, check: impl Fn(&[u8])) {
+    for path in inputs(target) {
+        let bytes = std::fs::read(&path).unwrap();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&bytes)));
+        assert!(
+            outcome.is_ok(),
+            "{} fails the {target} check",
+            path.display()
+        );
+    }
+}
+
+#[test]
+fn library_inputs_pass() {
+    replay("library", checks::library);
+}
+
+#[test]
+fn loader_inputs_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    replay("loader", |bytes| checks::loader(bytes, dir.path()));
+}
