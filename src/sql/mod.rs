@@ -15,7 +15,8 @@
 //! | `patterns` | the value sets' code patterns (a `VALUES` table) |
 //! | `code_sets` | each distinct (kind, system, code) of the events with the value sets it belongs to |
 //! | `matched` | each event with each value set it matches (unit rule applied) |
-//! | `aggregates` | one grouped pass: every aggregate the library uses, as a filtered aggregate |
+//! | `vs_aggregates` | level one, grouped by (person, value set): each distinct (function, window) the library uses, once |
+//! | `aggregates` | level two, grouped by person: each aggregate picks its value set's slot |
 //! | `person` | people joined with their aggregates (no event: `has` false, `count` 0) |
 //! | `defs_N` | definitions, one CTE per dependency level |
 //! | `criteria` | one boolean column per criterion: population IS TRUE AND gap IS TRUE AND exclude IS NOT TRUE |
@@ -112,6 +113,14 @@ fn comment(s: &str) -> String {
         .collect()
 }
 
+/// A column of `vs_aggregates`: one function over one window (see
+/// [`Script::slot_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    func: AggFunc,
+    window: Option<Window>,
+}
+
 struct Script<'a> {
     lib: &'a Library,
     as_of: NaiveDate,
@@ -171,6 +180,7 @@ impl<'a> Script<'a> {
             ctes.push(("patterns".into(), self.patterns()));
             ctes.push(("code_sets".into(), self.code_sets()));
             ctes.push(("matched".into(), self.matched()));
+            ctes.push(("vs_aggregates".into(), self.vs_aggregates()));
             ctes.push(("aggregates".into(), self.aggregates()));
         }
         ctes.push(("person".into(), self.person(has_aggs)));
@@ -428,64 +438,141 @@ impl<'a> Script<'a> {
         s
     }
 
-    /// The raw aggregate over `matched` (null/0-handling happens in `person`).
-    fn aggregate_sql(&self, a: &Aggregate) -> String {
-        let d = self.d;
-        let mut cond = format!("vs = {}", a.value_set);
-        if a.func != AggFunc::Active
-            && let Some(b) = window_bound(self.as_of, a.window)
-        {
-            let _ = write!(
-                cond,
-                " AND date > {}",
-                d.date(&b.format("%Y-%m-%d").to_string())
-            );
+    /// The slot an aggregate reads in `vs_aggregates`: its function's
+    /// column family and its window (for `active`, the grace period).
+    /// `has` and `count` share the count; aggregates of every value set with
+    /// the same function and window share one slot.
+    fn slot_of(a: &Aggregate) -> Slot {
+        let func = match a.func {
+            AggFunc::Has | AggFunc::Count => AggFunc::Count,
+            f => f,
+        };
+        let window = match (a.func, a.window) {
+            // A grace of 0 days is no grace.
+            (AggFunc::Active, Some(Window::Days(0))) => None,
+            (_, w) => w,
+        };
+        Slot { func, window }
+    }
+
+    /// The distinct slots of the needed aggregates, in order of first use.
+    fn slots(&self) -> Vec<Slot> {
+        let mut slots: Vec<Slot> = Vec::new();
+        for (a, _) in &self.names.aggregates {
+            let slot = Script::slot_of(a);
+            if !slots.contains(&slot) {
+                slots.push(slot);
+            }
         }
-        let with_value = format!("{cond} AND value IS NOT NULL");
-        match a.func {
-            AggFunc::Has | AggFunc::Count => d.filtered("count", "*", &cond),
+        slots
+    }
+
+    /// One slot over the matched events of one person and value set (the
+    /// group of `vs_aggregates`): a filter on the window only.
+    fn slot_sql(&self, slot: Slot) -> String {
+        let d = self.d;
+        let mut cond = "TRUE".to_string();
+        if slot.func != AggFunc::Active
+            && let Some(b) = window_bound(self.as_of, slot.window)
+        {
+            cond = format!("date > {}", d.date(&b.format("%Y-%m-%d").to_string()));
+        }
+        let with_value = if cond == "TRUE" {
+            "value IS NOT NULL".to_string()
+        } else {
+            format!("{cond} AND value IS NOT NULL")
+        };
+        let plain = |agg: &str, arg: &str| {
+            if cond == "TRUE" {
+                match (d, arg) {
+                    (_, "*") => format!("{agg}(*)"),
+                    _ => format!("{agg}({arg})"),
+                }
+            } else {
+                d.filtered(agg, arg, &cond)
+            }
+        };
+        match slot.func {
+            AggFunc::Has | AggFunc::Count => plain("count", "*"),
             AggFunc::Last => d.value_at(true, &with_value),
             AggFunc::First => d.value_at(false, &with_value),
-            AggFunc::Min => d.filtered("min", "value", &cond),
-            AggFunc::Max => d.filtered("max", "value", &cond),
-            AggFunc::Mean => d.filtered("avg", "value", &cond),
-            AggFunc::DaysSince => d.filtered("max", "date", &cond),
-            AggFunc::DaysSinceFirst => d.filtered("min", "date", &cond),
+            AggFunc::Min => plain("min", "value"),
+            AggFunc::Max => plain("max", "value"),
+            AggFunc::Mean => plain("avg", "value"),
+            AggFunc::DaysSince => plain("max", "date"),
+            AggFunc::DaysSinceFirst => plain("min", "date"),
             AggFunc::Active => {
                 let epoch = (self.as_of - NaiveDate::from_ymd_opt(1970, 1, 1).expect("valid date"))
                     .num_days();
                 let day = d.days_between(&d.date("1970-01-01"), "date");
                 let supply = format!("coalesce(value, {DEFAULT_SUPPLY_DAYS})");
-                let grace = match a.window {
+                let grace = match slot.window {
                     Some(Window::Days(g)) if g > 0 => format!(" + {g}"),
                     _ => String::new(),
                 };
-                let cond =
-                    format!("{cond} AND {supply} <> 0 AND {epoch} < {day} + {supply}{grace}");
+                let cond = format!("{supply} <> 0 AND {epoch} < {day} + {supply}{grace}");
                 d.filtered("count", "*", &cond)
             }
         }
     }
 
-    fn aggregates(&self) -> String {
+    fn slot_text(slot: Slot) -> String {
+        let name = match slot.func {
+            AggFunc::Count => "count/has",
+            f => f.name(),
+        };
+        match (slot.func, slot.window) {
+            (AggFunc::Active, Some(w)) => format!("{name}, grace {}", window_text(w)),
+            (_, Some(w)) => format!("{name}, {}", window_text(w)),
+            (_, None) => format!("{name}, all history"),
+        }
+    }
+
+    /// Level one: the matched events grouped by person and value set, each
+    /// slot computed once per group. The engine's hash aggregation does the
+    /// work; each event row evaluates only the slots' window filters.
+    fn vs_aggregates(&self) -> String {
         let mut s = String::new();
-        s.push_str(
-            "-- One grouped pass over the matched events: every aggregate the library uses.\n",
-        );
-        s.push_str("-- last/first: value of the latest/earliest event with a value, the largest on a tie of dates.\n");
-        s.push_str("-- active: as_of < date + supply + grace (in days; supply null = 90, supply 0 never active).\n");
+        s.push_str("-- Level one: per person and value set, every (function, window) the library uses.
+");
+        s.push_str("-- last/first: value of the latest/earliest event with a value, the largest on a tie of dates.
+");
+        s.push_str("-- active: as_of < date + supply + grace (in days; supply null = 90, supply 0 never active).
+");
+        let _ = writeln!(s, "SELECT patient_id, vs,");
+        let slots = self.slots();
+        for (j, slot) in slots.iter().enumerate() {
+            let sep = if j + 1 == slots.len() { "" } else { "," };
+            let _ = writeln!(
+                s,
+                "    {} AS s{j}{sep}  -- {}",
+                self.slot_sql(*slot),
+                Script::slot_text(*slot)
+            );
+        }
+        let _ = write!(s, "FROM matched
+GROUP BY patient_id, vs");
+        s
+    }
+
+    /// Level two: one row per person, each aggregate its value set's slot.
+    fn aggregates(&self) -> String {
+        let d = self.d;
+        let slots = self.slots();
+        let mut s = String::new();
+        s.push_str("-- Level two: one row per person; each aggregate is its value set's slot.
+");
         let _ = writeln!(s, "SELECT patient_id,");
         let n = self.names.aggregates.len();
         for (i, (a, col)) in self.names.aggregates.iter().enumerate() {
             let sep = if i + 1 == n { "" } else { "," };
-            let _ = writeln!(
-                s,
-                "    {} AS {col}{sep}  -- {}",
-                self.aggregate_sql(a),
-                self.agg_text(a)
-            );
+            let slot = Script::slot_of(a);
+            let j = slots.iter().position(|x| *x == slot).expect("every aggregate has a slot");
+            let pick = d.filtered("max", &format!("s{j}"), &format!("vs = {}", a.value_set));
+            let _ = writeln!(s, "    {pick} AS {col}{sep}  -- {}", self.agg_text(a));
         }
-        let _ = write!(s, "FROM matched\nGROUP BY patient_id");
+        let _ = write!(s, "FROM vs_aggregates
+GROUP BY patient_id");
         s
     }
 
