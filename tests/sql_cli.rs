@@ -102,6 +102,35 @@ fn prints_a_script_duckdb_runs_on_parquet() {
         serde_json::json!(rows),
         serde_json::json!([[1, "A", 150.0]])
     );
+
+    // Spark reads the same folder through its parquet.`...` sources (absolute
+    // paths, so a cluster's executors find them); it runs when the Spark venv
+    // is asked for (CAREGAP_SQL_SPARK).
+    let out = caregap(&[&base[..], &["--dialect", "spark"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let script = String::from_utf8(out.stdout).unwrap();
+    let abs = std::path::absolute(&data).unwrap();
+    assert!(
+        script.contains(&format!("parquet.`{}`", abs.join("events").display()))
+            && script.contains(&format!(
+                "parquet.`{}`",
+                abs.join("patients.parquet").display()
+            )),
+        "{script}"
+    );
+    for engine in sql_common::engines("spark_reads_parquet", true) {
+        if engine.dialect == caregap::sql::Dialect::Spark {
+            let rows = sql_common::run_sql(&engine, "", &script);
+            assert_eq!(
+                serde_json::json!(rows),
+                serde_json::json!([[1, "A", "HTN.BP_UNCONTROLLED", 8]])
+            );
+        }
+    }
 }
 
 #[test]
@@ -119,12 +148,12 @@ fn usage_errors_say_what_to_do() {
         "--as-of",
         "2024-01-01",
         "--dialect",
-        "spark",
+        "postgres",
         "--data",
         lib,
     ]);
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("use it with --dialect duckdb"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PostgreSQL cannot"));
     let out = caregap(&[
         "sql",
         "--criteria",

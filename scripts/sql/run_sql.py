@@ -10,9 +10,11 @@
                pyspark session).
 --setup FILE   SQL statements run first (e.g. CREATE TEMP TABLE ... for test
                data), separated by ";" at line ends.
---parquet OUT  DuckDB only: write the result to a Parquet file (COPY ... TO)
-               instead of printing it.
+--parquet OUT  write the result to Parquet instead of printing it: DuckDB a
+               file (COPY ... TO), Spark a folder of parts.
 --time         print the query's wall time in seconds to stderr (`seconds=<s>`).
+--master URL   spark only: the cluster to run on (default local[THREADS]), e.g.
+               spark://127.0.0.1:7077 from scripts/sql/spark-cluster.sh.
 
 Without --parquet the result rows are printed as one JSON array of arrays.
 """
@@ -81,14 +83,19 @@ def run_postgres(args, setup, query):
 def run_spark(args, setup, query):
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.master(f"local[{args.threads or 2}]").appName("caregap-sql")
+    master = args.master or f"local[{args.threads or 2}]"
+    builder = SparkSession.builder.master(master).appName("caregap-sql")
     builder = builder.config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     for s in statements(setup or ""):
         spark.sql(s)
     start = time.perf_counter()
-    rows = [tuple(r) for r in spark.sql(query).collect()]
+    if args.parquet:
+        spark.sql(query).write.mode("overwrite").parquet(args.parquet)
+        rows = None
+    else:
+        rows = [tuple(r) for r in spark.sql(query).collect()]
     elapsed = time.perf_counter() - start
     spark.stop()
     return rows, elapsed
@@ -99,6 +106,7 @@ def main():
     ap.add_argument("script")
     ap.add_argument("--engine", default="duckdb", choices=["duckdb", "postgres", "spark"])
     ap.add_argument("--threads", type=int)
+    ap.add_argument("--master", help="spark: the master URL (default local[THREADS])")
     ap.add_argument("--setup")
     ap.add_argument("--parquet")
     ap.add_argument("--time", action="store_true")
@@ -109,8 +117,8 @@ def main():
             setup = f.read()
     with open(args.script, encoding="utf-8") as f:
         query = f.read().strip().rstrip(";")
-    if args.parquet and args.engine != "duckdb":
-        sys.exit("--parquet works with --engine duckdb only")
+    if args.parquet and args.engine == "postgres":
+        sys.exit("--parquet works with --engine duckdb or spark")
     run = {"duckdb": run_duckdb, "postgres": run_postgres, "spark": run_spark}[args.engine]
     rows, elapsed = run(args, setup, query)
     if args.time:

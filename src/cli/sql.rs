@@ -35,28 +35,44 @@ pub struct Args {
     /// The events table as SQL.
     #[arg(long, default_value = "events")]
     pub events_table: String,
-    /// DuckDB only: read `patients` and `events` from this data folder
+    /// DuckDB and Spark: read `patients` and `events` from this data folder
     /// (`patients.parquet` or a `patients/` folder of parts; likewise events).
     #[arg(long, conflicts_with_all = ["patients_table", "events_table"])]
     pub data: Option<PathBuf>,
 }
 
-/// `read_parquet(...)` of a table of the data folder: `NAME.parquet`, or a
-/// folder `NAME/` of `*.parquet` parts.
-fn parquet_source(dir: &Path, name: &str) -> anyhow::Result<String> {
+/// A table of the data folder (`NAME.parquet`, or a folder `NAME/` of
+/// `*.parquet` parts) as SQL: DuckDB's `read_parquet('...')`, Spark's
+/// `parquet.\`...\`` (absolute, so that a cluster's executors on this machine
+/// find it).
+fn parquet_source(dir: &Path, name: &str, dialect: Dialect) -> anyhow::Result<String> {
     let file = dir.join(format!("{name}.parquet"));
     let folder = dir.join(name);
-    let path = if file.is_file() {
-        file.display().to_string()
+    let (path, parts) = if file.is_file() {
+        (file, false)
     } else if folder.is_dir() {
-        folder.join("*.parquet").display().to_string()
+        (folder, true)
     } else {
         bail!(
             "the data folder {} has neither {name}.parquet nor a {name}/ folder of parts",
             dir.display()
         );
     };
-    Ok(format!("read_parquet('{}')", path.replace('\'', "''")))
+    let path =
+        std::path::absolute(&path).with_context(|| format!("cannot resolve {}", path.display()))?;
+    Ok(match dialect {
+        Dialect::Spark => format!(
+            "parquet.`{}`",
+            path.display().to_string().replace('`', "``")
+        ),
+        _ => {
+            let path = if parts { path.join("*.parquet") } else { path };
+            format!(
+                "read_parquet('{}')",
+                path.display().to_string().replace('\'', "''")
+            )
+        }
+    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
@@ -71,14 +87,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let (patients, events) = match &args.data {
         Some(dir) => {
-            if dialect != Dialect::DuckDb {
+            if dialect == Dialect::Postgres {
                 bail!(
-                    "--data reads Parquet through DuckDB's read_parquet: use it with --dialect duckdb, or name the tables with --patients-table/--events-table"
+                    "--data reads Parquet files, which PostgreSQL cannot: load the tables and name them with --patients-table/--events-table"
                 );
             }
             (
-                parquet_source(dir, "patients")?,
-                parquet_source(dir, "events")?,
+                parquet_source(dir, "patients", dialect)?,
+                parquet_source(dir, "events", dialect)?,
             )
         }
         None => (args.patients_table, args.events_table),

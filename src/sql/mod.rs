@@ -533,8 +533,10 @@ impl<'a> Script<'a> {
     /// work; each event row evaluates only the slots' window filters.
     fn vs_aggregates(&self) -> String {
         let mut s = String::new();
-        s.push_str("-- Level one: per person and value set, every (function, window) the library uses.
-");
+        s.push_str(
+            "-- Level one: per person and value set, every (function, window) the library uses.
+",
+        );
         s.push_str("-- last/first: value of the latest/earliest event with a value, the largest on a tie of dates.
 ");
         s.push_str("-- active: as_of < date + supply + grace (in days; supply null = 90, supply 0 never active).
@@ -550,8 +552,11 @@ impl<'a> Script<'a> {
                 Script::slot_text(*slot)
             );
         }
-        let _ = write!(s, "FROM matched
-GROUP BY patient_id, vs");
+        let _ = write!(
+            s,
+            "FROM matched
+GROUP BY patient_id, vs"
+        );
         s
     }
 
@@ -560,19 +565,27 @@ GROUP BY patient_id, vs");
         let d = self.d;
         let slots = self.slots();
         let mut s = String::new();
-        s.push_str("-- Level two: one row per person; each aggregate is its value set's slot.
-");
+        s.push_str(
+            "-- Level two: one row per person; each aggregate is its value set's slot.
+",
+        );
         let _ = writeln!(s, "SELECT patient_id,");
         let n = self.names.aggregates.len();
         for (i, (a, col)) in self.names.aggregates.iter().enumerate() {
             let sep = if i + 1 == n { "" } else { "," };
             let slot = Script::slot_of(a);
-            let j = slots.iter().position(|x| *x == slot).expect("every aggregate has a slot");
+            let j = slots
+                .iter()
+                .position(|x| *x == slot)
+                .expect("every aggregate has a slot");
             let pick = d.filtered("max", &format!("s{j}"), &format!("vs = {}", a.value_set));
             let _ = writeln!(s, "    {pick} AS {col}{sep}  -- {}", self.agg_text(a));
         }
-        let _ = write!(s, "FROM vs_aggregates
-GROUP BY patient_id");
+        let _ = write!(
+            s,
+            "FROM vs_aggregates
+GROUP BY patient_id"
+        );
         s
     }
 
