@@ -77,13 +77,13 @@ impl Dialect {
     }
 
     /// An aggregate over the rows where `cond` holds. `agg` is the function
-    /// name, `arg` its argument (`*` for `count`).
+    /// name (one that ignores nulls), `arg` its argument (`*` for `count`).
+    /// Written as a `CASE` inside the aggregate in every dialect: Spark has no
+    /// `FILTER`, and DuckDB runs hundreds of `CASE` arguments about three times
+    /// faster than as many `FILTER` clauses (docs/sql.md).
     pub(crate) fn filtered(self, agg: &str, arg: &str, cond: &str) -> String {
-        match self {
-            Dialect::Spark if arg == "*" => format!("{agg}(CASE WHEN {cond} THEN 1 END)"),
-            Dialect::Spark => format!("{agg}(CASE WHEN {cond} THEN {arg} END)"),
-            _ => format!("{agg}({arg}) FILTER (WHERE {cond})"),
-        }
+        let arg = if arg == "*" { "1" } else { arg };
+        format!("{agg}(CASE WHEN {cond} THEN {arg} END)")
     }
 
     /// `value` of the row where `cond` holds with the latest (`latest`) or
