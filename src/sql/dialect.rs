@@ -91,11 +91,13 @@ impl Dialect {
     /// value must be excluded by `cond`.
     pub(crate) fn value_at(self, latest: bool, cond: &str) -> String {
         match (self, latest) {
+            // arg_max/arg_min skip rows whose key is null (the CASE form is
+            // faster than FILTER in DuckDB, like `filtered`).
             (Dialect::DuckDb, true) => {
-                format!("arg_max(value, {{'d': date, 'v': value}}) FILTER (WHERE {cond})")
+                format!("arg_max(value, CASE WHEN {cond} THEN {{'d': date, 'v': value}} END)")
             }
             (Dialect::DuckDb, false) => {
-                format!("arg_min(value, {{'d': date, 'v': -value}}) FILTER (WHERE {cond})")
+                format!("arg_min(value, CASE WHEN {cond} THEN {{'d': date, 'v': -value}} END)")
             }
             (Dialect::Spark, true) => {
                 format!("max(CASE WHEN {cond} THEN named_struct('d', date, 'v', value) END).v")
@@ -161,7 +163,26 @@ impl Dialect {
                 }
                 let _ = writeln!(s, "\n) f AS criterion_id, priority, fires");
             }
-            _ => {
+            Dialect::DuckDb => {
+                // DuckDB decorrelates a LATERAL VALUES into a join on every
+                // criterion column; its UNPIVOT is a plain unnest.
+                let _ = writeln!(
+                    s,
+                    "SELECT u.patient_id, u.clinic_id, f.criterion_id, f.priority"
+                );
+                let cols: Vec<&str> = criteria.iter().map(|(_, _, c)| c.as_str()).collect();
+                let _ = writeln!(s, "FROM (UNPIVOT {from} ON {}", cols.join(", "));
+                let _ = writeln!(s, "      INTO NAME col VALUE fires) u");
+                let _ = write!(s, "JOIN (VALUES");
+                for (i, (id, priority, col)) in criteria.iter().enumerate() {
+                    let sep = if i == 0 { "" } else { "," };
+                    let _ = write!(s, "{sep}\n    ('{col}', {}, {priority})", self.string(id));
+                }
+                let _ = writeln!(s, "\n) AS f(col, criterion_id, priority) ON f.col = u.col");
+                s.push_str("WHERE u.fires\n");
+                return s;
+            }
+            Dialect::Postgres => {
                 let _ = writeln!(
                     s,
                     "SELECT c.patient_id, c.clinic_id, f.criterion_id, f.priority"
