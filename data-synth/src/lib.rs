@@ -21,6 +21,7 @@
 //! every code it emits is listed in `data-synth/CODES.md`.
 
 pub mod codes;
+pub mod fhir;
 mod model;
 mod write;
 
