@@ -70,7 +70,7 @@ fn uri(system: &str) -> Result<&'static str, SynthError> {
         .ok_or_else(|| SynthError::Config(format!("no FHIR URI for code system {system:?}")))
 }
 
-fn io(path: &Path) -> impl Fn(std::io::Error) -> SynthError + '_ {
+pub(crate) fn io(path: &Path) -> impl Fn(std::io::Error) -> SynthError + '_ {
     move |source| SynthError::Io {
         path: path.to_path_buf(),
         source,
@@ -102,7 +102,7 @@ fn num(out: &mut String, x: f64) {
     }
 }
 
-fn date(day: i32) -> String {
+pub(crate) fn date(day: i32) -> String {
     let d = chrono::NaiveDate::from_num_days_from_ce_opt(day + 719_163)
         .unwrap_or(chrono::NaiveDate::MIN);
     d.format("%Y-%m-%d").to_string()
@@ -148,7 +148,7 @@ impl Files {
     }
 }
 
-fn batches(dir: &Path, table: &str) -> Result<Vec<RecordBatch>, SynthError> {
+pub(crate) fn batches(dir: &Path, table: &str) -> Result<Vec<RecordBatch>, SynthError> {
     let path = dir.join(format!("{table}.parquet"));
     let f = fs::File::open(&path).map_err(io(&path))?;
     let perr = |source| SynthError::Parquet {
@@ -165,13 +165,13 @@ fn batches(dir: &Path, table: &str) -> Result<Vec<RecordBatch>, SynthError> {
         .collect::<Result<Vec<_>, _>>()
 }
 
-fn col<'b>(b: &'b RecordBatch, name: &str) -> Result<&'b dyn Array, SynthError> {
+pub(crate) fn col<'b>(b: &'b RecordBatch, name: &str) -> Result<&'b dyn Array, SynthError> {
     b.column_by_name(name)
         .map(|c| c.as_ref())
         .ok_or_else(|| SynthError::Config(format!("column {name} missing")))
 }
 
-fn ids(a: &dyn Array) -> Vec<String> {
+pub(crate) fn ids(a: &dyn Array) -> Vec<String> {
     match a.data_type() {
         DataType::Int64 => a
             .as_primitive::<Int64Type>()
@@ -186,12 +186,12 @@ fn ids(a: &dyn Array) -> Vec<String> {
     }
 }
 
-fn text(a: &dyn Array, i: usize) -> Option<&str> {
+pub(crate) fn text(a: &dyn Array, i: usize) -> Option<&str> {
     let a = a.as_string::<i32>();
     a.is_valid(i).then(|| a.value(i))
 }
 
-fn day(a: &dyn Array, i: usize) -> Option<i32> {
+pub(crate) fn day(a: &dyn Array, i: usize) -> Option<i32> {
     let a = a.as_primitive::<Date32Type>();
     a.is_valid(i).then(|| a.value(i))
 }

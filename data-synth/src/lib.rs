@@ -23,6 +23,7 @@
 pub mod codes;
 pub mod fhir;
 mod model;
+pub mod omop;
 mod write;
 
 use std::path::{Path, PathBuf};

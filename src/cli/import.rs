@@ -20,6 +20,8 @@ pub struct Args {
 enum Command {
     /// FHIR R4: Bulk Data NDJSON files (gzip too) and JSON Bundles, files or folders, mixed.
     Fhir(FhirArgs),
+    /// OMOP CDM v5.4: a folder of CDM tables as CSV (tab or comma, .gz too) or Parquet.
+    Omop(OmopArgs),
 }
 
 /// Options every importer shares.
@@ -55,6 +57,23 @@ struct FhirArgs {
     /// optionally gzipped (.gz), or folders of them (a Bulk Data export).
     #[arg(required = true, value_name = "INPUT")]
     inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Debug, ClapArgs)]
+struct OmopArgs {
+    /// The folder holding person, death, care_site, visit_occurrence,
+    /// condition_occurrence, measurement, observation, drug_exposure,
+    /// procedure_occurrence and optionally the vocabulary's concept table.
+    #[arg(value_name = "INPUT")]
+    input: PathBuf,
+    /// The system of a table's `*_source_value` when its concepts cannot be
+    /// resolved (no concept table, concept 0), e.g. `condition_occurrence=ICD10`.
+    /// Defaults: condition_occurrence=ICD10, drug_exposure=ATC, measurement=LOINC,
+    /// observation=LOCAL, procedure_occurrence=LOCAL, visit_occurrence=VISIT.
+    #[arg(long = "source-system", value_name = "TABLE=SYSTEM")]
+    source_systems: Vec<String>,
     #[command(flatten)]
     common: Common,
 }
@@ -139,6 +158,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             if let Some(bar) = bar {
                 bar.finish_and_clear();
             }
+            finish(&a.common.out, &a.common, outcome)
+        }
+        Command::Omop(a) => {
+            let opts = options(&a.common)?;
+            let mut systems = import::omop::SourceSystems::default();
+            for s in &a.source_systems {
+                let Some((table, system)) = s.split_once('=') else {
+                    anyhow::bail!(
+                        "--source-system {s:?}: expected TABLE=SYSTEM, e.g. condition_occurrence=ICD10"
+                    );
+                };
+                systems
+                    .0
+                    .insert(table.trim().to_string(), system.trim().to_string());
+            }
+            let outcome = import::import_omop(&a.input, &a.common.out, &opts, &systems)
+                .with_context(|| format!("importing OMOP CDM into {}", a.common.out.display()))?;
             finish(&a.common.out, &a.common, outcome)
         }
     }

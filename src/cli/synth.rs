@@ -34,7 +34,8 @@ pub struct SynthArgs {
     #[arg(long)]
     pub messy: bool,
     /// Output format: the data model's Parquet tables, or the same population
-    /// as FHIR R4 Bulk Data NDJSON (one file per resource type) for `caregap import fhir`.
+    /// as FHIR R4 Bulk Data NDJSON (one file per resource type) for `caregap import fhir`,
+    /// or as OMOP CDM v5.4 CSV tables with a concept table for `caregap import omop`.
     #[arg(long, value_enum, default_value_t = Format::Parquet)]
     pub format: Format,
 }
@@ -44,6 +45,7 @@ pub struct SynthArgs {
 pub enum Format {
     Parquet,
     FhirNdjson,
+    Omop,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -86,16 +88,18 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
         .with_context(|| format!("generating a population into {}", parquet_dir.display()));
     let summary = match (generated, args.format) {
         (Ok(s), Format::Parquet) => s,
-        (generated, Format::FhirNdjson) => {
+        (generated, format) => {
             let converted = generated.and_then(|mut s| {
-                s.files = caregap_synth::fhir::write_ndjson(&parquet_dir, &args.out)
-                    .with_context(|| format!("writing FHIR NDJSON into {}", args.out.display()))?;
+                s.files = match format {
+                    Format::Omop => caregap_synth::omop::write_csv(&parquet_dir, &args.out),
+                    _ => caregap_synth::fhir::write_ndjson(&parquet_dir, &args.out),
+                }
+                .with_context(|| format!("writing {format:?} into {}", args.out.display()))?;
                 Ok(s)
             });
             let _ = std::fs::remove_dir_all(&parquet_dir);
             converted?
         }
-        (Err(e), _) => return Err(e),
     };
 
     if let Some(bar) = bar {

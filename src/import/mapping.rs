@@ -30,6 +30,7 @@ pub struct Mapping {
     systems: HashMap<String, String>,
     units: HashMap<String, String>,
     unitless: HashSet<String>,
+    vocabularies: HashMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -41,6 +42,8 @@ struct File {
     units: HashMap<String, String>,
     #[serde(default)]
     unitless: Unitless,
+    #[serde(default)]
+    omop_vocabularies: HashMap<String, String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,6 +66,7 @@ impl Mapping {
             systems: HashMap::new(),
             units: HashMap::new(),
             unitless: HashSet::new(),
+            vocabularies: HashMap::new(),
         };
         m.extend_toml(BUILTIN)
             .expect("the built-in mapping file is valid TOML of the documented shape");
@@ -84,6 +88,7 @@ impl Mapping {
             self.unitless.remove(&ucum);
             self.units.insert(ucum, unit);
         }
+        self.vocabularies.extend(file.omop_vocabularies);
         for code in file.unitless.codes {
             self.units.remove(&code);
             self.unitless.insert(code);
@@ -94,6 +99,13 @@ impl Mapping {
     /// The system name of a code-system URI, if mapped.
     pub fn system(&self, uri: &str) -> Option<&str> {
         self.systems.get(key(uri)).map(String::as_str)
+    }
+
+    /// The system name of an OMOP vocabulary (`vocabulary_id` itself when not mapped).
+    pub fn vocabulary<'a>(&'a self, vocabulary_id: &'a str) -> &'a str {
+        self.vocabularies
+            .get(vocabulary_id)
+            .map_or(vocabulary_id, String::as_str)
     }
 
     /// A system name's URI (the first in sorted order; for writers and tests).

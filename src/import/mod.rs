@@ -18,6 +18,7 @@
 pub mod date;
 pub mod fhir;
 pub mod mapping;
+pub mod omop;
 pub mod pseudonym;
 pub mod report;
 pub mod rows;
@@ -97,15 +98,44 @@ pub fn import_fhir(
         .collect();
     let mut collected = rows::Collected::default();
     fhir::read_all(&files, &opts.mapping, &mut collected, opts.strict, progress)?;
-    let (tables, mut report) = collected.finish(opts.key.as_ref(), fhir::convert::type_name, |l| {
+    let (tables, report) = collected.finish(opts.key.as_ref(), fhir::convert::type_name, |l| {
         format!("{}:{}", names[l.file as usize], l.line)
     });
+    finish(tables, report, "fhir", out, opts, started)
+}
+
+/// Imports an OMOP CDM v5.4 folder (CSV or Parquet tables) into the data folder `out`.
+pub fn import_omop(
+    input: &Path,
+    out: &Path,
+    opts: &Options,
+    source_systems: &omop::SourceSystems,
+) -> Result<Outcome, ImportError> {
+    let started = Instant::now();
+    let mut collected = rows::Collected::default();
+    collected.patient_type = "person";
+    collected.integer_ids = true;
+    let files = omop::read_all(input, &opts.mapping, source_systems, &mut collected)?;
+    let (tables, report) = collected.finish(opts.key.as_ref(), omop::type_name, |l| {
+        format!("{}:{}", files[l.file as usize], l.line)
+    });
+    finish(tables, report, "omop", out, opts, started)
+}
+
+fn finish(
+    tables: rows::Tables,
+    mut report: ImportReport,
+    format: &str,
+    out: &Path,
+    opts: &Options,
+    started: Instant,
+) -> Result<Outcome, ImportError> {
     if opts.strict
         && let Some(why) = report.first_rejection()
     {
         return Err(ImportError::Strict(why));
     }
-    report.format = "fhir".into();
+    report.format = format.into();
     report.strict = opts.strict;
     report.pseudonymised = opts.key.is_some();
     report.key_fingerprint = opts.key.as_ref().map(Key::fingerprint);

@@ -125,6 +125,10 @@ pub struct Collected {
     pub medications: HashMap<String, Vec<(u32, u32)>>,
     pub pending: Vec<PendingMed>,
     pub report: ImportReport,
+    /// What patient records are called in the report (`Patient` when empty; `person` for OMOP).
+    pub patient_type: &'static str,
+    /// Write integer ids as Int64 when every id is one (OMOP).
+    pub integer_ids: bool,
 }
 
 /// The tables, ready to write: patients sorted by id, events by patient then
@@ -134,6 +138,9 @@ pub struct Tables {
     pub strings: Vec<String>,
     /// Output `patient_id` of each patient rank.
     pub ids: Vec<String>,
+    /// Every output id is a 64-bit integer (OMOP `person_id` without
+    /// pseudonyms): `patient_id` is written as Int64 and ordered numerically.
+    pub int_ids: Option<Vec<i64>>,
     /// Patients in rank order.
     pub patients: Vec<PatientRow>,
     /// Events with `patient` = rank.
@@ -190,7 +197,12 @@ impl Collected {
         for mut p in patients {
             p.id = rmap[p.id as usize];
             let slot = &mut self.patient_of_ref[p.id as usize];
-            let t = self.report.resources.entry("Patient".into()).or_default();
+            let name = if self.patient_type.is_empty() {
+                "Patient"
+            } else {
+                self.patient_type
+            };
+            let t = self.report.resources.entry(name.into()).or_default();
             if *slot != u32::MAX {
                 let r = t
                     .rejected
@@ -269,7 +281,15 @@ impl Collected {
             None => originals.iter().map(|s| s.to_string()).collect(),
         };
         let mut order: Vec<u32> = (0..self.patients.len() as u32).collect();
-        order.par_sort_by(|&a, &b| out_ids[a as usize].cmp(&out_ids[b as usize]));
+        let ints: Option<Vec<i64>> = if self.integer_ids && key.is_none() {
+            out_ids.iter().map(|s| s.parse::<i64>().ok()).collect()
+        } else {
+            None
+        };
+        match &ints {
+            Some(n) => order.par_sort_by_key(|&a| n[a as usize]),
+            None => order.par_sort_by(|&a, &b| out_ids[a as usize].cmp(&out_ids[b as usize])),
+        }
         let mut rank_of_row = vec![0u32; self.patients.len()];
         for (rank, &row) in order.iter().enumerate() {
             rank_of_row[row as usize] = rank as u32;
@@ -362,6 +382,7 @@ impl Collected {
             .iter()
             .map(|&r| patients[r as usize].take().expect("each row once"))
             .collect();
+        let int_ids = ints.map(|n| order.iter().map(|&r| n[r as usize]).collect());
         let mut ids = vec![String::new(); out_ids.len()];
         for (row, id) in out_ids.into_iter().enumerate() {
             ids[rank_of_row[row] as usize] = id;
@@ -375,6 +396,7 @@ impl Collected {
             Tables {
                 strings: self.strings.strings,
                 ids,
+                int_ids,
                 patients,
                 events,
                 consents,

@@ -9,7 +9,9 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanArray, Date32Array, Float64Array, RecordBatch, StringArray};
+use arrow::array::{
+    ArrayRef, BooleanArray, Date32Array, Float64Array, Int64Array, RecordBatch, StringArray,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 
 use super::ImportError;
@@ -70,9 +72,28 @@ fn utf8(values: impl Iterator<Item = Option<String>>) -> ArrayRef {
     Arc::new(values.collect::<StringArray>())
 }
 
+/// The `patient_id` column type: Int64 for integer ids, else Utf8.
+fn id_type(t: &Tables) -> DataType {
+    if t.int_ids.is_some() {
+        DataType::Int64
+    } else {
+        DataType::Utf8
+    }
+}
+
+/// The `patient_id` column of rows whose patient ranks are `ranks`.
+fn id_column(t: &Tables, ranks: impl Iterator<Item = u32>) -> ArrayRef {
+    match &t.int_ids {
+        Some(n) => Arc::new(Int64Array::from_iter_values(ranks.map(|r| n[r as usize]))),
+        None => Arc::new(StringArray::from_iter_values(
+            ranks.map(|r| t.ids[r as usize].as_str()),
+        )),
+    }
+}
+
 fn write_patients(path: &Path, t: &Tables) -> Result<(), ImportError> {
     let schema = Arc::new(Schema::new(vec![
-        Field::new("patient_id", DataType::Utf8, false),
+        Field::new("patient_id", id_type(t), false),
         Field::new("birth_date", DataType::Date32, false),
         Field::new("sex", DataType::Utf8, false),
         Field::new("clinic_id", DataType::Utf8, false),
@@ -84,7 +105,7 @@ fn write_patients(path: &Path, t: &Tables) -> Result<(), ImportError> {
     write_parquet_rows(path, schema, &[], t.patients.len(), |r| {
         let p = &t.patients[r.clone()];
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(t.ids[r].iter())),
+            id_column(t, r.start as u32..r.end as u32),
             Arc::new(Date32Array::from_iter_values(p.iter().map(|p| p.birth))),
             utf8(p.iter().map(|p| Some(p.sex.clone()))),
             utf8(
@@ -102,7 +123,7 @@ fn write_patients(path: &Path, t: &Tables) -> Result<(), ImportError> {
 
 fn write_events(path: &Path, t: &Tables) -> Result<(), ImportError> {
     let schema = Arc::new(Schema::new(vec![
-        Field::new("patient_id", DataType::Utf8, false),
+        Field::new("patient_id", id_type(t), false),
         Field::new("date", DataType::Date32, false),
         Field::new("kind", DataType::Utf8, false),
         Field::new("system", DataType::Utf8, false),
@@ -119,9 +140,7 @@ fn write_events(path: &Path, t: &Tables) -> Result<(), ImportError> {
         let e = &t.events[r];
         let str_of = |id: u32| t.strings[id as usize].as_str();
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(
-                e.iter().map(|e| t.ids[e.patient as usize].as_str()),
-            )),
+            id_column(t, e.iter().map(|e| e.patient)),
             Arc::new(Date32Array::from_iter_values(e.iter().map(|e| e.date))),
             Arc::new(StringArray::from_iter_values(
                 e.iter().map(|e| e.kind.as_str()),
@@ -146,7 +165,7 @@ fn write_events(path: &Path, t: &Tables) -> Result<(), ImportError> {
 
 fn write_consents(path: &Path, t: &Tables) -> Result<(), ImportError> {
     let schema = Arc::new(Schema::new(vec![
-        Field::new("patient_id", DataType::Utf8, false),
+        Field::new("patient_id", id_type(t), false),
         Field::new("scope", DataType::Utf8, false),
         Field::new("granted", DataType::Boolean, false),
         Field::new("date", DataType::Date32, false),
@@ -155,9 +174,7 @@ fn write_consents(path: &Path, t: &Tables) -> Result<(), ImportError> {
     write_parquet_rows(path, schema, &[], t.consents.len(), |r| {
         let c = &t.consents[r];
         let cols: Vec<ArrayRef> = vec![
-            Arc::new(StringArray::from_iter_values(
-                c.iter().map(|c| t.ids[c.patient as usize].as_str()),
-            )),
+            id_column(t, c.iter().map(|c| c.patient)),
             Arc::new(StringArray::from_iter_values(c.iter().map(|c| c.scope))),
             Arc::new(c.iter().map(|c| Some(c.granted)).collect::<BooleanArray>()),
             Arc::new(Date32Array::from_iter_values(c.iter().map(|c| c.date))),
