@@ -6,30 +6,17 @@
 //! Golden files are in tests/golden/import/; `UPDATE_GOLDEN=1` rewrites them.
 
 mod data_util;
+mod import_util;
 
 use std::fmt::Write as _;
 use std::fs;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use arrow::array::RecordBatch;
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 
-fn caregap() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_caregap"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use import_util::{caregap, report, run, score, scores_identically};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/import_fixtures")
@@ -96,10 +83,6 @@ fn golden(name: &str, actual: &str) {
         "{} differs (UPDATE_GOLDEN=1 rewrites it after a deliberate change)",
         path.display()
     );
-}
-
-fn report(dir: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(dir.join("import_report.json")).unwrap()).unwrap()
 }
 
 #[test]
@@ -411,30 +394,36 @@ fn round_trip_through_fhir_ndjson_scores_identically() {
         .arg(t.join("key"))
         .arg("--out")
         .arg(t.join("pseudo")));
-    let criteria = Path::new(env!("CARGO_MANIFEST_DIR")).join("criteria");
-    for d in ["pq", "imported", "pseudo"] {
-        run(caregap()
-            .args(["score", "--as-of", "2025-06-30", "--criteria"])
-            .arg(&criteria)
-            .arg("--data")
-            .arg(t.join(d))
-            .arg("--out")
-            .arg(t.join(format!("score-{d}"))));
-    }
-    for f in [
-        "firings.parquet",
-        "features.parquet",
-        "criteria_summary.parquet",
-    ] {
-        let a = fs::read(t.join("score-pq").join(f)).unwrap();
-        let b = fs::read(t.join("score-imported").join(f)).unwrap();
-        assert!(
-            a == b,
-            "{f}: scoring the import differs from scoring the Parquet"
-        );
-    }
+    scores_identically(t, "pq", "imported");
+    score(t, "pseudo");
     // Pseudonyms change the ids, not one count.
     let a = fs::read(t.join("score-pq/criteria_summary.parquet")).unwrap();
     let b = fs::read(t.join("score-pseudo/criteria_summary.parquet")).unwrap();
     assert!(a == b, "criteria_summary differs after pseudonymisation");
+}
+
+#[test]
+fn round_trip_through_fhir_bundles_scores_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    let t = tmp.path();
+    for (format, out) in [("parquet", "pq"), ("fhir-bundle", "bundles")] {
+        run(caregap()
+            .args([
+                "synth",
+                "--patients",
+                "3000",
+                "--seed",
+                "5",
+                "--as-of",
+                "2025-06-30",
+            ])
+            .args(["--string-ids", "--format", format, "--out"])
+            .arg(t.join(out)));
+    }
+    run(caregap()
+        .args(["import", "fhir"])
+        .arg(t.join("bundles"))
+        .arg("--out")
+        .arg(t.join("imported")));
+    scores_identically(t, "pq", "imported");
 }

@@ -3,32 +3,15 @@
 //! trip synth → OMOP CSV → import → score against scoring the Parquet.
 
 mod data_util;
+mod import_util;
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use arrow::array::{ArrayRef, Date32Array, Float64Array, Int64Array, StringArray};
 
-fn caregap() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_caregap"))
-}
-
-fn run(cmd: &mut Command) -> Output {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed\nstdout: {}\nstderr: {}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-fn report(dir: &Path) -> serde_json::Value {
-    serde_json::from_slice(&fs::read(dir.join("import_report.json")).unwrap()).unwrap()
-}
+use import_util::{caregap, report, run, scores_identically};
 
 #[test]
 fn hand_written_cdm_tables_without_a_vocabulary() {
@@ -188,26 +171,5 @@ fn round_trip_through_omop_scores_identically() {
     for (ty, c) in r["resources"].as_object().unwrap() {
         assert_eq!(c["read"], c["used"], "{ty}: {c}");
     }
-    let criteria = Path::new(env!("CARGO_MANIFEST_DIR")).join("criteria");
-    for d in ["pq", "imported"] {
-        run(caregap()
-            .args(["score", "--as-of", "2025-06-30", "--criteria"])
-            .arg(&criteria)
-            .arg("--data")
-            .arg(t.join(d))
-            .arg("--out")
-            .arg(t.join(format!("score-{d}"))));
-    }
-    for f in [
-        "firings.parquet",
-        "features.parquet",
-        "criteria_summary.parquet",
-    ] {
-        let a = fs::read(t.join("score-pq").join(f)).unwrap();
-        let b = fs::read(t.join("score-imported").join(f)).unwrap();
-        assert!(
-            a == b,
-            "{f}: scoring the OMOP import differs from scoring the Parquet"
-        );
-    }
+    scores_identically(t, "pq", "imported");
 }

@@ -509,3 +509,51 @@ fn quantity(s: &mut String, value: Option<f64>, unit: Option<&str>) {
     }
     s.push('}');
 }
+
+/// Resources per Bundle written by [`write_bundles`].
+pub const BUNDLE_ENTRIES: usize = 1000;
+
+/// The same resources as [`write_ndjson`], as `collection` Bundles of
+/// [`BUNDLE_ENTRIES`] entries (`bundle-<Type>-<n>.json`, one entry per line).
+pub fn write_bundles(parquet_dir: &Path, out_dir: &Path) -> Result<Vec<FileSummary>, SynthError> {
+    let staging = out_dir.join(format!(".ndjson-{}", std::process::id()));
+    let result = (|| {
+        let ndjson = write_ndjson(parquet_dir, &staging)?;
+        let mut out = Vec::new();
+        for f in ndjson {
+            let text = fs::read_to_string(&f.path).map_err(io(&f.path))?;
+            let ty = f
+                .path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            for (n, part) in lines.chunks(BUNDLE_ENTRIES).enumerate() {
+                let mut s = String::with_capacity(part.iter().map(|l| l.len() + 16).sum());
+                s.push_str("{\"resourceType\":\"Bundle\",\"type\":\"collection\",\"entry\":[\n");
+                for (i, l) in part.iter().enumerate() {
+                    s.push_str("{\"resource\":");
+                    s.push_str(l);
+                    s.push('}');
+                    if i + 1 < part.len() {
+                        s.push(',');
+                    }
+                    s.push('\n');
+                }
+                s.push_str("]}\n");
+                let path = out_dir.join(format!("bundle-{ty}-{:04}.json", n + 1));
+                let tmp = out_dir.join(format!(".bundle-{ty}-{:04}.json.tmp", n + 1));
+                fs::write(&tmp, &s).map_err(io(&tmp))?;
+                fs::rename(&tmp, &path).map_err(io(&path))?;
+                out.push(FileSummary {
+                    path,
+                    rows: part.len() as u64,
+                    bytes: s.len() as u64,
+                });
+            }
+        }
+        Ok(out)
+    })();
+    let _ = fs::remove_dir_all(&staging);
+    result
+}

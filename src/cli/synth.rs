@@ -34,7 +34,8 @@ pub struct SynthArgs {
     #[arg(long)]
     pub messy: bool,
     /// Output format: the data model's Parquet tables, or the same population
-    /// as FHIR R4 Bulk Data NDJSON (one file per resource type) for `caregap import fhir`,
+    /// as FHIR R4 Bulk Data NDJSON (one file per resource type) or collection
+    /// Bundles (1,000 resources each) for `caregap import fhir`,
     /// or as OMOP CDM v5.4 CSV tables with a concept table for `caregap import omop`.
     #[arg(long, value_enum, default_value_t = Format::Parquet)]
     pub format: Format,
@@ -45,6 +46,7 @@ pub struct SynthArgs {
 pub enum Format {
     Parquet,
     FhirNdjson,
+    FhirBundle,
     Omop,
 }
 
@@ -92,6 +94,9 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
             let converted = generated.and_then(|mut s| {
                 s.files = match format {
                     Format::Omop => caregap_synth::omop::write_csv(&parquet_dir, &args.out),
+                    Format::FhirBundle => {
+                        caregap_synth::fhir::write_bundles(&parquet_dir, &args.out)
+                    }
                     _ => caregap_synth::fhir::write_ndjson(&parquet_dir, &args.out),
                 }
                 .with_context(|| format!("writing {format:?} into {}", args.out.display()))?;
