@@ -185,13 +185,13 @@ pub fn read_all(
                             filled += n;
                         }
                         buf.truncate(filled);
-                        if !eof && let Some(end) = buf.iter().rposition(|&b| b == b'\n') {
+                        if !eof && let Some(end) = memchr::memrchr(b'\n', &buf) {
                             carry = buf.split_off(end + 1);
                         }
                         if !input.gzip {
                             done += (buf.len() + carry.len()) as u64 - start as u64;
                         }
-                        let lines = buf.iter().filter(|&&b| b == b'\n').count() as u32;
+                        let lines = memchr::memchr_iter(b'\n', &buf).count() as u32;
                         blocks.push((buf, line));
                         line += lines;
                     }
@@ -250,7 +250,11 @@ fn display_name(p: &Path) -> String {
 /// Parses one block of whole NDJSON lines whose first line is `first_line`.
 fn ndjson_block(text: &[u8], first_line: u32, ctx: &Ctx) -> Chunk {
     let mut chunk = Chunk::default();
-    for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
+    for (i, end) in ends.enumerate() {
+        let raw = &text[start..end];
+        start = (end + 1).min(text.len());
         let line = first_line + i as u32;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
@@ -321,10 +325,7 @@ fn json_file(bytes: &[u8], mapping: &Mapping, file: u32, name: &str) -> Vec<Chun
         };
         let off = raw.get().as_ptr() as usize - base;
         if off >= pos {
-            line += text.as_bytes()[pos..off]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count() as u32;
+            line += memchr::memchr_iter(b'\n', &text.as_bytes()[pos..off]).count() as u32;
             pos = off;
         }
         let url = e.full_url.as_deref();
