@@ -9,6 +9,7 @@
 //! reads the process's CPU time.
 pub mod data;
 pub mod eval;
+pub mod import;
 pub mod lang;
 pub mod output;
 pub mod plan;

@@ -22,6 +22,9 @@ enum Command {
     Demo(cli::demo::Args),
     /// Generate a synthetic population (Parquet) for demos, tests and benchmarks.
     Synth(cli::synth::SynthArgs),
+    /// Import FHIR R4 (Bulk Data NDJSON, Bundles) or OMOP CDM into a data folder.
+    #[command(subcommand_required = true)]
+    Import(cli::import::Args),
     /// Print what a dataset holds: tables, patients, events, codes, rejected rows.
     Inspect(cli::inspect::InspectArgs),
     /// Validate a criteria library and summarise it.
@@ -52,6 +55,7 @@ fn main() -> std::process::ExitCode {
     let result: anyhow::Result<()> = match cli.command {
         Command::Demo(args) => cli::demo::run(args),
         Command::Synth(args) => cli::synth::run(args),
+        Command::Import(args) => cli::import::run(args),
         Command::Inspect(args) => cli::inspect::run(args),
         Command::Check(args) => cli::check::run(args),
         Command::Plan(args) => cli::plan::run(args),

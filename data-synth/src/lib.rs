@@ -21,7 +21,9 @@
 //! every code it emits is listed in `data-synth/CODES.md`.
 
 pub mod codes;
+pub mod fhir;
 mod model;
+pub mod omop;
 mod write;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,7 @@
 pub mod calllist;
 pub mod check;
 pub mod demo;
+pub mod import;
 pub mod inspect;
 pub mod model;
 pub mod outreach;

@@ -33,6 +33,21 @@ pub struct SynthArgs {
     /// future-dated events, null consent decisions) to test loaders.
     #[arg(long)]
     pub messy: bool,
+    /// Output format: the data model's Parquet tables, or the same population
+    /// as FHIR R4 Bulk Data NDJSON (one file per resource type) or collection
+    /// Bundles (1,000 resources each) for `caregap import fhir`,
+    /// or as OMOP CDM v5.4 CSV tables with a concept table for `caregap import omop`.
+    #[arg(long, value_enum, default_value_t = Format::Parquet)]
+    pub format: Format,
+}
+
+/// What `caregap synth` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Parquet,
+    FhirNdjson,
+    FhirBundle,
+    Omop,
 }
 
 fn parse_date(s: &str) -> Result<NaiveDate, String> {
@@ -63,8 +78,35 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
             bar.set_position(p.done);
         }
     };
-    let summary = caregap_synth::generate(&cfg, &args.out, &progress)
-        .with_context(|| format!("generating a population into {}", args.out.display()))?;
+    // Other formats are converted from the Parquet tables, generated into a
+    // hidden folder inside `--out` and removed afterwards.
+    let parquet_dir = match args.format {
+        Format::Parquet => args.out.clone(),
+        _ => args
+            .out
+            .join(format!(".synth-parquet-{}", std::process::id())),
+    };
+    let generated = caregap_synth::generate(&cfg, &parquet_dir, &progress)
+        .with_context(|| format!("generating a population into {}", parquet_dir.display()));
+    let summary = match (generated, args.format) {
+        (Ok(s), Format::Parquet) => s,
+        (generated, format) => {
+            let converted = generated.and_then(|mut s| {
+                s.files = match format {
+                    Format::Omop => caregap_synth::omop::write_csv(&parquet_dir, &args.out),
+                    Format::FhirBundle => {
+                        caregap_synth::fhir::write_bundles(&parquet_dir, &args.out)
+                    }
+                    _ => caregap_synth::fhir::write_ndjson(&parquet_dir, &args.out),
+                }
+                .with_context(|| format!("writing {format:?} into {}", args.out.display()))?;
+                Ok(s)
+            });
+            let _ = std::fs::remove_dir_all(&parquet_dir);
+            converted?
+        }
+    };
+
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
