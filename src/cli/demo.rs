@@ -213,7 +213,9 @@ pub fn run(args: Args) -> Result<()> {
 
     let t = Instant::now();
     rank::run(rank::Args {
-        run: run.clone(),
+        command: None,
+        run: Some(run.clone()),
+        order: None,
         config: None,
         capacities: None,
         format: Format::Csv,

@@ -5,10 +5,14 @@
 //! Stages: features → [`risk::assess_cv`] + [`risk::utilisation_tiers`] →
 //! [`calllist::rank`] (applies [`exclusions`], scores by [`priority`]) →
 //! ordered entries per clinic. User-facing definitions: `docs/ranking.md`.
+pub mod benefit;
 pub mod calllist;
+pub mod columns;
 pub mod config;
+pub mod evaluate;
 pub mod exclusions;
 pub mod export;
+pub mod pipeline;
 pub mod priority;
 pub mod risk;
 pub mod score2;
