@@ -263,7 +263,11 @@ pub fn read_config(path: Option<&Path>, order: Option<Order>) -> Result<RankConf
 /// features, firings, predictions and the library's texts.
 pub struct RunFiles {
     pub info: RunInfo,
-    pub data: caregap::data::Dataset,
+    /// The data folder's patients, consents and outreach (its events are
+    /// dropped once loaded: ranking reads none of them).
+    pub patients: caregap::data::Patients,
+    pub consents: caregap::data::Consents,
+    pub outreach: caregap::data::Outreach,
     pub features_file: PathBuf,
     pub features: RecordBatch,
     pub firings_file: PathBuf,
@@ -275,7 +279,13 @@ pub struct RunFiles {
 impl RunFiles {
     pub fn read(run: &Path, config_file: Option<&Path>, config: &RankConfig) -> Result<RunFiles> {
         let info = RunInfo::read(run)?;
-        let data = load_data(&info.data, info.as_of)?;
+        let Dataset {
+            population,
+            consents,
+            outreach,
+            ..
+        } = load_data(&info.data, info.as_of)?;
+        let patients = population.patients;
         let features_file = run.join("features.parquet");
         let firings_file = run.join("firings.parquet");
         let predictions = match &config.predictions {
@@ -307,7 +317,9 @@ impl RunFiles {
             features: io::read_parquet(&features_file)?,
             firings: io::read_parquet(&firings_file)?,
             info,
-            data,
+            patients,
+            consents,
+            outreach,
             features_file,
             firings_file,
             predictions,
@@ -318,9 +330,9 @@ impl RunFiles {
     pub fn inputs(&self) -> RankInputs<'_> {
         RankInputs {
             as_of: self.info.as_of,
-            patients: &self.data.population.patients,
-            consents: &self.data.consents,
-            outreach: &self.data.outreach,
+            patients: &self.patients,
+            consents: &self.consents,
+            outreach: &self.outreach,
             features: Table {
                 file: &self.features_file,
                 batch: &self.features,
