@@ -48,7 +48,9 @@ fn u64s(b: &RecordBatch, name: &str) -> Vec<u64> {
 
 fn strs(b: &RecordBatch, name: &str) -> Vec<String> {
     let a = b.column_by_name(name).unwrap().as_string::<i32>();
-    (0..a.len()).map(|i| a.value(i).to_string()).collect()
+    a.iter()
+        .map(|v| v.unwrap_or_default().to_string())
+        .collect()
 }
 
 #[test]
@@ -138,7 +140,7 @@ fn outcomes_and_evaluation_on_a_generated_population() {
     for i in 0..ev.num_rows() {
         assert!(got[i] <= total[i]);
         assert!(
-            reached[i] as u64
+            reached[i]
                 <= cap[i]
                     * if clinic[i] == "ALL" {
                         n_clinics as u64

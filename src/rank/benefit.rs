@@ -159,6 +159,10 @@ pub const ESTABLISHED_CVD_HR: f64 = 2.0;
 /// Diabetes: SCORE2 as without diabetes × 2 (Emerging Risk Factors
 /// Collaboration, Lancet 2010;375:2215–2222: vascular HR about 2).
 pub const DIABETES_HR: f64 = 2.0;
+/// The largest ten-year risk the stand-ins give (60 %: about the top of
+/// SCORE2-OP's range at 85–89 in the moderate region; beyond it competing
+/// mortality dominates).
+pub const MAX_CV10_PCT: f64 = 60.0;
 /// Total and HDL cholesterol imputed for the benefit estimate only.
 pub const DEFAULT_TOTAL_CHOL: f64 = 5.2;
 pub const DEFAULT_HDL: f64 = 1.4;
@@ -384,7 +388,7 @@ pub fn baseline(i: &BaselineInputs, cv: Option<&CvRisk>) -> Baseline {
                 if cvd {
                     r = (r * ESTABLISHED_CVD_HR).max(ESTABLISHED_CVD_10Y_PCT);
                 }
-                Some(r.min(95.0))
+                Some(r.min(MAX_CV10_PCT))
             }
             _ => cvd.then_some(ESTABLISHED_CVD_10Y_PCT),
         }
@@ -653,7 +657,7 @@ mod tests {
         })
         .cv10_pct
         .unwrap();
-        assert!((both - (4.0 * op).min(95.0)).abs() < 1e-9, "{both}");
+        assert!((both - (4.0 * op).min(MAX_CV10_PCT)).abs() < 1e-9, "{both}");
         // Under 40 with CVD: the flat 20 %.
         let young = CvInputs {
             age: Some(35.0),
