@@ -5,7 +5,7 @@
 //! reminders never climb.
 
 use caregap::data::PatientIds;
-use caregap::rank::benefit::{Band, Baseline, Order};
+use caregap::rank::benefit::{Band, Baseline, Order, annual_risk};
 use caregap::rank::calllist::{OpenGap, People, Ranked, rank};
 use caregap::rank::config::RankConfig;
 use proptest::prelude::*;
@@ -123,7 +123,13 @@ proptest! {
                 let (a, b) = (pair[0], pair[1]);
                 if a.band == b.band {
                     match a.band {
-                        Band::Urgent => prop_assert!(a.score.max_priority >= b.score.max_priority),
+                        Band::Urgent => {
+                            prop_assert!(a.score.max_priority >= b.score.max_priority);
+                            if a.score.max_priority == b.score.max_priority {
+                                let risk = |p: u32| annual_risk(&w.baseline[p as usize]);
+                                prop_assert!(risk(a.person) >= risk(b.person));
+                            }
+                        }
                         Band::Routine => prop_assert!(a.value >= b.value),
                     }
                 }

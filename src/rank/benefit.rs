@@ -426,6 +426,13 @@ pub fn one_year_of_ten(ten_year_pct: f64) -> f64 {
     100.0 * (1.0 - (1.0 - r).powf(0.1))
 }
 
+/// A person's estimated risk in percent per year of the outcomes above:
+/// the first year's share of the ten-year CVD risk plus the AF stroke rate
+/// (0 when neither is known). The urgent band's second key.
+pub fn annual_risk(b: &Baseline) -> f64 {
+    b.cv10_pct.map_or(0.0, one_year_of_ten) + b.af_stroke_pct.unwrap_or(0.0)
+}
+
 /// Combines a person's effects (module docs): one action counts once (its
 /// largest RRR), actions on one outcome as `1 − Π(1 − RRR)`. An outcome
 /// without a baseline gives no benefit (its gaps fall back to priority).

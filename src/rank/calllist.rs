@@ -3,7 +3,8 @@
 //!
 //! Two orders ([`Order`]): `benefit` (default) lists the urgent band first
 //! (a gap of priority `benefit.urgent_priority` or above), by highest
-//! priority, then expected benefit, then ten-year CVD risk, then patient id;
+//! priority, then risk ([`benefit::annual_risk`]), then expected benefit,
+//! then patient id;
 //! then everyone else by [`benefit::order_value`] (quantified benefit per
 //! year plus the fall-back of the highest unquantified priority), then
 //! highest priority, then ten-year CVD risk, then number of listed gaps,
@@ -263,13 +264,14 @@ pub fn benefit_order(
     ids: impl FnOnce() -> std::cmp::Ordering,
 ) -> std::cmp::Ordering {
     let cv = |e: &Entry| baseline[e.person as usize].cv10_pct.unwrap_or(-1.0);
+    let risk = |e: &Entry| benefit::annual_risk(&baseline[e.person as usize]);
     a.band.cmp(&b.band).then_with(|| match a.band {
         Band::Urgent => b
             .score
             .max_priority
             .cmp(&a.score.max_priority)
+            .then(risk(b).total_cmp(&risk(a)))
             .then(b.value.total_cmp(&a.value))
-            .then(cv(b).total_cmp(&cv(a)))
             .then_with(ids),
         Band::Routine => b
             .value
