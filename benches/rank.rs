@@ -3,10 +3,11 @@
 //! synthetic firings generated in memory. Run: `cargo bench --bench rank`.
 
 use caregap::data::PatientIds;
+use caregap::rank::benefit::Baseline;
 use caregap::rank::calllist::{OpenGap, People, rank};
-use caregap::rank::exclusions::{Contact, Cooldowns, OUTCOMES};
+use caregap::rank::config::RankConfig;
+use caregap::rank::exclusions::{Contact, OUTCOMES};
 use caregap::rank::export::{CriterionText, ListContext, batch_csv, calllist_batch};
-use caregap::rank::priority::Weights;
 use caregap::rank::risk::{CvInputs, CvRisk, assess_cv, utilisation_tiers};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::collections::HashMap;
@@ -128,6 +129,15 @@ fn bench(c: &mut Criterion) {
         w.cv.iter()
             .map(|c| c.as_ref().and_then(|c| c.band))
             .collect();
+    // Baselines from the SCORE2 risks (no AF): the benefit order's inputs.
+    let baseline: Vec<Baseline> =
+        w.cv.iter()
+            .map(|c| Baseline {
+                cv10_pct: c.as_ref().and_then(|c| c.risk_pct),
+                sbp: Some(150.0),
+                ..Baseline::default()
+            })
+            .collect();
     let people = People {
         ids: &w.ids,
         clinic: &w.clinic,
@@ -138,8 +148,9 @@ fn bench(c: &mut Criterion) {
         contacts: &w.contacts,
         band: &band,
         tier: &tier,
+        baseline: &baseline,
     };
-    let (cd, wt) = (Cooldowns::default(), Weights::default());
+    let cfg = RankConfig::default();
     let ctx = ListContext {
         ids: &w.ids,
         clinics: &w.clinics,
@@ -159,11 +170,11 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(utilisation_tiers(&w.measure)))
     });
     g.bench_function("rank", |b| {
-        b.iter(|| black_box(rank(&people, &w.criteria, &w.gaps, AS_OF, &cd, &wt)))
+        b.iter(|| black_box(rank(&people, &w.criteria, &w.gaps, AS_OF, &cfg)))
     });
     g.bench_function("rank_and_export_capacity_100_csv", |b| {
         b.iter(|| {
-            let r = rank(&people, &w.criteria, &w.gaps, AS_OF, &cd, &wt);
+            let r = rank(&people, &w.criteria, &w.gaps, AS_OF, &cfg);
             // Each clinic's list cut at 100 rows, rendered and encoded as CSV.
             let mut start = 0;
             let mut bytes = 0;
@@ -181,14 +192,14 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("rank_and_export_all_rows", |b| {
         b.iter(|| {
-            let r = rank(&people, &w.criteria, &w.gaps, AS_OF, &cd, &wt);
+            let r = rank(&people, &w.criteria, &w.gaps, AS_OF, &cfg);
             let batch = calllist_batch(&r.entries, &ctx).unwrap();
             black_box(batch_csv(&batch).unwrap().len())
         })
     });
     // The two halves of the full export, apart: building the call-list batch
     // (the texts of every row) and encoding it as CSV.
-    let r = rank(&people, &w.criteria, &w.gaps, AS_OF, &cd, &wt);
+    let r = rank(&people, &w.criteria, &w.gaps, AS_OF, &cfg);
     g.bench_function("calllist_batch_all_rows", |b| {
         b.iter(|| black_box(calllist_batch(&r.entries, &ctx).unwrap().num_rows()))
     });

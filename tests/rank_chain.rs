@@ -152,7 +152,8 @@ fn synth_score_rank_calllist_report() {
     ok(&["report", "--run", run_s, "--out", report.to_str().unwrap()]);
     let as_of = as_of();
 
-    // The whole list: per clinic, ranks 1.. in order and scores never rising.
+    // The whole list: per clinic, ranks 1.. in order, the urgent band first
+    // and the routine band's order value never rising (the default order).
     let all = read(&run, "calllist");
     assert!(all.num_rows() > 0, "no one listed");
     let clinic = texts(&all, "clinic_id");
@@ -160,15 +161,22 @@ fn synth_score_rank_calllist_report() {
         .column_by_name("rank")
         .unwrap()
         .as_primitive::<UInt32Type>();
-    let score = all
-        .column_by_name("score")
+    let band: Vec<String> = texts(&all, "band").into_iter().flatten().collect();
+    let value = all
+        .column_by_name("order_value")
         .unwrap()
-        .as_primitive::<UInt32Type>();
+        .as_primitive::<arrow::datatypes::Float64Type>();
     let mut seen_clinics = HashSet::new();
     for r in 0..all.num_rows() {
         if r > 0 && clinic[r] == clinic[r - 1] {
             assert_eq!(rank.value(r), rank.value(r - 1) + 1, "row {r}");
-            assert!(score.value(r) <= score.value(r - 1), "row {r}: score rises");
+            assert!(
+                !(band[r] == "urgent" && band[r - 1] == "routine"),
+                "row {r}: urgent after routine"
+            );
+            if band[r] == "routine" && band[r - 1] == "routine" {
+                assert!(value.value(r) <= value.value(r - 1), "row {r}: value rises");
+            }
         } else {
             assert!(
                 seen_clinics.insert(clinic[r].clone()),

@@ -2,9 +2,11 @@
 //!
 //! [`generate`] writes the tables of the caregap data model
 //! (`patients`, `events`, `consents`, `outreach`) plus, for model work,
-//! `events_future` (events in `(as_of, as_of + 1 year]`, never read by scoring)
-//! and `truth` (the expected number of primary-care visits in that year that
-//! the generator used, per person alive on `as_of`).
+//! `events_future` (events in `(as_of, as_of + 1 year]`, never read by scoring),
+//! `truth` (the expected number of primary-care visits in that year that
+//! the generator used, per person alive on `as_of`) and `outcomes` (adverse
+//! outcomes in that year and their probabilities, [`outcomes`]; drawn from a
+//! stream of their own, so the other tables do not depend on them).
 //!
 //! Why it is built this way:
 //! - every person is simulated from their own RNG stream (ChaCha8 seeded with
@@ -24,6 +26,7 @@ pub mod codes;
 pub mod fhir;
 mod model;
 pub mod omop;
+pub mod outcomes;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -249,6 +252,7 @@ struct ChunkBatches {
     consents: RecordBatch,
     outreach: RecordBatch,
     truth: RecordBatch,
+    outcomes: RecordBatch,
     figures: FigAcc,
 }
 
@@ -310,6 +314,7 @@ fn gen_chunk(
     let mut consents = ConsentCols::new(ids);
     let mut outreach = OutreachCols::new(ids);
     let mut truth = TruthCols::new(ids, n);
+    let mut outcome_cols = outcomes::OutcomeCols::new(n);
     let mut fig = FigAcc {
         visits: vec![0; 512],
         ..FigAcc::default()
@@ -345,6 +350,7 @@ fn gen_chunk(
         }
         if let Some(ev) = out.expected_visits {
             truth.push(idx, ev, (p.death != i32::MAX).then_some(p.death));
+            outcome_cols.push(&outcomes::draw(cfg.seed, idx, &p, &out.events, cal));
             fig.alive += 1;
             fig.expected_sum += ev;
             let k = (out.pc_visits_last_year as usize).min(fig.visits.len() - 1);
@@ -360,13 +366,16 @@ fn gen_chunk(
         }
     }
     fig.events = events.rows as u64;
+    let truth = truth.finish(&schemas.truth)?;
+    let outcomes = outcome_cols.finish(truth.column(0).clone(), &outcomes_schema(schemas))?;
     Ok(ChunkBatches {
         patients: pats.finish(&schemas.patients)?,
         events: events.finish(&schemas.events)?,
         future: future.finish(&schemas.events)?,
         consents: consents.finish(&schemas.consents)?,
         outreach: outreach.finish(&schemas.outreach)?,
-        truth: truth.finish(&schemas.truth)?,
+        truth,
+        outcomes,
         figures: fig,
     })
 }
@@ -397,14 +406,20 @@ fn orphan_batch(
 }
 
 /// The names of the files, in the order of [`Summary::files`].
-pub const FILES: [&str; 6] = [
+pub const FILES: [&str; 7] = [
     "patients",
     "events",
     "events_future",
     "consents",
     "outreach",
     "truth",
+    "outcomes",
 ];
+
+/// `outcomes.parquet`'s schema, with the id type of `truth`.
+fn outcomes_schema(schemas: &Schemas) -> arrow::datatypes::SchemaRef {
+    outcomes::schema(schemas.truth.field(0).data_type().clone())
+}
 
 /// Generates a population into `out_dir` (created if missing). Files are
 /// written under temporary names and renamed into place when complete.
@@ -428,6 +443,7 @@ pub fn generate(
     let schemas = Schemas::new(ids, cfg.messy);
     let rg = cfg.row_group_rows.max(1024);
     let mut writers = Vec::with_capacity(FILES.len());
+    let outcomes_schema = outcomes_schema(&schemas);
     let table_schemas = [
         &schemas.patients,
         &schemas.events,
@@ -435,6 +451,7 @@ pub fn generate(
         &schemas.consents,
         &schemas.outreach,
         &schemas.truth,
+        &outcomes_schema,
     ];
     for (name, schema) in FILES.iter().zip(table_schemas) {
         match TableWriter::create(out_dir, name, schema, rg) {
@@ -464,6 +481,7 @@ pub fn generate(
                             &b.consents,
                             &b.outreach,
                             &b.truth,
+                            &b.outcomes,
                         ];
                         for (w, batch) in writers.iter_mut().zip(batches) {
                             if batch.num_rows() > 0
@@ -514,6 +532,7 @@ pub fn generate(
                         consents: RecordBatch::new_empty(schemas.consents.clone()),
                         outreach: RecordBatch::new_empty(schemas.outreach.clone()),
                         truth: RecordBatch::new_empty(schemas.truth.clone()),
+                        outcomes: RecordBatch::new_empty(outcomes_schema.clone()),
                         figures: FigAcc::default(),
                     };
                     let _ = tx.send(vec![b]);

@@ -163,7 +163,7 @@ pub fn person_rng(seed: u64, idx: u64) -> ChaCha8Rng {
     rng
 }
 
-fn normal(rng: &mut ChaCha8Rng) -> f64 {
+pub(crate) fn normal(rng: &mut ChaCha8Rng) -> f64 {
     StandardNormal.sample(rng)
 }
 
@@ -177,7 +177,7 @@ fn exp(rng: &mut ChaCha8Rng, mean: f64) -> f64 {
     -mean * (1.0 - rng.random::<f64>()).ln()
 }
 
-fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u32 {
+pub(crate) fn poisson(rng: &mut ChaCha8Rng, lambda: f64) -> u32 {
     if lambda <= 0.0 {
         return 0;
     }

@@ -43,7 +43,13 @@ pub fn run(args: Args) -> Result<()> {
     let all = io::read_parquet(&path)?;
     let clinics = io::strings(&all, "clinic_id", &path)?;
     let known = io::read_parquet(&args.run.join("exclusions.parquet"))
-        .and_then(|b| io::strings(&b, "clinic_id", &args.run.join("exclusions.parquet")))
+        .and_then(|b| {
+            Ok(io::strings(
+                &b,
+                "clinic_id",
+                &args.run.join("exclusions.parquet"),
+            )?)
+        })
         .unwrap_or_default();
     if !known.iter().flatten().any(|c| *c == args.clinic)
         && !clinics.iter().flatten().any(|c| *c == args.clinic)

@@ -12,7 +12,6 @@ use super::rank::{self, Format, io};
 use super::{report, score};
 use anyhow::{Context, Result, bail};
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::UInt32Type;
 use chrono::NaiveDate;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -133,31 +132,35 @@ fn show_top(run: &Path, clinic: Option<&str>) -> Result<()> {
         &arrow::datatypes::DataType::Utf8,
     )?;
     let ids = ids.as_string::<i32>();
-    let score = all
-        .column_by_name("score")
-        .and_then(|a| a.as_primitive_opt::<UInt32Type>())
-        .context("calllist.parquet: no UInt32 column `score`")?;
-    let reasons = io::strings(&all, "reasons", &path)?;
-    let action = io::strings(&all, "action", &path)?;
+    let band = io::strings(&all, "band", &path)?;
+    let when = io::strings(&all, "time_frame", &path)?;
+    let benefit = io::strings(&all, "expected_benefit", &path)?;
+    let reasons = io::strings(&all, "top_reasons", &path)?;
+    let text = |v: &[Option<String>], r: usize| v[r].clone().unwrap_or_default();
     println!(
-        "\ncall list of {clinic}: {} people listed, top {}:",
+        "\ncall list of {clinic}: {} people listed ({} urgent), top {}:",
         rows.len(),
+        rows.iter()
+            .filter(|&&r| band[r].as_deref() == Some("urgent"))
+            .count(),
         rows.len().min(SHOWN)
     );
     println!(
-        "  {:>4} {:>10} {:>5}  {:<60}  action",
-        "#", "patient", "score", "reasons"
+        "  {:>3} {:>7}  band, when: expected benefit",
+        "#", "patient"
     );
+    println!("  {:>11}  reasons (the first three)", "");
     let shown = &rows[..rows.len().min(SHOWN)];
     for (i, &r) in shown.iter().enumerate() {
         println!(
-            "  {:>4} {:>10} {:>5}  {:<60}  {}",
+            "  {:>3} {:>7}  {}, {}: {}",
             i + 1,
             if ids.is_null(r) { "" } else { ids.value(r) },
-            score.value(r),
-            clip(reasons[r].as_deref().unwrap_or(""), 60),
-            clip(action[r].as_deref().unwrap_or(""), 50),
+            text(&band, r),
+            text(&when, r),
+            text(&benefit, r),
         );
+        println!("  {:>11}  {}", "", clip(&text(&reasons, r), 100));
     }
     io::audit(run, "demo", &clinic, shown.len(), "stdout")?;
     println!(
@@ -213,7 +216,9 @@ pub fn run(args: Args) -> Result<()> {
 
     let t = Instant::now();
     rank::run(rank::Args {
-        run: run.clone(),
+        command: None,
+        run: Some(run.clone()),
+        order: None,
         config: None,
         capacities: None,
         format: Format::Csv,

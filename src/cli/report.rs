@@ -174,6 +174,7 @@ pub fn run(args: Args) -> Result<()> {
         bands,
         tiers,
         exclusions,
+        capture: read_capture(&args.run)?,
     };
     io::write_atomic(&args.out, render_html(&data, args.min_cell).as_bytes())?;
     eprintln!(
@@ -182,4 +183,27 @@ pub fn run(args: Args) -> Result<()> {
         args.min_cell
     );
     Ok(())
+}
+
+/// The all-clinic rows of `RUN/evaluation.parquet` (`caregap rank evaluate`), if any.
+fn read_capture(run: &std::path::Path) -> Result<Vec<caregap::report::CapturePoint>> {
+    let file = run.join("evaluation.parquet");
+    if !file.is_file() {
+        return Ok(Vec::new());
+    }
+    let b = io::read_parquet(&file)?;
+    let clinic = io::strings(&b, "clinic_id", &file)?;
+    let order = io::strings(&b, "order", &file)?;
+    let capacity = io::counts(&b, "capacity", &file)?;
+    let reached = io::counts(&b, "events_reached", &file)?;
+    let total = io::counts(&b, "events_clinic", &file)?;
+    Ok((0..b.num_rows())
+        .filter(|&r| clinic[r].as_deref() == Some("ALL"))
+        .map(|r| caregap::report::CapturePoint {
+            order: order[r].clone().unwrap_or_default(),
+            capacity: capacity[r],
+            events_reached: reached[r],
+            events_total: total[r],
+        })
+        .collect())
 }

@@ -1,8 +1,20 @@
 //! Building the per-clinic call lists: exclusions, scores, order, ranks.
 //! Pure: the CLI gathers the columns and renders the rows.
+//!
+//! Two orders ([`Order`]): `benefit` (default) lists the urgent band first
+//! (a gap of priority `benefit.urgent_priority` or above), by highest
+//! priority, then risk ([`benefit::annual_risk`]), then expected benefit,
+//! then patient id;
+//! then everyone else by [`benefit::order_value`] (quantified benefit per
+//! year plus the fall-back of the highest unquantified priority), then
+//! highest priority, then ten-year CVD risk, then number of listed gaps,
+//! then patient id. `additive`
+//! is the old score order ([`list_order`]).
 
-use super::exclusions::{Contact, Cooldowns, Decision, Rule, decide};
-use super::priority::{Score, Weights, list_order, score};
+use super::benefit::{self, Band, Baseline, Benefit, Effect, Order};
+use super::config::RankConfig;
+use super::exclusions::{Contact, Decision, Rule, decide};
+use super::priority::{Score, list_order, score};
 use super::risk::UtilTier;
 use super::score2::RiskBand;
 use crate::data::{Day, PatientIds};
@@ -24,6 +36,8 @@ pub struct People<'a> {
     pub contacts: &'a [Vec<Contact>],
     pub band: &'a [Option<RiskBand>],
     pub tier: &'a [Option<UtilTier>],
+    /// Risk without the actions, for the expected benefit.
+    pub baseline: &'a [Baseline],
 }
 
 /// One open firing.
@@ -48,6 +62,14 @@ pub struct Entry {
     pub gaps: Vec<u32>,
     /// How many of the person's open gaps are resting (cool-down).
     pub resting: u32,
+    pub band: Band,
+    /// Expected benefit of the gaps with a quantified effect.
+    pub benefit: Benefit,
+    /// The benefit order's value ([`benefit::order_value`]).
+    pub value: f64,
+    /// The listed gaps as the reasons show them first: urgent ones, then by
+    /// each gap's own value (benefit, else fall-back), priority, criterion id.
+    pub top: Vec<u32>,
 }
 
 /// Per-clinic counts.
@@ -84,9 +106,10 @@ pub fn rank(
     criteria: &[String],
     gaps: &[OpenGap],
     as_of: Day,
-    cooldowns: &Cooldowns,
-    weights: &Weights,
+    config: &RankConfig,
 ) -> Ranked {
+    let (cooldowns, weights, bcfg) = (&config.cooldown_days, &config.weights, &config.benefit);
+    let effects: Vec<Option<Effect>> = criteria.iter().map(|c| bcfg.effect_of(c)).collect();
     let n = people.clinic.len();
     let mut counts = vec![ClinicCounts::default(); people.n_clinics];
     // Group gap indices by person (counting sort: stable, linear).
@@ -163,19 +186,62 @@ pub fn rank(
             people.tier[p],
             weights,
         );
+        let base = &people.baseline[p];
+        let effect = |g: u32| effects[gaps[g as usize].criterion as usize];
+        let ben = benefit::person_benefit(listed.iter().filter_map(|&g| effect(g)), base);
+        // Gaps whose effect has no baseline for this person fall back too.
+        let own = |g: u32| {
+            effect(g)
+                .map(|e| benefit::person_benefit([e], base))
+                .filter(Benefit::is_quantified)
+                .map(|b| b.per_year)
+        };
+        let max_unquantified = listed
+            .iter()
+            .filter(|&&g| own(g).is_none())
+            .map(|&g| gaps[g as usize].priority)
+            .max()
+            .unwrap_or(0);
+        let value = benefit::order_value(&ben, max_unquantified, bcfg);
+        let urgent = |g: u32| gaps[g as usize].priority >= bcfg.urgent_priority;
+        let mut top: Vec<(u32, f64)> = listed
+            .iter()
+            .map(|&g| {
+                let v = own(g).unwrap_or_else(|| bcfg.fallback_of(gaps[g as usize].priority));
+                (g, v)
+            })
+            .collect();
+        top.sort_by(|&(a, va), &(b, vb)| {
+            let (ga, gb) = (&gaps[a as usize], &gaps[b as usize]);
+            urgent(b)
+                .cmp(&urgent(a))
+                .then(vb.total_cmp(&va))
+                .then(gb.priority.cmp(&ga.priority))
+                .then_with(|| criteria[ga.criterion as usize].cmp(&criteria[gb.criterion as usize]))
+        });
         entries.push(Entry {
             person: p as u32,
             clinic,
             rank: 0,
             score: s,
             resting: (mine.len() - listed.len()) as u32,
+            band: if listed.iter().any(|&g| urgent(g)) {
+                Band::Urgent
+            } else {
+                Band::Routine
+            },
+            benefit: ben,
+            value,
+            top: top.into_iter().map(|(g, _)| g).collect(),
             gaps: listed,
         });
     }
     entries.sort_unstable_by(|a, b| {
-        a.clinic
-            .cmp(&b.clinic)
-            .then_with(|| list_order(&a.score, &b.score, id_cmp(people.ids, a.person, b.person)))
+        let ids = || id_cmp(people.ids, a.person, b.person);
+        a.clinic.cmp(&b.clinic).then_with(|| match config.order {
+            Order::Additive => list_order(&a.score, &b.score, ids()),
+            Order::Benefit => benefit_order(a, b, people.baseline, ids),
+        })
     });
     let mut prev = u32::MAX;
     let mut r = 0;
@@ -188,6 +254,33 @@ pub fn rank(
         e.rank = r;
     }
     Ranked { entries, counts }
+}
+
+/// The `benefit` order of the module docs: `a` before `b` when `Less`.
+pub fn benefit_order(
+    a: &Entry,
+    b: &Entry,
+    baseline: &[Baseline],
+    ids: impl FnOnce() -> std::cmp::Ordering,
+) -> std::cmp::Ordering {
+    let cv = |e: &Entry| baseline[e.person as usize].cv10_pct.unwrap_or(-1.0);
+    let risk = |e: &Entry| benefit::annual_risk(&baseline[e.person as usize]);
+    a.band.cmp(&b.band).then_with(|| match a.band {
+        Band::Urgent => b
+            .score
+            .max_priority
+            .cmp(&a.score.max_priority)
+            .then(risk(b).total_cmp(&risk(a)))
+            .then(b.value.total_cmp(&a.value))
+            .then_with(ids),
+        Band::Routine => b
+            .value
+            .total_cmp(&a.value)
+            .then(b.score.max_priority.cmp(&a.score.max_priority))
+            .then(cv(b).total_cmp(&cv(a)))
+            .then(b.gaps.len().cmp(&a.gaps.len()))
+            .then_with(ids),
+    })
 }
 
 #[cfg(test)]
@@ -210,6 +303,7 @@ mod tests {
         }];
         let band = [None; 6];
         let tier = [None; 6];
+        let baseline = [Baseline::default(); 6];
         let people = People {
             ids: &ids,
             clinic: &clinic,
@@ -220,6 +314,7 @@ mod tests {
             contacts: &contacts,
             band: &band,
             tier: &tier,
+            baseline: &baseline,
         };
         let criteria = vec!["A".to_string(), "B".to_string()];
         let g = |person, criterion, priority| OpenGap {
@@ -235,14 +330,11 @@ mod tests {
             g(4, 1, 9),
             g(4, 0, 2),
         ];
-        let r = rank(
-            &people,
-            &criteria,
-            &gaps,
-            100,
-            &Cooldowns::default(),
-            &Weights::default(),
-        );
+        let additive = RankConfig {
+            order: Order::Additive,
+            ..RankConfig::default()
+        };
+        let r = rank(&people, &criteria, &gaps, 100, &additive);
         let order: Vec<(u32, u32, u32)> = r
             .entries
             .iter()
@@ -287,6 +379,7 @@ mod tests {
             .map(|i| RiskBand::ALL.get((i % 4) as usize).copied())
             .collect();
         let tier = vec![None; n as usize];
+        let baseline = vec![Baseline::default(); n as usize];
         let people = People {
             ids: &ids,
             clinic: &clinic,
@@ -297,6 +390,7 @@ mod tests {
             contacts: &contacts,
             band: &band,
             tier: &tier,
+            baseline: &baseline,
         };
         let criteria: Vec<String> = (0..4).map(|i| format!("C{i}")).collect();
         let mut gaps: Vec<OpenGap> = (0..n)
@@ -308,11 +402,13 @@ mod tests {
                 })
             })
             .collect();
-        let w = Weights::default();
-        let cd = Cooldowns::default();
-        let a = rank(&people, &criteria, &gaps, 0, &cd, &w);
+        let cfg = RankConfig {
+            order: Order::Additive,
+            ..RankConfig::default()
+        };
+        let a = rank(&people, &criteria, &gaps, 0, &cfg);
         gaps.reverse();
-        let b = rank(&people, &criteria, &gaps, 0, &cd, &w);
+        let b = rank(&people, &criteria, &gaps, 0, &cfg);
         let key = |r: &Ranked| -> Vec<(u32, u32, u32, u32)> {
             r.entries
                 .iter()

@@ -14,12 +14,21 @@
 //! other_gaps = 2
 //! band = { low_to_moderate = 0, high = 10, very_high = 20 }
 //! tier = { top1 = 15, top5 = 10, top20 = 5, rest = 0 }
+//! order = "benefit"              # or "additive": the old score (top level key)
+//! [benefit]
+//! urgent_priority = 9            # a gap of this priority or above: urgent band
+//! fallback = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0]
+//! [benefit.criteria]             # criterion id -> effect (or "none")
+//! "MY.BP_CRITERION" = "bp_lowering"
 //! ```
+//!
+//! (`order` is a top-level key: write it before the first table.)
 //!
 //! Capacities, CSV (header required, one row per clinic):
 //! `clinic_id,capacity` — or TOML: `default = 40` and `[clinics]` `"C01" = 25`.
 //! A clinic without a capacity gets the default; with no default, the whole list.
 
+use super::benefit::{BenefitConfig, Order};
 use super::exclusions::Cooldowns;
 use super::priority::Weights;
 use serde::Deserialize;
@@ -32,6 +41,9 @@ pub struct RankConfig {
     pub predictions: Option<String>,
     pub cooldown_days: Cooldowns,
     pub weights: Weights,
+    /// The list order (`--order` overrides).
+    pub order: Order,
+    pub benefit: BenefitConfig,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,10 +60,15 @@ pub enum ConfigError {
 
 impl RankConfig {
     pub fn parse(file: &str, text: &str) -> Result<RankConfig, ConfigError> {
-        toml::from_str(text).map_err(|e| ConfigError::Toml {
+        let c: RankConfig = toml::from_str(text).map_err(|e| ConfigError::Toml {
             file: file.to_string(),
             message: e.to_string(),
-        })
+        })?;
+        c.benefit.validate().map_err(|message| ConfigError::Toml {
+            file: file.to_string(),
+            message,
+        })?;
+        Ok(c)
     }
 }
 
@@ -149,6 +166,15 @@ mod tests {
         assert_eq!(c.weights.band.very_high, 20);
         let e = RankConfig::parse("r.toml", "[cooldown_days]\nnoanswer = 7\n").unwrap_err();
         assert!(e.to_string().contains("r.toml"), "{e}");
+        let c = RankConfig::parse(
+            "r.toml",
+            "order = \"additive\"\n[benefit]\nurgent_priority = 10\n",
+        )
+        .unwrap();
+        assert_eq!(c.order, Order::Additive);
+        assert_eq!(c.benefit.urgent_priority, 10);
+        let e = RankConfig::parse("r.toml", "[benefit]\nurgent_priority = 11\n").unwrap_err();
+        assert!(e.to_string().contains("urgent_priority"), "{e}");
     }
 
     #[test]

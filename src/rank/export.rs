@@ -7,13 +7,22 @@
 //! (titles with priorities, ` | `), `evidence` (`id: evidence`, ` | `),
 //! `risk` (e.g. `SCORE2 8.1% (high)` or `no SCORE2: missing hdl`),
 //! `utilisation` (tier and measure), `action` (distinct actions, ` | `),
-//! `resting_gaps` (open gaps left off for a cool-down).
+//! `resting_gaps` (open gaps left off for a cool-down); then `band`
+//! (`urgent` / `routine`), `time_frame` (by the highest priority: `today`,
+//! `within a week`, ...), `expected_benefit` (`≈ 2.1 % fewer heart attacks or
+//! strokes over 10 years`, or `not quantified`), `benefit_pct_year` (the
+//! quantified benefit in percentage points per year, null when none),
+//! `order_value` (what the benefit order sorts the routine band by) and
+//! `top_reasons` (the first three reasons, urgent and most beneficial first,
+//! and `+N more`).
 
+use super::benefit::{benefit_text, time_frame};
 use super::calllist::{Entry, OpenGap};
 use super::risk::{CvRisk, UtilTier};
 use crate::data::PatientIds;
 use arrow::array::{
-    Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray, StringBuilder, UInt32Array,
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder,
+    UInt32Array,
 };
 use arrow::compute::{cast, concat};
 use arrow::datatypes::{DataType, Field, Schema};
@@ -57,6 +66,8 @@ struct TextColumns {
     risk: StringBuilder,
     utilisation: StringBuilder,
     action: StringBuilder,
+    benefit: StringBuilder,
+    top: StringBuilder,
 }
 
 impl TextColumns {
@@ -69,10 +80,12 @@ impl TextColumns {
             risk: b(32),
             utilisation: b(40),
             action: b(80),
+            benefit: b(48),
+            top: b(120),
         }
     }
 
-    fn finish(mut self) -> [ArrayRef; 6] {
+    fn finish(mut self) -> [ArrayRef; 8] {
         [
             Arc::new(self.criteria.finish()),
             Arc::new(self.reasons.finish()),
@@ -80,6 +93,8 @@ impl TextColumns {
             Arc::new(self.risk.finish()),
             Arc::new(self.utilisation.finish()),
             Arc::new(self.action.finish()),
+            Arc::new(self.benefit.finish()),
+            Arc::new(self.top.finish()),
         ]
     }
 }
@@ -176,7 +191,25 @@ fn push_row(
         }
     }
     out.action.append_value(&*s);
+    out.benefit.append_value(benefit_text(&e.benefit));
+    s.clear();
+    for (i, &g) in e.top.iter().take(TOP_REASONS).enumerate() {
+        sep(s, i, " | ");
+        let gap = c.gaps[g as usize];
+        let _ = write!(
+            s,
+            "{} (priority {})",
+            k.title[gap.criterion as usize], gap.priority
+        );
+    }
+    if e.top.len() > TOP_REASONS {
+        let _ = write!(s, " | +{} more", e.top.len() - TOP_REASONS);
+    }
+    out.top.append_value(&*s);
 }
+
+/// Reasons shown in `top_reasons` before `+N more`.
+pub const TOP_REASONS: usize = 3;
 
 /// Writes the `risk` column text of a person into `s`.
 fn write_risk(s: &mut String, cv: Option<&CvRisk>) {
@@ -233,7 +266,7 @@ pub fn calllist_batch(entries: &[Entry], c: &ListContext) -> Result<RecordBatch,
     // Text rendering dominates the export: chunks spread over the cores,
     // each written straight into Arrow buffers, then joined.
     let lookup = CriterionLookup::new(c);
-    let parts: Vec<[ArrayRef; 6]> = entries
+    let parts: Vec<[ArrayRef; 8]> = entries
         .par_chunks(CHUNK)
         .map(|chunk| {
             let mut out = TextColumns::new(chunk.len());
@@ -271,6 +304,12 @@ pub fn calllist_batch(entries: &[Entry], c: &ListContext) -> Result<RecordBatch,
         Field::new("utilisation", DataType::Utf8, false),
         Field::new("action", DataType::Utf8, false),
         Field::new("resting_gaps", DataType::UInt32, false),
+        Field::new("band", DataType::Utf8, false),
+        Field::new("time_frame", DataType::Utf8, false),
+        Field::new("expected_benefit", DataType::Utf8, false),
+        Field::new("benefit_pct_year", DataType::Float64, true),
+        Field::new("order_value", DataType::Float64, false),
+        Field::new("top_reasons", DataType::Utf8, false),
     ]);
     RecordBatch::try_new(
         Arc::new(schema),
@@ -300,6 +339,27 @@ pub fn calllist_batch(entries: &[Entry], c: &ListContext) -> Result<RecordBatch,
             text(4)?,
             text(5)?,
             u32s(&|e| e.resting),
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| Some(e.band.as_str()))
+                    .collect::<StringArray>(),
+            ),
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| Some(time_frame(e.score.max_priority)))
+                    .collect::<StringArray>(),
+            ),
+            text(6)?,
+            Arc::new(
+                entries
+                    .iter()
+                    .map(|e| e.benefit.is_quantified().then_some(e.benefit.per_year))
+                    .collect::<Float64Array>(),
+            ),
+            Arc::new(entries.iter().map(|e| e.value).collect::<Float64Array>()),
+            text(7)?,
         ],
     )
 }

@@ -59,6 +59,70 @@ pub struct ReportData {
     pub bands: Grid,
     pub tiers: Grid,
     pub exclusions: Grid,
+    /// `caregap rank evaluate`'s all-clinic rows, when the run has them.
+    pub capture: Vec<CapturePoint>,
+}
+
+/// One all-clinic point of the list-order evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CapturePoint {
+    pub order: String,
+    pub capacity: u64,
+    pub events_reached: u64,
+    pub events_total: u64,
+}
+
+/// The capture section: a table and the chart of the share of outcomes
+/// reached against capacity per order. Points whose count of outcomes
+/// reached is under `k` are left out (small cells).
+fn capture_section(out: &mut String, points: &[CapturePoint], k: u64) {
+    if points.is_empty() {
+        return;
+    }
+    out.push_str(
+        "<h2>Outcomes reached by list order (generated population)</h2>\n<p>From \
+         <code>caregap rank evaluate</code>: the share of all next-year outcomes (MI, stroke, \
+         major bleeding, hyperkalaemia admission) among the people each clinic reaches at a \
+         capacity, all clinics together. A simulation, not a clinical result.</p>\n\
+         <table>\n<tr><th>order</th><th>capacity</th><th>outcomes reached</th><th>share</th></tr>\n",
+    );
+    let mut series: Vec<(String, Vec<(f64, f64)>)> = Vec::new();
+    for p in points {
+        let shown = p.events_reached >= k && p.events_total > 0;
+        let share = 100.0 * p.events_reached as f64 / p.events_total.max(1) as f64;
+        out.push_str(&format!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            esc(&p.order),
+            p.capacity,
+            show(p.events_reached, !shown, k),
+            if shown {
+                format!("{share:.1}%")
+            } else {
+                String::new()
+            }
+        ));
+        if !shown {
+            continue;
+        }
+        match series.iter_mut().find(|(n, _)| *n == p.order) {
+            Some((_, v)) => v.push((p.capacity as f64, share)),
+            None => series.push((p.order.clone(), vec![(p.capacity as f64, share)])),
+        }
+    }
+    out.push_str("</table>\n");
+    match charts::line_chart(
+        "Share of next-year outcomes reached",
+        "people called per clinic",
+        "% of outcomes",
+        &series,
+    ) {
+        Ok(svg) => {
+            out.push_str("<figure>");
+            out.push_str(&svg);
+            out.push_str("</figure>\n");
+        }
+        Err(e) => out.push_str(&format!("<p class=\"err\">{}</p>\n", esc(&e.to_string()))),
+    }
 }
 
 fn esc(s: &str) -> String {
@@ -241,6 +305,7 @@ pub fn render_html(d: &ReportData, k: u64) -> String {
         total_bars(&d.exclusions, &c, &m),
         k,
     );
+    capture_section(&mut out, &d.capture, k);
     out.push_str("</body></html>\n");
     out
 }
@@ -274,8 +339,27 @@ mod tests {
                 categories: vec!["listed".into()],
                 rows: vec![vec![10], vec![20]],
             },
+            capture: [
+                ("benefit", 50, 3),
+                ("benefit", 200, 40),
+                ("additive", 200, 30),
+            ]
+            .map(|(o, c, e)| CapturePoint {
+                order: o.into(),
+                capacity: c,
+                events_reached: e,
+                events_total: 400,
+            })
+            .to_vec(),
         };
         let html = render_html(&d, 5);
+        // Capture: 3 outcomes reached is a small cell; 40 of 400 is 10.0%.
+        assert!(
+            html.contains("<td>benefit</td><td>50</td><td>&lt;5</td><td></td>"),
+            "{html}"
+        );
+        assert!(html.contains("<td>40</td><td>10.0%</td>"), "{html}");
+        assert!(html.contains("Share of next-year outcomes reached"));
         assert!(html.contains("HTN&lt;1&gt;"));
         // The 3 and its complement 40 are hidden; the total 43 stays.
         assert!(html.contains("<td>&lt;5 / 100</td>"), "{html}");
