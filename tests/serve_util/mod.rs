@@ -51,7 +51,12 @@ pub fn caregap(args: &[&str], stdin: &str) -> String {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(
         out.status.success(),
@@ -94,7 +99,18 @@ impl Server {
             ("analyst", "analyst", vec![]),
             ("admin", "admin", vec![]),
         ] {
-            let mut args = vec!["users", "add", name, "--role", role, "--db", d, "--password-stdin", "--language", "en"];
+            let mut args = vec![
+                "users",
+                "add",
+                name,
+                "--role",
+                role,
+                "--db",
+                d,
+                "--password-stdin",
+                "--language",
+                "en",
+            ];
             for c in &clinics {
                 args.push("--clinic");
                 args.push(c);
@@ -102,20 +118,37 @@ impl Server {
             caregap(&args, &format!("{PASSWORD}\n"));
         }
         let mut child = Command::new(bin())
-            .args(["serve", "--run", run.to_str().unwrap(), "--db", d, "--bind", "127.0.0.1:0", "--watch-ms", "100"])
+            .args([
+                "serve",
+                "--run",
+                run.to_str().unwrap(),
+                "--db",
+                d,
+                "--bind",
+                "127.0.0.1:0",
+                "--watch-ms",
+                "100",
+            ])
             .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
         let url = line
             .trim()
             .strip_prefix("listening on ")
             .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
             .to_string();
-        Server { child, url, db, dir }
+        Server {
+            child,
+            url,
+            db,
+            dir,
+        }
     }
 }
 
@@ -141,7 +174,10 @@ impl Resp {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -152,11 +188,20 @@ impl Client {
             .max_redirects(0)
             .build()
             .into();
-        Client { agent, base: base.to_string(), cookies: Vec::new(), csrf: String::new() }
+        Client {
+            agent,
+            base: base.to_string(),
+            cookies: Vec::new(),
+            csrf: String::new(),
+        }
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
+        self.cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     fn take(&mut self, r: ureq::http::Response<ureq::Body>) -> Resp {
@@ -178,7 +223,11 @@ impl Client {
         }
         let mut r = r;
         let body = r.body_mut().read_to_string().unwrap_or_default();
-        Resp { status, headers, body }
+        Resp {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn get(&mut self, path: &str) -> Resp {
