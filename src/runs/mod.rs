@@ -326,7 +326,7 @@ impl Run {
         }
 
         let mut exclusions = vec![Vec::new(); clinics.len()];
-        for (j, field) in ex.schema().fields().iter().enumerate() {
+        for field in ex.schema().fields().iter() {
             if field.name() == "clinic_id" {
                 continue;
             }
@@ -337,7 +337,6 @@ impl Run {
                     }
                 }
             }
-            let _ = j;
         }
 
         // Call lists.
@@ -584,7 +583,6 @@ impl Run {
 
     /// A person's rows of `firings.parquet` (every status), read now.
     pub fn firings_of(&self, person: u32) -> Result<Vec<Firing>, RunError> {
-        use arrow::array::{Array, AsArray};
         use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
         let Some(ranges) = self.firing_rows.get(&person) else {
             return Ok(Vec::new());
@@ -605,12 +603,11 @@ impl Run {
             }
             at += n;
         }
+        // The selection counts rows of the selected groups only.
         let mut selectors = Vec::new();
-        let mut offset = 0u64; // position within the selected groups
         let mut base = 0u64; // file row of the current position
         for &(gs, gn) in &starts {
             base = base.max(gs);
-            let _ = offset;
             for &(s, c) in ranges {
                 let (s, e) = (s.max(gs), (s + c as u64).min(gs + gn));
                 if s >= e || s < base {
@@ -624,7 +621,6 @@ impl Run {
                 selectors.push(RowSelector::skip((gs + gn - base) as usize));
                 base = gs + gn;
             }
-            offset += gn;
         }
         let schema = builder.parquet_schema();
         let fields = schema.root_schema().get_fields();
@@ -655,7 +651,6 @@ impl Run {
                     evidence: e.as_ref().and_then(|e| e[r].clone()).unwrap_or_default(),
                 });
             }
-            let _ = (b.column(0).len(), b.column(0).as_string_opt::<i32>());
         }
         Ok(out)
     }

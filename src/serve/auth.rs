@@ -307,8 +307,7 @@ impl FromRequestParts<Shared> for ClinicAccess {
             .map_err(|_| auth.forbidden())?;
         let asked = params.get("clinic").cloned().unwrap_or_default();
         let run = app.run.load_full();
-        let allowed =
-            auth.user.role == Role::Scheduler && auth.user.clinics.iter().any(|c| *c == asked);
+        let allowed = auth.user.role == Role::Scheduler && auth.user.clinics.contains(&asked);
         match run.clinic_index(&asked) {
             Some(i) if allowed => Ok(ClinicAccess {
                 auth,

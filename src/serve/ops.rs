@@ -592,7 +592,9 @@ pub async fn overview(
         .enumerate()
         .map(|(i, c)| (c.as_str(), i))
         .collect();
-    let mut by: BTreeMap<&str, (Vec<u64>, Vec<u64>, u64, u64)> = BTreeMap::new();
+    // Per criterion: open and eligible per clinic, then the whole city's.
+    type Counts4 = (Vec<u64>, Vec<u64>, u64, u64);
+    let mut by: BTreeMap<&str, Counts4> = BTreeMap::new();
     for r in &run.summary {
         let e = by
             .entry(r.criterion.as_str())

@@ -648,11 +648,9 @@ pub fn token_hash(token: &str) -> String {
 pub fn session(c: &Connection, token: &str, now_unix: i64) -> Result<Option<(User, String)>> {
     let p = path_of(c);
     c.query_row(
-        &format!(
-            "SELECT u.id,u.name,u.role,u.clinics,u.language,u.disabled,u.created,s.csrf
-             FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE s.token_hash = ?1 AND s.expires > ?2 AND u.disabled = 0"
-        ),
+        "SELECT u.id,u.name,u.role,u.clinics,u.language,u.disabled,u.created,s.csrf
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.token_hash = ?1 AND s.expires > ?2 AND u.disabled = 0",
         params![token_hash(token), now_unix],
         |r| Ok((user_row(r)?, r.get::<_, String>(7)?)),
     )
