@@ -918,3 +918,309 @@ fn outreach_export_writes_the_data_model_tables() {
         0
     );
 }
+
+/// Starts `caregap serve` with `args`; returns the child and its first line.
+fn spawn_serve(args: &[&str]) -> (std::process::Child, String) {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(serve_util::bin())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    (child, line)
+}
+
+#[test]
+fn plain_http_only_on_loopback_unless_allowed_and_https_sets_secure_cookies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("s.db");
+    let run = demo().run.to_str().unwrap().to_string();
+    let (mut child, line) = spawn_serve(&[
+        "serve",
+        "--run",
+        &run,
+        "--db",
+        db.to_str().unwrap(),
+        "--bind",
+        "0.0.0.0:0",
+    ]);
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success() && line.is_empty(),
+        "plain HTTP on 0.0.0.0 must be refused: {line}"
+    );
+    let mut err = String::new();
+    use std::io::Read;
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert!(
+        err.contains("--cert") && err.contains("--allow-http"),
+        "{err}"
+    );
+    let (mut child, line) = spawn_serve(&[
+        "serve",
+        "--run",
+        &run,
+        "--db",
+        db.to_str().unwrap(),
+        "--bind",
+        "0.0.0.0:0",
+        "--allow-http",
+    ]);
+    assert!(line.starts_with("listening on http://0.0.0.0:"), "{line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // HTTPS with a self-signed certificate.
+    let (cert, key) = (tmp.path().join("cert.pem"), tmp.path().join("key.pem"));
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl (apt-get install openssl)");
+    assert!(ok.success());
+    caregap(
+        &[
+            "users",
+            "add",
+            "s1",
+            "--role",
+            "scheduler",
+            "--clinic",
+            "HC01",
+            "--db",
+            db.to_str().unwrap(),
+            "--password-stdin",
+        ],
+        &format!("{PASSWORD}\n"),
+    );
+    let (mut child, line) = spawn_serve(&[
+        "serve",
+        "--run",
+        &run,
+        "--db",
+        db.to_str().unwrap(),
+        "--bind",
+        "0.0.0.0:0",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .replace("0.0.0.0", "127.0.0.1");
+    assert!(url.starts_with("https://"), "{line}");
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sk",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "-H",
+            "Content-Type: application/json",
+            "-d",
+        ])
+        .arg(json!({"user": "s1", "password": PASSWORD}).to_string())
+        .arg(format!("{url}/api/login"))
+        .output()
+        .expect("curl (apt-get install curl)");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let headers = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(headers.starts_with("http/"), "{headers}");
+    let cookie = headers
+        .lines()
+        .find(|l| l.starts_with("set-cookie: caregap_session="))
+        .expect("a session cookie");
+    for flag in ["httponly", "samesite=strict", "secure"] {
+        assert!(cookie.contains(flag), "{cookie}");
+    }
+}
+
+#[test]
+fn demo_serve_prints_the_address_and_passwords_that_work() {
+    use std::io::BufRead;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(serve_util::bin())
+        .args(["demo", "--serve", "--patients", "1200", "--out", "d"])
+        .current_dir(tmp.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut passwords = std::collections::HashMap::new();
+    let mut url = String::new();
+    for line in lines.by_ref() {
+        let line = line.unwrap();
+        let words: Vec<&str> = line.split_whitespace().collect();
+        if words.len() >= 3 && words[0].starts_with("demo-") && words[1] == "password" {
+            passwords.insert(words[0].to_string(), words[2].to_string());
+        }
+        if line.starts_with("http://127.0.0.1:") {
+            url = line.trim().to_string();
+            break;
+        }
+    }
+    assert!(!url.is_empty(), "no address printed");
+    let mut c = Client::new(&url);
+    let login = |c: &mut Client, user: &str| {
+        let r = c.post(
+            "/api/login",
+            "application/json",
+            &json!({"user": user, "password": passwords[user]}).to_string(),
+            None,
+        );
+        assert_eq!(r.status, 200, "{user}: {}", r.body);
+        c.csrf = r.json()["csrf"].as_str().unwrap().to_string();
+        r.json()
+    };
+    let me = login(&mut c, "demo-scheduler");
+    let clinic = me["clinics"][0].as_str().unwrap().to_string();
+    let list = c.get(&format!("/api/clinics/{clinic}/list"));
+    assert_eq!(list.status, 200);
+    assert!(list.json()["total"].as_u64().unwrap() > 0);
+    let mut a = Client::new(&url);
+    login(&mut a, "demo-analyst");
+    assert_eq!(a.get("/api/overview").status, 200);
+    assert_eq!(a.get(&format!("/api/clinics/{clinic}/list")).status, 403);
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn extra_call_list_columns_are_kept_and_shown() {
+    use arrow::array::{Float64Array, RecordBatch, StringArray};
+    use std::sync::Arc;
+    let d = demo();
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    std::fs::create_dir_all(&run).unwrap();
+    for e in std::fs::read_dir(&d.run).unwrap() {
+        let e = e.unwrap();
+        if e.path().is_file() {
+            std::fs::copy(e.path(), run.join(e.file_name())).unwrap();
+        }
+    }
+    // A richer ranking: two more columns in calllist.parquet.
+    let f = std::fs::File::open(run.join("calllist.parquet")).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap();
+    let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+    let b = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
+    let n = b.num_rows();
+    let band: StringArray = (0..n)
+        .map(|i| Some(if i % 2 == 0 { "A" } else { "B" }))
+        .collect();
+    let benefit: Float64Array = (0..n).map(|i| Some(i as f64 / 10.0)).collect();
+    let mut fields: Vec<arrow::datatypes::Field> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.as_ref().clone())
+        .collect();
+    fields.push(arrow::datatypes::Field::new(
+        "band",
+        arrow::datatypes::DataType::Utf8,
+        true,
+    ));
+    fields.push(arrow::datatypes::Field::new(
+        "benefit",
+        arrow::datatypes::DataType::Float64,
+        true,
+    ));
+    let mut cols = b.columns().to_vec();
+    cols.push(Arc::new(band));
+    cols.push(Arc::new(benefit));
+    let b = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), cols).unwrap();
+    let out = std::fs::File::create(run.join("calllist.parquet")).unwrap();
+    let mut w = parquet::arrow::ArrowWriter::try_new(out, b.schema(), None).unwrap();
+    w.write(&b).unwrap();
+    w.close().unwrap();
+    let s = Server::start(&run, &[]);
+    let mut c = Client::new(&s.url);
+    c.login("s1");
+    let v = c.get("/api/clinics/HC01/list").json();
+    let row = &v["rows"][0];
+    assert!(row["extra"]["band"].is_string(), "{row}");
+    assert!(row["extra"]["benefit"].is_string(), "{row}");
+    assert_eq!(
+        c.get("/api/run").json()["extra_columns"],
+        json!(["band", "benefit"])
+    );
+    let csv = c.get("/api/clinics/HC01/export.csv").body;
+    assert!(
+        csv.lines().next().unwrap().ends_with(",band,benefit"),
+        "{}",
+        csv.lines().next().unwrap()
+    );
+    // The person page's gaps are that person's firings (read from firings.parquet on demand).
+    let id = row["patient_id"].as_str().unwrap();
+    let p = c.get(&format!("/api/people/{id}")).json();
+    let gaps: std::collections::BTreeSet<&str> = p["gaps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["criterion"].as_str().unwrap())
+        .collect();
+    let f = std::fs::File::open(run.join("firings.parquet")).unwrap();
+    let mut expected = std::collections::BTreeSet::new();
+    for b in parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+    {
+        let b = b.unwrap();
+        let pid = arrow::compute::cast(
+            b.column_by_name("patient_id").unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let pid = pid.as_any().downcast_ref::<StringArray>().unwrap();
+        let crit = arrow::compute::cast(
+            b.column_by_name("criterion_id").unwrap(),
+            &arrow::datatypes::DataType::Utf8,
+        )
+        .unwrap();
+        let crit = crit.as_any().downcast_ref::<StringArray>().unwrap();
+        for i in 0..b.num_rows() {
+            if pid.value(i) == id {
+                expected.insert(crit.value(i).to_string());
+            }
+        }
+    }
+    let expected: std::collections::BTreeSet<&str> = expected.iter().map(String::as_str).collect();
+    assert_eq!(gaps, expected);
+    for crit in row["criteria"].as_array().unwrap() {
+        assert!(gaps.contains(crit.as_str().unwrap()));
+    }
+}
