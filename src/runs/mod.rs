@@ -149,6 +149,8 @@ pub struct Run {
     pub history: HashMap<u32, Vec<DataContact>>,
     pub data_consents: HashMap<u32, Vec<DataConsent>>,
     firings_file: PathBuf,
+    /// The footer of `firings.parquet` with its page index, read once.
+    firings_meta: Option<parquet::arrow::arrow_reader::ArrowReaderMetadata>,
     /// Per person: row ranges `(first, count)` of `firings.parquet`.
     firing_rows: HashMap<u32, Vec<(u64, u32)>>,
 }
@@ -524,6 +526,18 @@ impl Run {
             }
         }
 
+        let firings_meta = if ff.exists() {
+            let file = std::fs::File::open(&ff).map_err(|e| RunError::io(&ff, "opening", e))?;
+            let opts = parquet::arrow::arrow_reader::ArrowReaderOptions::new()
+                .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Optional);
+            Some(
+                parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, opts)
+                    .map_err(|e| RunError::new(&ff, e.to_string()))?,
+            )
+        } else {
+            None
+        };
+
         let texts = match &library_dir {
             Some(lib) if lib.exists() => library::criterion_texts(lib).unwrap_or_default(),
             _ => HashMap::new(),
@@ -547,6 +561,7 @@ impl Run {
             history,
             data_consents,
             firings_file: ff,
+            firings_meta,
             firing_rows,
         })
     }
@@ -584,13 +599,18 @@ impl Run {
     /// A person's rows of `firings.parquet` (every status), read now.
     pub fn firings_of(&self, person: u32) -> Result<Vec<Firing>, RunError> {
         use parquet::arrow::arrow_reader::{RowSelection, RowSelector};
-        let Some(ranges) = self.firing_rows.get(&person) else {
+        let (Some(ranges), Some(meta)) = (self.firing_rows.get(&person), &self.firings_meta) else {
             return Ok(Vec::new());
         };
         let f = &self.firings_file;
+        // The file as it was when the run was read: a run folder is replaced whole, never
+        // rewritten in place (see the module docs), so the footer read then still holds.
         let file = std::fs::File::open(f).map_err(|e| RunError::io(f, "opening", e))?;
-        let builder = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-            .map_err(|e| RunError::new(f, e.to_string()))?;
+        let builder =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::new_with_metadata(
+                file,
+                meta.clone(),
+            );
         // Only the row groups holding the person's rows; selection relative to them.
         let mut groups = Vec::new();
         let mut starts = Vec::new();

@@ -103,7 +103,7 @@ mod tests {
     fn used_keys() -> Vec<String> {
         let mut keys = Vec::new();
         for src in [include_str!("pages.rs"), include_str!("handlers.rs")] {
-            for pat in ["t(\"", "ta(\""] {
+            for pat in [".t(\"", ".ta(\""] {
                 for (i, _) in src.match_indices(pat) {
                     let rest = &src[i + pat.len()..];
                     if let Some(end) = rest.find('"') {

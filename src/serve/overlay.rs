@@ -34,8 +34,8 @@ pub struct Contact {
 #[derive(Debug, Default)]
 pub struct Overlay {
     pub contacts: HashMap<String, Vec<Contact>>,
-    /// Latest decision per (person, scope): (time, granted).
-    pub consents: HashMap<(String, String), (String, bool)>,
+    /// Latest decision per person and scope: (scope, time, granted).
+    pub consents: HashMap<String, Vec<(String, String, bool)>>,
 }
 
 /// Why a person is off the list now.
@@ -84,18 +84,19 @@ impl Overlay {
     }
 
     pub fn add_consent(&mut self, c: &ConsentRow) {
-        let key = (c.patient_id.clone(), c.scope.clone());
-        let newer = self.consents.get(&key).is_none_or(|(t, _)| *t <= c.time);
-        if newer {
-            self.consents.insert(key, (c.time.clone(), c.granted));
+        let scopes = self.consents.entry(c.patient_id.clone()).or_default();
+        match scopes.iter_mut().find(|(s, _, _)| *s == c.scope) {
+            Some(d) if d.1 <= c.time => *d = (c.scope.clone(), c.time.clone(), c.granted),
+            Some(_) => {}
+            None => scopes.push((c.scope.clone(), c.time.clone(), c.granted)),
         }
     }
 
     /// Whether the latest decision recorded in the service withdraws `scope`.
     pub fn withdrawn(&self, person: &str, scope: &str) -> bool {
         self.consents
-            .get(&(person.to_string(), scope.to_string()))
-            .is_some_and(|(_, g)| !g)
+            .get(person)
+            .is_some_and(|v| v.iter().any(|(s, _, g)| s == scope && !g))
     }
 
     /// The latest contact recorded in the service.

@@ -1,5 +1,5 @@
 //! The HTML pages (maud). Pure: data and a translator in, markup out. Every
-//! visible text is a Fluent key (`tr.t("…")`); data (ids, evidence, titles
+//! visible text is a Fluent key (`tr.t(key)`); data (ids, evidence, titles
 //! from the library) is shown as it is, escaped by maud.
 
 use super::i18n::{LANGUAGES, Tr};
