@@ -114,6 +114,63 @@ pub struct SummaryRow {
     pub open: u64,
 }
 
+/// A run beside the one served (a sibling folder of the run path), for trends.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TrendPoint {
+    pub as_of: String,
+    pub folder: String,
+    /// Open gaps in the whole population (`criteria_summary.parquet`, clinic `ALL`).
+    pub open: u64,
+}
+
+/// The runs in the folder that holds `path` (itself included), by `as_of`:
+/// every sub-folder with a `run.json` and a `criteria_summary.parquet`.
+/// Unreadable folders are skipped.
+pub fn trend(path: &Path) -> Vec<TrendPoint> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(&parent) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let Ok(dir) = std::fs::canonicalize(e.path()) else {
+            continue;
+        };
+        if !dir.is_dir() || !seen.insert(dir.clone()) {
+            continue;
+        }
+        let point = || -> Option<TrendPoint> {
+            let info: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).ok()?).ok()?;
+            let as_of = info.get("as_of")?.as_str()?.to_string();
+            let sf = dir.join("criteria_summary.parquet");
+            let b = table::read(&sf, Some(&["clinic_id", "open"])).ok()?;
+            let clinic = table::text(&b, "clinic_id", &sf).ok()??;
+            let open = table::number(&b, "open")?;
+            let open = clinic
+                .iter()
+                .zip(open)
+                .filter(|(c, _)| c.as_deref() == Some("ALL"))
+                .map(|(_, o)| o.unwrap_or(0.0) as u64)
+                .sum();
+            Some(TrendPoint {
+                as_of,
+                folder: dir.file_name()?.to_string_lossy().into_owned(),
+                open,
+            })
+        };
+        if let Some(p) = point() {
+            out.push(p);
+        }
+    }
+    out.sort_by(|a, b| a.as_of.cmp(&b.as_of).then(a.folder.cmp(&b.folder)));
+    out
+}
+
 /// One firing of a person (a row of `firings.parquet`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Firing {
@@ -148,6 +205,8 @@ pub struct Run {
     pub texts: HashMap<String, CriterionText>,
     pub history: HashMap<u32, Vec<DataContact>>,
     pub data_consents: HashMap<u32, Vec<DataConsent>>,
+    /// The runs beside this one, by `as_of` ([`trend`]).
+    pub trend: Vec<TrendPoint>,
     firings_file: PathBuf,
     /// The footer of `firings.parquet` with its page index, read once.
     firings_meta: Option<parquet::arrow::arrow_reader::ArrowReaderMetadata>,
@@ -206,7 +265,8 @@ impl Run {
         let key = version_key(path)?;
         let dir =
             std::fs::canonicalize(path).map_err(|e| RunError::io(path, "opening the run", e))?;
-        let run = Run::read(&dir, key.clone())?;
+        let mut run = Run::read(&dir, key.clone())?;
+        run.trend = trend(path);
         if version_key(path)? != key {
             return Err(RunError::new(
                 path,
@@ -560,6 +620,7 @@ impl Run {
             texts,
             history,
             data_consents,
+            trend: Vec::new(),
             firings_file: ff,
             firings_meta,
             firing_rows,

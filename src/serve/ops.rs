@@ -572,6 +572,8 @@ pub struct Overview {
     /// Outcomes and consent decisions recorded in the service (all time).
     pub outcomes_recorded: Shown,
     pub consents_recorded: Shown,
+    /// Runs beside this one (as_of, folder, open gaps in the city), when there are several.
+    pub trend: Vec<(String, String, Shown)>,
 }
 
 fn show(v: u64, k: u64) -> Shown {
@@ -728,5 +730,10 @@ pub async fn overview(
         rows,
         outcomes_recorded: show(o as u64, k),
         consents_recorded: show(c as u64, k),
+        trend: run
+            .trend
+            .iter()
+            .map(|t| (t.as_of.clone(), t.folder.clone(), show(t.open, k)))
+            .collect(),
     })
 }

@@ -306,7 +306,16 @@ pub fn overview(f: &Frame, o: &Overview, filter: &str) -> Markup {
                 div { strong { (count(tr, o.outcomes_recorded, k)) } br; (tr.t("overview-outcomes")) }
                 div { strong { (count(tr, o.consents_recorded, k)) } br; (tr.t("overview-consents")) }
             }
-            h2 { (tr.t("overview-by-clinic")) }
+            @if o.trend.len() > 1 {
+            h2 { (tr.t("overview-trend")) }
+            table id="trend" {
+                thead { tr { th { (tr.t("col-run")) } th { (tr.t("overview-open-gaps")) } } }
+                tbody { @for (as_of, folder, open) in &o.trend { tr {
+                    td { (as_of) " " small { (folder) } } td { (count(tr, *open, k)) }
+                } } }
+            }
+        }
+        h2 { (tr.t("overview-by-clinic")) }
             table {
                 thead { tr { th { (tr.t("col-clinic")) } th { (tr.t("overview-listed")) } th { (tr.t("overview-top-gaps")) } } }
                 tbody { @for (j, c) in o.clinics.iter().enumerate() { tr {
