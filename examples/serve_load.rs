@@ -276,7 +276,7 @@ async fn main() {
                     Ok((s, b, _)) => fail("person", format!("{s} {}", String::from_utf8_lossy(&b))).await,
                     Err(e) => fail("person", e).await,
                 }
-                if round % write_every == 0 {
+                if round.is_multiple_of(write_every) {
                     let t = Instant::now();
                     let body = serde_json::json!({"outcome": "no_answer", "note": format!("load {u}/{round}")}).to_string();
                     match call(&http, "POST", &format!("{base}/api/people/{id}/outcomes"), &cookie, Some(&csrf), Some(body)).await {
