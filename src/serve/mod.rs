@@ -265,6 +265,20 @@ fn watch(app: Shared) {
     });
 }
 
+/// Removes expired sessions every ten minutes.
+fn purge(app: Shared) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        loop {
+            tick.tick().await;
+            let now = chrono::Utc::now().timestamp();
+            if let Err(e) = app.read(move |c| store::purge_sessions(c, now)).await {
+                eprintln!("warning: removing expired sessions: {e}");
+            }
+        }
+    });
+}
+
 /// Serves until the process is stopped. Prints `listening on URL` once the
 /// socket is bound (port 0 picks a free port), then serves.
 pub async fn serve(app: App, on_ready: impl FnOnce(String)) -> Result<(), ServeError> {
@@ -272,6 +286,7 @@ pub async fn serve(app: App, on_ready: impl FnOnce(String)) -> Result<(), ServeE
     let tls = app.config.tls.clone();
     let bind = app.config.bind;
     watch(app.clone());
+    purge(app.clone());
     let make = router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
     let listener = std::net::TcpListener::bind(bind)
         .map_err(|e| ServeError(format!("binding {bind}: {e}")))?;
