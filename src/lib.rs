@@ -15,6 +15,8 @@ pub mod output;
 pub mod plan;
 pub mod rank;
 pub mod report;
+pub mod runs;
+pub mod serve;
 pub mod sql;
 pub mod testcase;
 pub mod timing;

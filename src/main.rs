@@ -48,6 +48,14 @@ enum Command {
     Model(cli::model::Args),
     /// Print a criteria library as one SQL script (DuckDB, Spark or PostgreSQL).
     Sql(cli::sql::Args),
+    /// The scheduler service: call lists, outcomes and consent in web pages and a JSON API.
+    Serve(cli::serve::Args),
+    /// The service's users: add, list, disable, passwd.
+    #[command(subcommand_required = true)]
+    Users(cli::users::Args),
+    /// The service's audit trail: verify the hash chain, show who saw whom.
+    #[command(subcommand_required = true)]
+    Audit(cli::audit::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -67,6 +75,9 @@ fn main() -> std::process::ExitCode {
         Command::Report(args) => cli::report::run(args),
         Command::Model(args) => cli::model::run(args),
         Command::Sql(args) => cli::sql::run(args),
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Users(args) => cli::users::run(args),
+        Command::Audit(args) => cli::audit::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use caregap::lang::{self, SourceFile, check::kind_prefix, ir::Library};
 use clap::Args as ClapArgs;
 
@@ -18,37 +18,7 @@ pub struct Args {
 /// Reads a library folder: every `*.toml` file directly in it, sorted by name.
 /// A single file is a library of one file. Names in messages are file names.
 pub fn read_library(path: &Path) -> anyhow::Result<Vec<SourceFile>> {
-    let mut paths = Vec::new();
-    if path.is_dir() {
-        for entry in std::fs::read_dir(path)
-            .with_context(|| format!("cannot read the library folder {}", path.display()))?
-        {
-            let p = entry
-                .with_context(|| format!("cannot list {}", path.display()))?
-                .path();
-            if p.is_file() && p.extension().is_some_and(|e| e == "toml") {
-                paths.push(p);
-            }
-        }
-        if paths.is_empty() {
-            bail!("{} holds no *.toml file", path.display());
-        }
-    } else {
-        paths.push(path.to_path_buf());
-    }
-    paths.sort();
-    paths
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p)
-                .with_context(|| format!("cannot read {} (is it UTF-8 text?)", p.display()))?;
-            let name = p.file_name().map_or_else(
-                || p.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            );
-            Ok(SourceFile { name, text })
-        })
-        .collect()
+    caregap::runs::library::read_library(path).map_err(anyhow::Error::msg)
 }
 
 /// Reads and compiles a library, printing its diagnostics to stderr (in colour

@@ -39,6 +39,10 @@ pub struct Args {
     /// shipped with the source tree this binary was built from).
     #[arg(long)]
     pub criteria: Option<PathBuf>,
+    /// Then serve the run to a demo scheduler and analyst (`caregap serve`), printing
+    /// their passwords once and the address last.
+    #[arg(long)]
+    pub serve: bool,
 }
 
 /// The library to score with: the option, `./criteria`, or the source tree's.
@@ -233,7 +237,11 @@ pub fn run(args: Args) -> Result<()> {
     })?;
     step("report", &report_file, t);
 
-    show_top(&run, args.clinic.as_deref())
+    show_top(&run, args.clinic.as_deref())?;
+    if args.serve {
+        super::serve::demo(&args.out, &run, args.clinic.as_deref())?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -13,3 +13,7 @@ pub mod score;
 pub mod sql;
 pub mod synth;
 pub mod test_library;
+// The scheduler service's doors.
+pub mod audit;
+pub mod serve;
+pub mod users;

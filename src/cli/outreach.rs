@@ -54,6 +54,21 @@ pub enum Sub {
         data: PathBuf,
         file: PathBuf,
     },
+    /// Write the outcomes and consent decisions recorded in `caregap serve`'s
+    /// database as the data model's tables: OUT/outreach.parquet and
+    /// OUT/consents.parquet (`wrong_number` → `not_reachable`; `reached` is
+    /// left out). Point the nightly job's data folder at them (see docs/serve.md).
+    Export {
+        /// The service's database.
+        #[arg(long)]
+        store: PathBuf,
+        /// Folder to write into (created when missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// Type of patient_id: auto (Int64 when every id is an integer), int or text.
+        #[arg(long, default_value = "auto")]
+        id_type: String,
+    },
 }
 
 /// One validated contact: the patient's row in `patients`.
@@ -321,9 +336,43 @@ fn append(data: &Path, rows: Vec<NewRow>) -> Result<()> {
     Ok(())
 }
 
+/// `outreach export`: the service's records as Parquet tables.
+fn export(store_path: &Path, out: &Path, id_type: &str) -> Result<()> {
+    use caregap::serve::export::{IdType, consents_batch, outreach_batch};
+    let t = match id_type {
+        "auto" => IdType::Auto,
+        "int" => IdType::Int,
+        "text" => IdType::Text,
+        x => bail!("--id-type {x:?}: auto, int or text"),
+    };
+    if !store_path.exists() {
+        bail!("{}: no such store", store_path.display());
+    }
+    let c = caregap::serve::store::open(store_path)?;
+    let (outcomes, consents) = caregap::serve::store::all_records(&c)?;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let o = outreach_batch(&outcomes, t).map_err(anyhow::Error::msg)?;
+    let k = consents_batch(&consents, t).map_err(anyhow::Error::msg)?;
+    io::write_parquet_atomic(&out.join("outreach.parquet"), &o)?;
+    io::write_parquet_atomic(&out.join("consents.parquet"), &k)?;
+    println!(
+        "wrote {} outreach rows ({} recorded, `reached` left out) and {} consent decisions to {}",
+        o.num_rows(),
+        outcomes.len(),
+        k.num_rows(),
+        out.display()
+    );
+    Ok(())
+}
+
 pub fn run(args: Args) -> Result<()> {
     let today = caregap::data::today();
     match args.command {
+        Sub::Export {
+            store,
+            out,
+            id_type,
+        } => export(&store, &out, &id_type),
         Sub::Record {
             data,
             patient,

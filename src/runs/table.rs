@@ -1,0 +1,105 @@
+//! Tolerant reading of a run's Parquet files: columns are found by name, any
+//! extra column is kept or ignored, a missing optional column is `None`, and
+//! every value is read through an Arrow cast (so `Int32` or `UInt32` scores,
+//! `Utf8View` or dictionary texts all read the same).
+
+use super::RunError;
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::compute::{cast, concat_batches};
+use arrow::datatypes::{DataType, Float64Type};
+use parquet::arrow::ProjectionMask;
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::path::{Path, PathBuf};
+
+/// Reads a Parquet file into one batch; `columns` limits it to those present
+/// (`None`: every column).
+pub fn read(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch, RunError> {
+    let file = std::fs::File::open(path).map_err(|e| RunError::io(path, "opening", e))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .map_err(|e| RunError::new(path, format!("not a readable Parquet file: {e}")))?;
+    let builder = match columns {
+        None => builder,
+        Some(names) => {
+            let schema = builder.parquet_schema();
+            let roots: Vec<usize> = (0..schema.root_schema().get_fields().len())
+                .filter(|&i| names.contains(&schema.root_schema().get_fields()[i].name()))
+                .collect();
+            let mask = ProjectionMask::roots(schema, roots);
+            builder.with_projection(mask)
+        }
+    };
+    let schema = builder.schema().clone();
+    let reader = builder
+        .build()
+        .map_err(|e| RunError::new(path, format!("reading: {e}")))?;
+    let batches: Vec<RecordBatch> = reader
+        .collect::<Result<_, _>>()
+        .map_err(|e| RunError::new(path, format!("reading: {e}")))?;
+    let schema = match columns {
+        None => schema,
+        Some(_) => batches.first().map_or(schema, |b| b.schema()),
+    };
+    concat_batches(&schema, &batches).map_err(|e| RunError::new(path, format!("reading: {e}")))
+}
+
+/// Where a data-folder table lives: `dir/name.parquet`, or the `*.parquet`
+/// parts of `dir/name/` in name order. Empty when absent.
+pub fn table_files(dir: &Path, name: &str) -> Vec<PathBuf> {
+    let file = dir.join(format!("{name}.parquet"));
+    if file.is_file() {
+        return vec![file];
+    }
+    let mut parts: Vec<PathBuf> = std::fs::read_dir(dir.join(name))
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+                .collect()
+        })
+        .unwrap_or_default();
+    parts.sort();
+    parts
+}
+
+/// A column as text (any type cast to Utf8); `None` when the column is absent.
+pub fn text(
+    b: &RecordBatch,
+    name: &str,
+    file: &Path,
+) -> Result<Option<Vec<Option<String>>>, RunError> {
+    let Some(col) = b.column_by_name(name) else {
+        return Ok(None);
+    };
+    let col = cast(col, &DataType::Utf8)
+        .map_err(|e| RunError::new(file, format!("column `{name}` cannot be read as text: {e}")))?;
+    let s = col.as_string::<i32>();
+    Ok(Some(
+        (0..s.len())
+            .map(|i| (!s.is_null(i)).then(|| s.value(i).to_string()))
+            .collect(),
+    ))
+}
+
+/// A required text column.
+pub fn text_req(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Option<String>>, RunError> {
+    text(b, name, file)?.ok_or_else(|| {
+        RunError::new(
+            file,
+            format!("no column `{name}`: was it written by `caregap score` / `caregap rank`?"),
+        )
+    })
+}
+
+/// A column as numbers; `None` when absent or not numeric.
+pub fn number(b: &RecordBatch, name: &str) -> Option<Vec<Option<f64>>> {
+    let col = b.column_by_name(name)?;
+    if !col.data_type().is_numeric() {
+        return None;
+    }
+    let col = cast(col, &DataType::Float64).ok()?;
+    let f = col.as_primitive::<Float64Type>();
+    Some(
+        (0..f.len())
+            .map(|i| (!f.is_null(i)).then(|| f.value(i)))
+            .collect(),
+    )
+}

@@ -1,0 +1,229 @@
+//! The scheduler's story in a real browser: headless Chromium (Debian's
+//! `chromium` and `chromium-driver`) over WebDriver. Log in, see the list,
+//! open a person, record "booked" and see them leave the list, withdraw
+//! consent and see it take effect, be refused another clinic's person,
+//! change the language, log out.
+//!
+//! `scripts/test.sh` installs Chromium when missing and sets
+//! `CAREGAP_REQUIRE_BROWSER=1`; without it and without a chromedriver this
+//! test prints SKIPPED.
+
+mod serve_util;
+
+use fantoccini::{ClientBuilder, Locator};
+use serve_util::{Client, PASSWORD, Server, demo};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn chromedriver() -> Option<String> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .map(str::to_string)
+}
+
+struct Driver(std::process::Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduler_works_through_the_list_in_a_browser() {
+    let Some(driver) = chromedriver() else {
+        assert!(
+            std::env::var("CAREGAP_REQUIRE_BROWSER").is_err(),
+            "CAREGAP_REQUIRE_BROWSER is set but chromedriver is missing: apt-get install chromium chromium-driver"
+        );
+        eprintln!("SKIPPED: no chromedriver (apt-get install chromium chromium-driver)");
+        return;
+    };
+    let run = demo().run.clone();
+    let s = tokio::task::spawn_blocking(move || Server::start(&run, &[]))
+        .await
+        .unwrap();
+    let url = s.url.clone();
+    // Another clinic's person and the first two of HC01's list, through the API.
+    let u = url.clone();
+    let (theirs, mine) = tokio::task::spawn_blocking(move || {
+        let mut c = Client::new(&u);
+        c.login("both");
+        let first = |c: &mut Client, clinic: &str| -> Vec<String> {
+            c.get(&format!("/api/clinics/{clinic}/list?per_page=3"))
+                .json()["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["patient_id"].as_str().unwrap().to_string())
+                .collect()
+        };
+        (first(&mut c, "HC02"), first(&mut c, "HC01"))
+    })
+    .await
+    .unwrap();
+
+    let port = free_port();
+    let _driver = Driver(
+        Command::new(&driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "chromedriver did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage",
+                format!("--user-data-dir={}", profile.path().display()),
+            ]
+        }),
+    );
+    let b = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with headless Chromium");
+
+    let result = story(&b, &url, &mine, &theirs).await;
+    let _ = b.close().await;
+    result.unwrap();
+}
+
+type R = Result<(), Box<dyn std::error::Error>>;
+
+async fn listed(b: &fantoccini::Client) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut ids = Vec::new();
+    for row in b.find_all(Locator::Css("tr[data-person]")).await? {
+        ids.push(row.attr("data-person").await?.unwrap_or_default());
+    }
+    Ok(ids)
+}
+
+async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[String]) -> R {
+    // Log in.
+    b.goto(&format!("{url}/login?lang=en")).await?;
+    b.find(Locator::Id("user")).await?.send_keys("s1").await?;
+    b.find(Locator::Id("password"))
+        .await?
+        .send_keys(PASSWORD)
+        .await?;
+    b.find(Locator::Id("login")).await?.click().await?;
+    // The list of the scheduler's clinic.
+    assert!(
+        b.current_url()
+            .await?
+            .path()
+            .ends_with("/clinics/HC01/list"),
+        "{}",
+        b.current_url().await?
+    );
+    let ids = listed(b).await?;
+    assert_eq!(&ids[..2], &mine[..2]);
+    let text = b.find(Locator::Css("main")).await?.text().await?;
+    assert!(text.contains("Call list of HC01"), "{text}");
+    // Open the first person.
+    b.find(Locator::Css(&format!(
+        "tr[data-person='{}'] a.person",
+        ids[0]
+    )))
+    .await?
+    .click()
+    .await?;
+    assert_eq!(
+        b.find(Locator::Css("h1")).await?.text().await?,
+        format!("Person {}", ids[0])
+    );
+    let status = b.find(Locator::Id("list-status")).await?.text().await?;
+    assert!(status.contains("number 1"), "{status}");
+    // Record "booked": the person leaves the list.
+    b.find(Locator::Css("input[name='outcome'][value='booked']"))
+        .await?
+        .click()
+        .await?;
+    b.find(Locator::Id("note"))
+        .await?
+        .send_keys("Thursday 9:30")
+        .await?;
+    b.find(Locator::Id("record")).await?.click().await?;
+    let status = b.find(Locator::Id("list-status")).await?.text().await?;
+    assert!(status.contains("appointment is booked"), "{status}");
+    assert!(
+        b.find(Locator::Id("history"))
+            .await?
+            .text()
+            .await?
+            .contains("Thursday 9:30")
+    );
+    b.find(Locator::Css("main p a")).await?.click().await?; // back to the list
+    let now = listed(b).await?;
+    assert!(!now.contains(&ids[0]), "the booked person is still listed");
+    assert_eq!(now[0], ids[1]);
+    // Withdraw consent on the next person's behalf: off the list at once.
+    b.find(Locator::Css(&format!(
+        "tr[data-person='{}'] a.person",
+        ids[1]
+    )))
+    .await?
+    .click()
+    .await?;
+    b.find(Locator::Id("withdraw-outreach"))
+        .await?
+        .click()
+        .await?;
+    b.find(Locator::Id("consent-withdrawn")).await?;
+    b.find(Locator::Id("grant-outreach")).await?;
+    b.goto(&format!("{url}/clinics/HC01/list")).await?;
+    assert!(
+        !listed(b).await?.contains(&ids[1]),
+        "withdrawn consent still listed"
+    );
+    // Another clinic's person: refused.
+    b.goto(&format!("{url}/people/{}", theirs[0])).await?;
+    let body = b.find(Locator::Css("body")).await?.text().await?;
+    assert!(body.contains("403"), "{body}");
+    assert!(!body.contains("Care gaps"), "{body}");
+    // The same page in Swedish.
+    b.goto(&format!("{url}/clinics/HC01/list")).await?;
+    b.find(Locator::Css("select#lang option[value='sv']"))
+        .await?
+        .click()
+        .await?;
+    b.find(Locator::Css("form[action='/settings/language'] button"))
+        .await?
+        .click()
+        .await?;
+    let text = b.find(Locator::Css("main h1")).await?.text().await?;
+    assert_eq!(text, "Samtalslista HC01");
+    // Log out: the list is behind the login again.
+    b.find(Locator::Id("logout")).await?.click().await?;
+    assert!(b.current_url().await?.path().ends_with("/login"));
+    b.goto(&format!("{url}/clinics/HC01/list")).await?;
+    assert!(b.current_url().await?.path().ends_with("/login"));
+    Ok(())
+}
