@@ -15,5 +15,6 @@ pub mod plan;
 pub mod rank;
 pub mod report;
 pub mod sql;
+pub mod tablemodel;
 pub mod testcase;
 pub mod timing;
