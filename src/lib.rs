@@ -18,5 +18,6 @@ pub mod report;
 pub mod runs;
 pub mod serve;
 pub mod sql;
+pub mod tablemodel;
 pub mod testcase;
 pub mod timing;

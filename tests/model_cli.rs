@@ -160,7 +160,8 @@ fn bench_compares_every_model_on_one_split() {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "model,deviance,d2,mae,rmse,spearman,top10_share,auc,brier,train_s,oracle_deviance,error"
+        "model,deviance,d2,mae,rmse,spearman,top10_share,auc,brier,train_s,max_pred,implausible,\
+         oracle_deviance,error"
     );
     let rows: BTreeMap<String, Vec<String>> = lines
         .map(|l| {
@@ -184,7 +185,11 @@ fn bench_compares_every_model_on_one_split() {
         ]
     );
     let num = |m: &str, col: usize| rows[m][col].parse::<f64>().unwrap();
-    let (mean_dev, gbm_dev, oracle) = (num("mean", 1), num("gbm", 1), num("gbm", 10));
+    let (mean_dev, gbm_dev, oracle) = (num("mean", 1), num("gbm", 1), num("gbm", 12));
+    // Issue 19: no model's predictions leave the plausible range.
+    for (m, cells) in &rows {
+        assert_eq!(cells[11], "0", "{m} has implausible predictions");
+    }
     assert!(gbm_dev < mean_dev, "gbm {gbm_dev} vs mean {mean_dev}");
     assert!(num("last-year", 1) < mean_dev);
     assert!(
@@ -203,6 +208,11 @@ fn bench_compares_every_model_on_one_split() {
         serde_json::from_str(&fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
     assert_eq!(json["split"]["kind"], "temporal");
     assert_eq!(json["models"].as_array().unwrap().len(), 9);
+    for m in json["models"].as_array().unwrap() {
+        let c = &m["prediction_check"];
+        assert_eq!(c["implausible"], 0, "{m}");
+        assert!(c["max_prediction"].as_f64().unwrap() <= c["limit"].as_f64().unwrap());
+    }
     let removed = json["split"]["removed_research_consent"]["test"]
         .as_u64()
         .unwrap();

@@ -39,16 +39,22 @@ def poisson_deviance(y, mu):
     return float(np.mean(2 * (t - (y - mu))))
 
 
-def design(train, test, feats):
-    """caregap's design: training-mean imputation + missingness indicator."""
+def design(train, test, feats, log1p=()):
+    """caregap's design: training-mean imputation + missingness indicator;
+    test values clamped to the training range; `log1p` features (unbounded
+    counts) enter as log1p(x), named `log1p(<name>)`."""
     tr, te = pd.DataFrame(index=train.index), pd.DataFrame(index=test.index)
     for f in feats:
         col = train[f]
         if col.notna().sum() == 0 or (col.nunique() <= 1 and col.notna().all()):
             continue
+        tcol = test[f].clip(col.min(), col.max())
+        name = f
+        if f in log1p:
+            col, tcol, name = np.log1p(col), np.log1p(tcol), f"log1p({f})"
         m = col.mean()
         if col.nunique() > 1:
-            tr[f], te[f] = col.fillna(m), test[f].fillna(m)
+            tr[name], te[name] = col.fillna(m), tcol.fillna(m)
         if col.isna().any():
             tr[f + "__missing"] = col.isna().astype(float)
             te[f + "__missing"] = test[f].isna().astype(float)
@@ -84,7 +90,7 @@ def main(out):
     res["lightgbm_binary"] = dict(train_seconds=secs, cpu_seconds=cpu, auc=float(roc_auc_score(tte, m.predict(Xte))))
     print("lightgbm_binary", res["lightgbm_binary"], flush=True)
 
-    Dtr, Dte = design(train, test, feats)
+    Dtr, Dte = design(train, test, feats, set(ours.get("log1p_features") or []))
     # Use caregap's design columns (it drops aliased columns, as R's glm does).
     keep = [c["name"] for c in ours["glm_poisson_coefficients"][1:]]
     Dtr, Dte = Dtr[keep], Dte[keep]
@@ -103,6 +109,14 @@ def main(out):
     secs = time.perf_counter() - t
     p = lr.predict_proba(((Dte - mean) / sd).to_numpy())[:, 1]
     res["sklearn_logistic"] = dict(train_seconds=secs, auc=float(roc_auc_score(tte, p)))
+    if ours.get("logistic_coefficients"):
+        # caregap's IRLS logistic: same penalty as C=1 on standardised columns;
+        # compare on the original scale.
+        lc = {c["name"]: c["estimate"] for c in ours["logistic_coefficients"]}
+        sk = dict(zip(Dtr.columns, lr.coef_[0] / sd.to_numpy()))
+        sk["intercept"] = float(lr.intercept_[0] - np.sum(lr.coef_[0] * mean.to_numpy() / sd.to_numpy()))
+        rel = max(abs(lc[k] - v) / max(abs(v), 1e-12) for k, v in sk.items() if k in lc)
+        res["sklearn_logistic"]["max_rel_coef_diff_vs_ours"] = float(rel)
     if "mu_true" in test:
         known = test["mu_true"].notna().to_numpy()
         res["oracle_deviance"] = poisson_deviance(yte[known], test["mu_true"].to_numpy()[known])
@@ -143,6 +157,9 @@ def main(out):
           f"({res.get('oracle_rows', 0)} rows with mu_true); null (train mean) deviance {null:.5f}")
     print(f"Poisson GLM max relative coefficient difference vs statsmodels: "
           f"{res['statsmodels_poisson_glm']['max_rel_coef_diff_vs_ours']:.2e}")
+    if "max_rel_coef_diff_vs_ours" in res["sklearn_logistic"]:
+        print(f"Logistic max relative coefficient difference vs scikit-learn: "
+              f"{res['sklearn_logistic']['max_rel_coef_diff_vs_ours']:.2e}")
     print("other caregap models (test deviance / AUC):")
     for k in ("mean", "age_sex", "last_year", "glm_nb2", "forest", "forest_classifier"):
         if k not in ours:

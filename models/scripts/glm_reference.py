@@ -62,6 +62,9 @@ coef = lr.coef_[0] / sd.to_numpy()
 icpt = float(lr.intercept_[0] - np.sum(lr.coef_[0] * mean.to_numpy() / sd.to_numpy()))
 lr_auc = roc_auc_score(labels, lr.predict_proba(((D - mean) / sd).to_numpy())[:, 1])
 
+# Unpenalised logistic regression (caregap's alpha = 0): statsmodels Logit.
+logit = sm.Logit(labels, X).fit(method="newton", maxiter=200, tol=1e-14, disp=0)
+
 ref = {
     "columns": list(X.columns),
     "poisson": {
@@ -80,6 +83,7 @@ ref = {
         "llf": float(nb.llf),
     },
     "logistic": {"intercept": icpt, "coef": coef.tolist(), "auc": float(lr_auc)},
+    "logit": {"params": logit.params.tolist(), "bse": logit.bse.tolist(), "llf": float(logit.llf)},
     "auc": {"threshold": threshold, "positives": int(labels.sum()), "auc_of_poisson_mu": float(auc)},
 }
 with open(os.path.join(OUT, "glm_reference.json"), "w") as f:

@@ -18,6 +18,12 @@ pub struct Dataset {
     features: Vec<Vec<f64>>,
     labels: Vec<f64>,
     weights: Option<Vec<f64>>,
+    /// Per feature: unbounded count feature that the linear models enter as
+    /// `ln(1 + x)` (see [`Dataset::with_log1p`]).
+    log1p: Vec<bool>,
+    /// Per row, a known term added to the linear predictor (e.g. log
+    /// person-time in a count model); `None` = 0.
+    offset: Option<Vec<f64>>,
 }
 
 impl Dataset {
@@ -79,11 +85,74 @@ impl Dataset {
             }
         }
         Ok(Self {
+            log1p: vec![false; names.len()],
+            offset: None,
             names,
             features,
             labels,
             weights,
         })
+    }
+
+    /// Marks the features `names` as unbounded non-negative counts: the
+    /// linear models (GLMs, logistic) enter them as `ln(1 + x)` so that a
+    /// person with far more past events than anyone in training does not get
+    /// an exponentially large prediction. Refuses an unknown name or a
+    /// negative value, naming the column.
+    pub fn with_log1p<S: AsRef<str>>(mut self, names: &[S]) -> Result<Self> {
+        for name in names {
+            let name = name.as_ref();
+            let j = self.feature_index(name).ok_or_else(|| {
+                ModelError::InvalidData(format!(
+                    "log1p: no feature `{name}` (features: {})",
+                    self.names.join(", ")
+                ))
+            })?;
+            if let Some(row) = self.features[j].iter().position(|v| *v < 0.0) {
+                return Err(ModelError::InvalidData(format!(
+                    "log1p: feature `{name}` is {} at row {row}; ln(1 + x) needs counts >= 0",
+                    self.features[j][row]
+                )));
+            }
+            self.log1p[j] = true;
+        }
+        Ok(self)
+    }
+
+    /// Sets the offset: a known term added to each row's linear predictor
+    /// (for a log-link count model, log exposure such as log person-years).
+    /// Used by the GLMs and logistic regression; refuses a non-finite value.
+    pub fn with_offset(mut self, offset: Vec<f64>) -> Result<Self> {
+        if offset.len() != self.n_rows() {
+            return Err(ModelError::InvalidData(format!(
+                "{} offsets for {} rows",
+                offset.len(),
+                self.n_rows()
+            )));
+        }
+        if let Some(row) = offset.iter().position(|v| !v.is_finite()) {
+            return Err(ModelError::InvalidData(format!(
+                "offset at row {row} is {}; offsets must be finite (log of a positive exposure)",
+                offset[row]
+            )));
+        }
+        self.offset = Some(offset);
+        Ok(self)
+    }
+
+    /// The offsets, if any.
+    pub fn offsets(&self) -> Option<&[f64]> {
+        self.offset.as_deref()
+    }
+
+    /// Offset of row `i` (0 without offsets).
+    pub fn offset(&self, i: usize) -> f64 {
+        self.offset.as_ref().map_or(0.0, |o| o[i])
+    }
+
+    /// Whether feature `j` enters the linear models as `ln(1 + x)`.
+    pub fn is_log1p(&self, j: usize) -> bool {
+        self.log1p[j]
     }
 
     /// Number of rows.
@@ -125,12 +194,15 @@ impl Dataset {
 
     /// The same features with other labels (e.g. a 0/1 top-decile indicator).
     pub fn with_labels(&self, labels: Vec<f64>) -> Result<Self> {
-        Self::new(
+        let mut d = Self::new(
             self.names.clone(),
             self.features.clone(),
             labels,
             self.weights.clone(),
-        )
+        )?;
+        d.log1p.clone_from(&self.log1p);
+        d.offset.clone_from(&self.offset);
+        Ok(d)
     }
 
     /// The rows `rows`, in that order.
@@ -141,6 +213,8 @@ impl Dataset {
             features: self.features.iter().map(|c| pick(c)).collect(),
             labels: pick(&self.labels),
             weights: self.weights.as_deref().map(pick),
+            log1p: self.log1p.clone(),
+            offset: self.offset.as_deref().map(pick),
         }
     }
 

@@ -8,6 +8,14 @@
 //! imputed with the mean and has no indicator. A feature constant (or entirely
 //! missing) in training carries no information and would make the fit
 //! singular: it is dropped, and listed in [`Design::dropped`].
+//!
+//! Extrapolation: each value column remembers its training range, and a value
+//! outside it at prediction time is clamped to the nearest end (winsorising
+//! to the training range), because a log-linear model's prediction grows
+//! exponentially with a feature beyond the data that supported its slope.
+//! Features marked as unbounded counts (`Dataset::with_log1p`) enter as
+//! `ln(1 + x)`, named `log1p(<feature>)`, so their effect is a power of
+//! `1 + x` rather than an exponential in `x`.
 
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +30,16 @@ pub struct ColumnSpec {
     pub fill: f64,
     /// Whether an indicator column follows the value column.
     pub indicator: bool,
+    /// Smallest and largest observed training value (raw scale). A value
+    /// outside at prediction time is clamped into it, so a log-linear model
+    /// never extrapolates beyond the data it was fitted on. `None` in model
+    /// files written before the clamp existed (no clamping then).
+    #[serde(default)]
+    pub range: Option<[f64; 2]>,
+    /// The value column is `ln(1 + x)` (an unbounded count feature, see
+    /// `Dataset::with_log1p`); its name is `log1p(<feature>)`.
+    #[serde(default)]
+    pub log1p: bool,
 }
 
 /// The learned feature-to-column mapping.
@@ -49,11 +67,12 @@ impl Design {
             let col = data.column(j);
             let (mut sum, mut n, mut missing) = (0.0, 0usize, false);
             let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+            let log1p = data.is_log1p(j);
             for &v in col {
                 if v.is_nan() {
                     missing = true;
                 } else {
-                    sum += v;
+                    sum += if log1p { v.ln_1p() } else { v };
                     n += 1;
                     lo = lo.min(v);
                     hi = hi.max(v);
@@ -67,7 +86,11 @@ impl Design {
             }
             let fill = sum / n as f64;
             if lo < hi {
-                column_names.push(name.clone());
+                column_names.push(if log1p {
+                    format!("log1p({name})")
+                } else {
+                    name.clone()
+                });
             }
             if missing {
                 column_names.push(format!("{name}__missing"));
@@ -76,6 +99,8 @@ impl Design {
                 feature: j,
                 fill: if lo < hi { fill } else { f64::NAN },
                 indicator: missing,
+                range: Some([lo, hi]),
+                log1p,
             });
         }
         Self {
@@ -149,7 +174,15 @@ impl Design {
         for c in &self.columns {
             let v = get(c.feature);
             if !c.fill.is_nan() {
-                out[k] = if v.is_nan() { c.fill } else { v };
+                out[k] = if v.is_nan() {
+                    c.fill
+                } else {
+                    let v = match c.range {
+                        Some([lo, hi]) => v.clamp(lo, hi),
+                        None => v,
+                    };
+                    if c.log1p { v.ln_1p() } else { v }
+                };
                 k += 1;
             }
             if c.indicator {

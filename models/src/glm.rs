@@ -140,7 +140,7 @@ impl Glm {
                 for (k, o) in chunk.iter_mut().enumerate() {
                     let i = c * CHUNK + k;
                     self.design.fill_row(|j| data.column(j)[i], &mut row);
-                    *o = dot(&row, &beta).exp();
+                    *o = (dot(&row, &beta) + data.offset(i)).exp();
                 }
             });
         Ok(out)
@@ -155,14 +155,14 @@ impl Glm {
 /// Fits a Poisson GLM by IRLS.
 pub fn fit_poisson(data: &Dataset, params: &GlmParams) -> Result<Glm> {
     params.check()?;
-    let prob = Problem::new(data)?;
+    let prob = Problem::new(data, params.l2)?;
     let fit = prob.irls(params, None, None)?;
     let cov = fit.cov;
     let mu = prob.mu(&fit.beta);
     let deviance = prob.sum(|i| prob.w[i] * poisson_unit_deviance(prob.y[i], mu[i]));
     let ll = prob.sum(|i| prob.w[i] * poisson_loglik(prob.y[i], mu[i]));
-    let ybar = prob.weighted_mean_y();
-    let null_deviance = prob.sum(|i| prob.w[i] * poisson_unit_deviance(prob.y[i], ybar));
+    let null = prob.null_means();
+    let null_deviance = prob.sum(|i| prob.w[i] * poisson_unit_deviance(prob.y[i], null[i]));
     Ok(Glm {
         family: Family::Poisson,
         coefficients: prob.coefficients(&fit.beta, &cov),
@@ -178,7 +178,7 @@ pub fn fit_poisson(data: &Dataset, params: &GlmParams) -> Result<Glm> {
 /// Fits an NB2 GLM with the dispersion estimated by maximum likelihood.
 pub fn fit_negative_binomial(data: &Dataset, params: &GlmParams) -> Result<Glm> {
     params.check()?;
-    let prob = Problem::new(data)?;
+    let prob = Problem::new(data, params.l2)?;
     let start = prob.irls(params, None, None)?;
     let mut beta = start.beta;
     let mut iterations = start.iterations;
@@ -216,11 +216,11 @@ pub fn fit_negative_binomial(data: &Dataset, params: &GlmParams) -> Result<Glm> 
     beta = fit.beta;
     iterations += fit.iterations;
     let mu = prob.mu(&beta);
-    let (cov, alpha_var) = prob.nb_observed_covariance(&mu, alpha, params.l2)?;
+    let (cov, alpha_var) = prob.nb_observed_covariance(&mu, alpha)?;
     let deviance = prob.sum(|i| prob.w[i] * nb_unit_deviance(prob.y[i], mu[i], alpha));
     let ll = prob.sum(|i| prob.w[i] * nb_loglik(prob.y[i], mu[i], alpha));
-    let ybar = prob.weighted_mean_y();
-    let null_deviance = prob.sum(|i| prob.w[i] * nb_unit_deviance(prob.y[i], ybar, alpha));
+    let null = prob.null_means();
+    let null_deviance = prob.sum(|i| prob.w[i] * nb_unit_deviance(prob.y[i], null[i], alpha));
     Ok(Glm {
         family: Family::NegativeBinomial {
             alpha,
@@ -240,6 +240,11 @@ pub fn fit_negative_binomial(data: &Dataset, params: &GlmParams) -> Result<Glm> 
 pub fn poisson_unit_deviance(y: f64, mu: f64) -> f64 {
     let t = if y > 0.0 { y * (y / mu).ln() } else { 0.0 };
     2.0 * (t - (y - mu))
+}
+
+/// Bernoulli log-likelihood `y ln μ + (1 − y) ln(1 − μ)` (0/1 labels).
+fn binomial_loglik(y: f64, mu: f64) -> f64 {
+    if y > 0.5 { mu.ln() } else { (-mu).ln_1p() }
 }
 
 fn poisson_loglik(y: f64, mu: f64) -> f64 {
@@ -291,23 +296,31 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
-struct IrlsFit {
-    beta: Vec<f64>,
-    cov: Vec<f64>,
-    iterations: usize,
+pub(crate) struct IrlsFit {
+    pub(crate) beta: Vec<f64>,
+    pub(crate) cov: Vec<f64>,
+    pub(crate) iterations: usize,
 }
 
 /// Design matrix and labels of one fit.
-struct Problem {
-    design: Design,
+pub(crate) struct Problem {
+    pub(crate) design: Design,
     x: Vec<f64>,
     p: usize,
     y: Vec<f64>,
     w: Vec<f64>,
+    /// Offset per row (zeros without one).
+    off: Vec<f64>,
+    /// L2 penalty per design column (0 for the intercept).
+    pen: Vec<f64>,
+    /// Binomial family with the logit link (else a log link).
+    logit: bool,
 }
 
 impl Problem {
-    fn new(data: &Dataset) -> Result<Self> {
+    /// The design of `data` (aliased columns dropped) with the L2 penalty
+    /// `l2` on every non-intercept column.
+    pub(crate) fn new(data: &Dataset, l2: f64) -> Result<Self> {
         if data.n_rows() == 0 {
             return Err(ModelError::InvalidData("no training rows".into()));
         }
@@ -319,6 +332,9 @@ impl Problem {
             design,
             y: data.labels().to_vec(),
             w,
+            off: (0..data.n_rows()).map(|i| data.offset(i)).collect(),
+            pen: Vec::new(),
+            logit: false,
         };
         // Drop design columns that are exact linear combinations of earlier
         // ones (e.g. a total next to its parts), as R's glm() does.
@@ -329,7 +345,44 @@ impl Problem {
             prob.x = prob.design.matrix(data);
             prob.p = prob.design.width();
         }
+        prob.pen = (0..prob.p).map(|j| if j == 0 { 0.0 } else { l2 }).collect();
         Ok(prob)
+    }
+
+    /// Switches to the binomial family (logit link) with the penalty
+    /// `alpha/2 · Σ (sdⱼ βⱼ)²`, i.e. `alpha/2 · Σ β̃ⱼ²` on the coefficients of
+    /// the standardised columns (sdⱼ = population SD over the training rows).
+    pub(crate) fn logistic(mut self, alpha: f64) -> Self {
+        let n = self.n() as f64;
+        let p = self.p;
+        let (mut s1, mut s2) = (vec![0.0; p], vec![0.0; p]);
+        for row in self.x.chunks(p) {
+            for j in 1..p {
+                s1[j] += row[j];
+                s2[j] += row[j] * row[j];
+            }
+        }
+        self.pen = (0..p)
+            .map(|j| {
+                if j == 0 {
+                    0.0
+                } else {
+                    let m = s1[j] / n;
+                    alpha * (s2[j] / n - m * m).max(0.0)
+                }
+            })
+            .collect();
+        self.logit = true;
+        self
+    }
+
+    /// Inverse link of the linear predictor.
+    fn inv_link(&self, eta: f64) -> f64 {
+        if self.logit {
+            1.0 / (1.0 + (-eta).exp())
+        } else {
+            eta.exp()
+        }
     }
 
     fn n(&self) -> usize {
@@ -349,6 +402,24 @@ impl Problem {
         parts.iter().sum()
     }
 
+    /// Weighted Bernoulli log-likelihood of the means `mu`.
+    pub(crate) fn binomial_loglik(&self, mu: &[f64]) -> f64 {
+        self.sum(|i| self.w[i] * binomial_loglik(self.y[i], mu[i]))
+    }
+
+    /// Means at `beta` (public for the logistic model).
+    pub(crate) fn means(&self, beta: &[f64]) -> Vec<f64> {
+        self.mu(beta)
+    }
+
+    /// Means of the intercept-only log-link model (with the offset): the
+    /// weighted mean of y, or `exp(b₀ + offsetᵢ)` with the Poisson MLE `b₀`.
+    fn null_means(&self) -> Vec<f64> {
+        let rate =
+            self.sum(|i| self.w[i] * self.y[i]) / self.sum(|i| self.w[i] * self.off[i].exp());
+        self.off.iter().map(|o| rate * o.exp()).collect()
+    }
+
     fn weighted_mean_y(&self) -> f64 {
         self.sum(|i| self.w[i] * self.y[i]) / self.sum(|i| self.w[i])
     }
@@ -357,16 +428,17 @@ impl Problem {
         (0..self.n())
             .into_par_iter()
             .with_min_len(CHUNK)
-            .map(|i| dot(self.row(i), beta).exp())
+            .map(|i| self.inv_link(dot(self.row(i), beta) + self.off[i]))
             .collect()
     }
 
+    /// `½ Σ penⱼ βⱼ²`.
     fn penalty(&self, beta: &[f64]) -> f64 {
-        0.5 * self.l2_of(beta)
-    }
-
-    fn l2_of(&self, beta: &[f64]) -> f64 {
-        beta[1..].iter().map(|b| b * b).sum::<f64>()
+        0.5 * beta
+            .iter()
+            .zip(&self.pen)
+            .map(|(b, l)| l * b * b)
+            .sum::<f64>()
     }
 
     /// `XᵀWX` (row-major, full) and `XᵀWz` with deterministic chunked sums.
@@ -407,14 +479,16 @@ impl Problem {
     }
 
     /// IRLS for the Poisson (`alpha = None`) or NB2 mean at fixed `alpha`.
-    fn irls(
+    pub(crate) fn irls(
         &self,
         params: &GlmParams,
         alpha: Option<f64>,
         start: Option<&[f64]>,
     ) -> Result<IrlsFit> {
         let p = self.p;
-        let model = if alpha.is_some() {
+        let model = if self.logit {
+            "logistic regression"
+        } else if alpha.is_some() {
             "negative binomial GLM"
         } else {
             "Poisson GLM"
@@ -423,19 +497,26 @@ impl Problem {
         let objective = |mu: &[f64], beta: &[f64]| {
             let ll = self.sum(|i| {
                 self.w[i]
-                    * if alpha.is_some() {
+                    * if self.logit {
+                        binomial_loglik(self.y[i], mu[i])
+                    } else if alpha.is_some() {
                         nb_loglik(self.y[i], mu[i], a)
                     } else {
                         poisson_loglik(self.y[i], mu[i])
                     }
             });
-            ll - params.l2 * 0.5 * self.l2_of(beta)
+            ll - self.penalty(beta)
         };
         let (mut beta, mut mu) = match start {
             Some(b) => (b.to_vec(), self.mu(b)),
             None => {
-                // statsmodels' start: mu = (y + mean(y)) / 2.
-                let ybar = self.weighted_mean_y();
+                // statsmodels' starts: mu = (y + mean(y)) / 2 (counts),
+                // (y + 0.5) / 2 (binomial).
+                let ybar = if self.logit {
+                    0.5
+                } else {
+                    self.weighted_mean_y()
+                };
                 (
                     Vec::new(),
                     self.y.iter().map(|y| (y + ybar) / 2.0).collect::<Vec<_>>(),
@@ -450,12 +531,19 @@ impl Problem {
         for it in 1..=params.max_iter {
             let (mut xtwx, mut rhs) = self.normal_equations(|i| {
                 let m = mu[i];
-                let eta = m.ln();
-                let wi = self.w[i] * m / (1.0 + a * m);
-                (wi, eta + (self.y[i] - m) / m)
+                if self.logit {
+                    let v = (m * (1.0 - m)).max(1e-300);
+                    (
+                        self.w[i] * v,
+                        (m / (1.0 - m)).ln() - self.off[i] + (self.y[i] - m) / v,
+                    )
+                } else {
+                    let wi = self.w[i] * m / (1.0 + a * m);
+                    (wi, m.ln() - self.off[i] + (self.y[i] - m) / m)
+                }
             });
             for j in 1..p {
-                xtwx[j * p + j] += params.l2;
+                xtwx[j * p + j] += self.pen[j];
             }
             let l = cholesky(&xtwx, p).ok_or_else(|| ModelError::FitFailed {
                 model,
@@ -493,10 +581,17 @@ impl Problem {
             let done = (obj - obj_old).abs() <= params.tol * (obj.abs() + 1.0);
             obj_old = obj;
             if done {
-                let (mut info, _) =
-                    self.normal_equations(|i| (self.w[i] * mu[i] / (1.0 + a * mu[i]), 0.0));
+                let (mut info, _) = self.normal_equations(|i| {
+                    let m = mu[i];
+                    let v = if self.logit {
+                        m * (1.0 - m)
+                    } else {
+                        m / (1.0 + a * m)
+                    };
+                    (self.w[i] * v, 0.0)
+                });
                 for j in 1..p {
-                    info[j * p + j] += params.l2;
+                    info[j * p + j] += self.pen[j];
                 }
                 let l = cholesky(&info, p).ok_or_else(|| ModelError::FitFailed {
                     model,
@@ -561,7 +656,7 @@ impl Problem {
 
     /// Full observed information of `(β, α)` inverted; returns the `β` block
     /// covariance and `Var(α)`.
-    fn nb_observed_covariance(&self, mu: &[f64], a: f64, l2: f64) -> Result<(Vec<f64>, f64)> {
+    fn nb_observed_covariance(&self, mu: &[f64], a: f64) -> Result<(Vec<f64>, f64)> {
         let p = self.p;
         let q = p + 1;
         let (xtwx, cross) = self.normal_equations(|i| {
@@ -584,7 +679,7 @@ impl Problem {
             info[p * q + j] = cross[j];
         }
         for j in 1..p {
-            info[j * q + j] += l2;
+            info[j * q + j] += self.pen[j];
         }
         info[p * q + p] = -haa;
         let l = cholesky(&info, q).ok_or_else(|| ModelError::FitFailed {
@@ -604,7 +699,7 @@ impl Problem {
         Ok((cov, inv[p * q + p]))
     }
 
-    fn coefficients(&self, beta: &[f64], cov: &[f64]) -> Vec<Coefficient> {
+    pub(crate) fn coefficients(&self, beta: &[f64], cov: &[f64]) -> Vec<Coefficient> {
         let normal = Normal::standard();
         let names = std::iter::once("intercept".to_string())
             .chain(self.design.column_names.iter().cloned());

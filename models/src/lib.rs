@@ -3,11 +3,11 @@
 //! Pure numerics: no Arrow, no files. The CLI builds a [`Dataset`] (plain
 //! column-major `f64` features with `NaN` for missing values, count labels,
 //! optional weights), fits models from here, scores them with [`metrics`] and
-//! saves them with [`saved`]. ndarray (linfa) and smartcore matrices are used
-//! inside [`logistic`] and [`forest`] only and never appear in the public API.
+//! saves them with [`saved`]. smartcore matrices are used inside [`forest`]
+//! only and never appear in the public API.
 //!
 //! Models: [`baseline`] (overall mean, age-sex group mean, last year's count),
-//! [`glm`] (Poisson and NB2 by IRLS), [`logistic`] (linfa-logistic),
+//! [`glm`] (Poisson and NB2 by IRLS), [`logistic`] (logistic by the same IRLS),
 //! [`forest`] (smartcore random forest) and [`gbm`], a histogram gradient
 //! booster with Poisson and logistic objectives written to LightGBM's rules.
 

@@ -1,39 +1,46 @@
-//! Logistic regression (linfa-logistic) for a 0/1 outcome such as "in next
-//! year's top 10 % of visits".
+//! Logistic regression for a 0/1 outcome such as "in next year's top 10 % of
+//! visits", fitted by the same IRLS as the count GLMs (`glm.rs`: binomial
+//! family, logit link, Newton = Fisher scoring for the canonical link).
 //!
-//! Missing values are handled by [`Design`] as in the GLMs. The columns are
-//! standardised on the training data before the L-BFGS fit (so the L2 penalty
-//! `alpha/2 · Σ βⱼ²` acts on standardised coefficients, like scikit-learn on
-//! standardised inputs with `C = 1/alpha`), and the coefficients are mapped
-//! back to the original scale afterwards. ndarray stays inside this module.
+//! Missing values, the training-range clamp and `ln(1 + x)` count features
+//! are handled by [`Design`] as in the GLMs. The L2 penalty is
+//! `alpha/2 · Σ (sdⱼ βⱼ)²` (intercept unpenalised; sdⱼ the population SD of
+//! design column j over the training rows): the same optimum as a fit on
+//! standardised columns with `alpha/2 · Σ β̃ⱼ²`, which is scikit-learn's
+//! `LogisticRegression(C = 1/alpha)` on standardised inputs. `alpha = 0` is
+//! the unpenalised maximum-likelihood fit (statsmodels' `Logit`). Standard
+//! errors are the square roots of the diagonal of `(XᵀWX + Λ)⁻¹`, the usual
+//! (approximate, when penalised) ones. Row weights multiply each row's
+//! log-likelihood. A fit that does not converge (e.g. perfectly separated
+//! classes without a penalty) is an error, never a silent result.
 
-use linfa::prelude::*;
-use linfa_logistic::LogisticRegression;
-use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 use crate::data::Dataset;
 use crate::design::Design;
 use crate::error::{ModelError, Result, invalid_param};
+use crate::glm::{Coefficient, GlmParams, Problem};
 
 /// Hyperparameters.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LogisticParams {
     /// L2 penalty on the standardised coefficients (not the intercept).
     pub alpha: f64,
-    /// L-BFGS iterations.
+    /// Maximum IRLS iterations.
     pub max_iter: u64,
-    /// Gradient tolerance per row (the summed loss's gradient norm must fall
-    /// below `gradient_tolerance · n`).
-    pub gradient_tolerance: f64,
+    /// Convergence: relative change of the penalised log-likelihood between
+    /// IRLS iterations. (Model files written with the former L-BFGS fit call
+    /// it `gradient_tolerance`.)
+    #[serde(alias = "gradient_tolerance")]
+    pub tol: f64,
 }
 
 impl Default for LogisticParams {
     fn default() -> Self {
         Self {
             alpha: 1.0,
-            max_iter: 500,
-            gradient_tolerance: 1e-5,
+            max_iter: 100,
+            tol: 1e-12,
         }
     }
 }
@@ -49,17 +56,35 @@ pub struct LogisticModel {
     pub coefficients: Vec<f64>,
     /// Parameters used.
     pub params: LogisticParams,
+    /// Intercept and coefficients with standard errors, z and p (empty in
+    /// model files written before the IRLS fit).
+    #[serde(default)]
+    pub inference: Vec<Coefficient>,
+    /// Log-likelihood on the training data (unpenalised; NaN in old files).
+    #[serde(default = "nan")]
+    pub log_likelihood: f64,
+    /// Log-likelihood of the intercept-only model (NaN in old files).
+    #[serde(default = "nan")]
+    pub null_log_likelihood: f64,
+    /// IRLS iterations used.
+    #[serde(default)]
+    pub iterations: usize,
+}
+
+fn nan() -> f64 {
+    f64::NAN
 }
 
 impl LogisticModel {
     /// Fits on 0/1 labels.
     pub fn fit(data: &Dataset, params: &LogisticParams) -> Result<Self> {
-        if !(params.alpha >= 0.0) {
+        if !(params.alpha >= 0.0 && params.alpha.is_finite()) {
             return Err(invalid_param("alpha", "must be >= 0"));
         }
-        if data.weights().is_some() {
-            return Err(ModelError::InvalidData(
-                "logistic regression (linfa-logistic) does not support row weights; fit without weights".into(),
+        if params.max_iter == 0 || !(params.tol > 0.0) {
+            return Err(invalid_param(
+                "max_iter/tol",
+                "need max_iter >= 1 and tol > 0",
             ));
         }
         let labels = data.labels();
@@ -74,53 +99,32 @@ impl LogisticModel {
                 "logistic regression needs both classes in the training labels".into(),
             ));
         }
-        let design = Design::learn(data);
-        let p = design.width();
-        let n = data.n_rows();
-        let raw = design.matrix(data);
-        let k = p - 1;
-        let (mut mean, mut sd) = (vec![0.0; k], vec![0.0; k]);
-        for row in raw.chunks(p) {
-            for j in 0..k {
-                mean[j] += row[j + 1];
-            }
-        }
-        mean.iter_mut().for_each(|m| *m /= n as f64);
-        for row in raw.chunks(p) {
-            for j in 0..k {
-                sd[j] += (row[j + 1] - mean[j]).powi(2);
-            }
-        }
-        sd.iter_mut()
-            .for_each(|s| *s = (*s / n as f64).sqrt().max(1e-12));
-        let mut x = Array2::<f64>::zeros((n, k));
-        for (i, row) in raw.chunks(p).enumerate() {
-            for j in 0..k {
-                x[[i, j]] = (row[j + 1] - mean[j]) / sd[j];
-            }
-        }
-        let y: Array1<bool> = labels.iter().map(|&v| v == 1.0).collect();
-        let fitted = LogisticRegression::default()
-            .alpha(params.alpha)
-            .max_iterations(params.max_iter)
-            .gradient_tolerance(params.gradient_tolerance * n as f64)
-            .fit(&linfa::Dataset::new(x, y))
-            .map_err(|e| ModelError::FitFailed {
-                model: "logistic regression",
-                reason: e.to_string(),
-            })?;
-        // linfa-logistic models the MORE FREQUENT class as its positive
-        // class; flip the signs when that is `false` (our 0).
-        let sign = if fitted.labels().pos.class { 1.0 } else { -1.0 };
-        let std_coef = fitted.params().mapv(|v| sign * v);
-        let coefficients: Vec<f64> = (0..k).map(|j| std_coef[j] / sd[j]).collect();
-        let intercept =
-            sign * fitted.intercept() - (0..k).map(|j| std_coef[j] * mean[j] / sd[j]).sum::<f64>();
+        let prob = Problem::new(data, 0.0)?.logistic(params.alpha);
+        let glm_params = GlmParams {
+            l2: 0.0,
+            max_iter: usize::try_from(params.max_iter).unwrap_or(usize::MAX),
+            tol: params.tol,
+        };
+        let fit = prob.irls(&glm_params, None, None)?;
+        let mu = prob.means(&fit.beta);
+        let log_likelihood = prob.binomial_loglik(&mu);
+        let wsum: f64 = (0..data.n_rows()).map(|i| data.weight(i)).sum();
+        let wpos: f64 = (0..data.n_rows())
+            .filter(|&i| labels[i] == 1.0)
+            .map(|i| data.weight(i))
+            .sum();
+        let rate = wpos / wsum;
+        let null_log_likelihood = wpos * rate.ln() + (wsum - wpos) * (-rate).ln_1p();
+        let inference = prob.coefficients(&fit.beta, &fit.cov);
         Ok(Self {
-            design,
-            intercept,
-            coefficients,
+            intercept: fit.beta[0],
+            coefficients: fit.beta[1..].to_vec(),
+            design: prob.design,
             params: *params,
+            inference,
+            log_likelihood,
+            null_log_likelihood,
+            iterations: fit.iterations,
         })
     }
 
@@ -133,6 +137,7 @@ impl LogisticModel {
             .map(|i| {
                 self.design.fill_row(|j| data.column(j)[i], &mut row);
                 let z = self.intercept
+                    + data.offset(i)
                     + row[1..]
                         .iter()
                         .zip(&self.coefficients)

@@ -31,6 +31,70 @@ pub fn d2(y: &[f64], mu: &[f64], train_mean: f64) -> f64 {
     1.0 - mean_poisson_deviance(y, mu) / mean_poisson_deviance(y, &null)
 }
 
+/// A count prediction is implausible above this multiple of the largest
+/// training label (or when it is negative or not finite).
+pub const PLAUSIBLE_FACTOR: f64 = 10.0;
+
+/// Whether a model's predictions stay in a plausible range: for counts
+/// `[0, PLAUSIBLE_FACTOR × max(training label, 1)]`, for probabilities `[0, 1]`.
+/// A log-linear model extrapolating beyond its training data shows up here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PredictionCheck {
+    /// Largest prediction (NaN when any is NaN).
+    pub max_prediction: f64,
+    /// Upper end of the plausible range.
+    pub limit: f64,
+    /// Predictions outside `[0, limit]` or not finite.
+    pub implausible: usize,
+}
+
+impl PredictionCheck {
+    /// Checks count predictions against the largest training label.
+    pub fn counts(pred: &[f64], train_label_max: f64) -> Self {
+        Self::within(pred, PLAUSIBLE_FACTOR * train_label_max.max(1.0))
+    }
+
+    /// Checks probabilities.
+    pub fn probabilities(pred: &[f64]) -> Self {
+        Self::within(pred, 1.0)
+    }
+
+    fn within(pred: &[f64], limit: f64) -> Self {
+        let implausible = pred
+            .iter()
+            .filter(|&&p| !(p.is_finite() && (0.0..=limit).contains(&p)))
+            .count();
+        let max_prediction = pred.iter().copied().fold(f64::NEG_INFINITY, |m, p| {
+            if p.is_nan() || m.is_nan() {
+                f64::NAN
+            } else {
+                m.max(p)
+            }
+        });
+        Self {
+            max_prediction,
+            limit,
+            implausible,
+        }
+    }
+
+    /// True when every prediction is plausible.
+    pub fn ok(&self) -> bool {
+        self.implausible == 0
+    }
+
+    /// A one-line warning, or `None` when every prediction is plausible.
+    pub fn warning(&self, model: &str) -> Option<String> {
+        (!self.ok()).then(|| {
+            format!(
+                "warning: {model}: {} prediction(s) outside the plausible range [0, {}] \
+                 (largest {:.4e}); the model extrapolates beyond its training data",
+                self.implausible, self.limit, self.max_prediction
+            )
+        })
+    }
+}
+
 /// Mean absolute error.
 pub fn mae(y: &[f64], pred: &[f64]) -> f64 {
     mean(y.iter().zip(pred).map(|(a, b)| (a - b).abs()), y.len())

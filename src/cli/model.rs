@@ -41,7 +41,7 @@ use caregap_models::forest::{Forest, ForestParams};
 use caregap_models::gbm::{self, GbmParams, Objective};
 use caregap_models::glm::{self, GlmParams};
 use caregap_models::logistic::{LogisticModel, LogisticParams};
-use caregap_models::metrics::{self, CalibrationBin};
+use caregap_models::metrics::{self, CalibrationBin, PredictionCheck};
 use caregap_models::saved::{FORMAT_VERSION, FittedModel, SavedModel};
 use caregap_models::{Dataset, kfold};
 
@@ -76,6 +76,8 @@ enum Command {
     Predict(PredictArgs),
     /// Train every model on the same split; comparison table (CSV, JSON) and calibration chart.
     Bench(BenchArgs),
+    /// Fit one model on any table (Parquet or CSV): coefficients, fit statistics, validation.
+    Fit(FitArgs),
 }
 
 #[derive(ClapArgs, Debug)]
@@ -135,14 +137,82 @@ struct EvaluateArgs {
 
 #[derive(ClapArgs, Debug)]
 struct PredictArgs {
-    /// A model file written by `caregap model train`.
+    /// A model file written by `caregap model train` (or `model fit --out`: its model.json, with --table).
     #[arg(long, value_name = "FILE")]
     model: PathBuf,
-    #[command(flatten)]
-    common: Common,
-    /// Predictions to write (Parquet: patient_id, clinic_id, predicted_visits or p_top10).
+    /// Folder of the population's Parquet tables.
+    #[arg(long, value_name = "DIR", required_unless_present = "table")]
+    data: Option<PathBuf>,
+    /// Criteria library whose [[feature]] definitions are the model's features.
+    #[arg(long, value_name = "LIBRARY", required_unless_present = "table")]
+    criteria: Option<PathBuf>,
+    /// The date to predict from, YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", required_unless_present = "table")]
+    as_of: Option<String>,
+    /// Make any unusable input row an error instead of counting it.
+    #[arg(long)]
+    strict: bool,
+    /// Predict for the rows of this table (Parquet or .csv) with a `model fit` model instead.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["data", "criteria", "as_of"])]
+    table: Option<PathBuf>,
+    /// Predictions to write (Parquet: patient_id, clinic_id, predicted_visits or p_top10;
+    /// with --table: row, prediction).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+}
+
+#[derive(ClapArgs, Debug)]
+struct FitArgs {
+    /// The table: Parquet, or CSV with a header when the name ends in .csv.
+    #[arg(long, value_name = "FILE")]
+    table: PathBuf,
+    /// The label column (counts; 0/1 or boolean for the logistic families).
+    #[arg(long, value_name = "COL")]
+    label: String,
+    /// Covariates (comma-separated); default every other column.
+    #[arg(
+        long,
+        value_name = "COLS",
+        value_delimiter = ',',
+        conflicts_with = "exclude"
+    )]
+    features: Option<Vec<String>>,
+    /// Columns to leave out of the default covariates.
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    exclude: Vec<String>,
+    /// Row-weight column (> 0).
+    #[arg(long, value_name = "COL")]
+    weights: Option<String>,
+    /// Offset column added to the linear predictor (log person-time for counts).
+    #[arg(long, value_name = "COL")]
+    offset: Option<String>,
+    /// Unbounded count covariates the linear models enter as ln(1 + x).
+    #[arg(long, value_name = "COLS", value_delimiter = ',')]
+    log1p: Vec<String>,
+    /// Model family.
+    #[arg(long, value_enum)]
+    family: caregap::tablemodel::Family,
+    /// K-fold cross-validation (per-fold and pooled metrics); the model is then fitted on every row.
+    #[arg(long, value_name = "K", conflicts_with = "split")]
+    kfold: Option<usize>,
+    /// Split column: train/test (text) or 0/1, false/true (1 = test).
+    #[arg(long, value_name = "COL")]
+    split: Option<String>,
+    /// L2 penalty of the Poisson/NB2 GLMs.
+    #[arg(long, default_value_t = 0.0)]
+    l2: f64,
+    /// L2 penalty of the logistic model on standardised coefficients (0 = maximum likelihood).
+    #[arg(long, default_value_t = 0.0)]
+    alpha: f64,
+    /// Boosting rounds.
+    #[arg(long, default_value_t = 100)]
+    rounds: usize,
+    /// Seed for folds and the booster.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Output folder: model.json, report.json, coefficients.csv, coefficients.json (replaced atomically).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -163,6 +233,12 @@ struct BenchArgs {
     /// ours.json (configuration, metrics, timings). Temporal split only.
     #[arg(long, value_name = "DIR")]
     export: Option<PathBuf>,
+}
+
+struct PredictFromPopulation {
+    model: PathBuf,
+    common: Common,
+    out: PathBuf,
 }
 
 /// The models. Classifiers predict P(in the top 10 % of the year's visits).
@@ -221,6 +297,7 @@ pub fn run(args: Args) -> Result<()> {
         Command::Evaluate(a) => evaluate(a),
         Command::Predict(a) => predict(a),
         Command::Bench(a) => bench(a),
+        Command::Fit(a) => fit_table(a),
     }
 }
 
@@ -231,6 +308,9 @@ struct Source {
     plan: Plan,
     label_plan: Plan,
     names: Vec<String>,
+    /// Features whose expression is a `count(...)` (unbounded counts): the
+    /// linear models enter them as `ln(1 + x)`.
+    counts: Vec<String>,
     hash: String,
     library_hash: String,
 }
@@ -276,9 +356,27 @@ fn source(criteria: &Path) -> Result<Source> {
         plan: plan::compile(&library),
         label_plan: plan::compile(&label),
         names: library.features.iter().map(|f| f.name.clone()).collect(),
+        counts: library
+            .features
+            .iter()
+            .filter(|f| is_count(&f.expr, &library))
+            .map(|f| f.name.clone())
+            .collect(),
         hash: features_hash(&library),
         library_hash: library.hash.clone(),
     })
+}
+
+/// Whether `e` is `count(...)`, directly or through definitions.
+fn is_count(e: &Expr, lib: &Library) -> bool {
+    match &e.kind {
+        ExprKind::Agg(a) => a.func == caregap::lang::ir::AggFunc::Count,
+        ExprKind::Def(id) => lib
+            .definitions
+            .get(*id)
+            .is_some_and(|d| is_count(&d.expr, lib)),
+        _ => false,
+    }
 }
 
 /// SHA-256 over a canonical text of every feature: its name and expression
@@ -469,6 +567,7 @@ fn make_set(
         None => vec![0.0; rows.len()],
     };
     let data = Dataset::new(src.names.clone(), columns, y, None)
+        .and_then(|d| d.with_log1p(&src.counts))
         .context("cannot build the modelling data set")?;
     Ok(Set {
         removed: ev.alive.len() - rows.len(),
@@ -617,6 +716,9 @@ struct Scored {
     /// wall time on a shared machine.
     train_cpu_seconds: Option<f64>,
     calibration: Vec<CalibrationBin>,
+    /// Whether the predictions stay in the plausible range (`[0, 10 × the
+    /// largest training label]` for counts, `[0, 1]` for probabilities).
+    prediction_check: Option<PredictionCheck>,
     /// Why the model could not be fitted (bench only; the other fields are empty).
     #[serde(skip_serializing_if = "Option::is_none")]
     error: Option<String>,
@@ -638,6 +740,7 @@ impl Scored {
             train_seconds: None,
             train_cpu_seconds: None,
             calibration: Vec::new(),
+            prediction_check: None,
             error: Some(error),
         }
     }
@@ -645,6 +748,32 @@ impl Scored {
 
 fn finite(x: f64) -> Option<f64> {
     x.is_finite().then_some(x)
+}
+
+/// The plausibility check of `pred` for `kind` (`train_max`: the largest
+/// training count label).
+fn check_predictions(kind: Kind, pred: &[f64], train_max: f64) -> PredictionCheck {
+    if kind.is_classifier() {
+        PredictionCheck::probabilities(pred)
+    } else {
+        PredictionCheck::counts(pred, train_max)
+    }
+}
+
+fn max_label(d: &Dataset) -> f64 {
+    d.labels().iter().copied().fold(0.0, f64::max)
+}
+
+/// Scores `pred` and checks that it is plausible, printing a warning on stderr
+/// when it is not.
+fn score_checked(kind: Kind, y: &[f64], pred: &[f64], train: &Dataset) -> Scored {
+    let mut s = score(kind, y, pred, mean_label(train));
+    let check = check_predictions(kind, pred, max_label(train));
+    if let Some(w) = check.warning(kind.name()) {
+        eprintln!("{w}");
+    }
+    s.prediction_check = Some(check);
+    s
 }
 
 fn score(kind: Kind, y: &[f64], pred: &[f64], train_mean: f64) -> Scored {
@@ -685,6 +814,7 @@ fn score(kind: Kind, y: &[f64], pred: &[f64], train_mean: f64) -> Scored {
         train_seconds: None,
         train_cpu_seconds: None,
         calibration,
+        prediction_check: None,
         error: None,
     }
 }
@@ -700,8 +830,7 @@ fn cross_validate(kind: Kind, set: &Dataset, k: usize, opts: &FitOptions) -> Res
             oof[i] = v;
         }
     }
-    let mean = set.labels().iter().sum::<f64>() / set.n_rows().max(1) as f64;
-    let mut s = score(kind, set.labels(), &oof, mean);
+    let mut s = score_checked(kind, set.labels(), &oof, set);
     (s.train_seconds, s.train_cpu_seconds) = t.seconds();
     Ok(s)
 }
@@ -787,12 +916,16 @@ fn train(a: TrainArgs) -> Result<()> {
             .filter_map(|(k, v)| Some((k.to_string(), v?))),
     );
     let in_sample = model.predict(&set.data)?;
-    let s = score(
-        a.model,
-        set.data.labels(),
-        &in_sample,
-        mean_label(&set.data),
-    );
+    let s = score_checked(a.model, set.data.labels(), &in_sample, &set.data);
+    if let Some(c) = &s.prediction_check {
+        metrics.insert("train_max_prediction".to_string(), c.max_prediction);
+        metrics.insert(
+            "train_implausible_predictions".to_string(),
+            c.implausible as f64,
+        );
+        metrics.insert("plausible_limit".to_string(), c.limit);
+    }
+    metrics.insert("train_label_max".to_string(), max_label(&set.data));
     if let Some(d) = s.deviance {
         metrics.insert("train_deviance".to_string(), d);
     }
@@ -858,7 +991,14 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
         .get("train_label_mean")
         .copied()
         .unwrap_or_else(|| mean_label(&set.data));
-    let s = score(kind, set.data.labels(), &pred, train_mean);
+    let mut s = score(kind, set.data.labels(), &pred, train_mean);
+    if let Some(&m) = saved.metrics.get("train_label_max") {
+        let check = check_predictions(kind, &pred, m);
+        if let Some(w) = check.warning(kind.name()) {
+            eprintln!("{w}");
+        }
+        s.prediction_check = Some(check);
+    }
     let mu_true = truth_means(&a.common.data, &loaded.pop, &set)?;
     let oracle = oracle(mu_true.as_deref(), &set);
     println!(
@@ -871,13 +1011,118 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
     Ok(())
 }
 
+fn fit_table(a: FitArgs) -> Result<()> {
+    use caregap::tablemodel::{self, FitSpec, Validation};
+    let table = tablemodel::read_table(&a.table)?;
+    let spec = FitSpec {
+        label: a.label,
+        features: a.features,
+        exclude: a.exclude,
+        weights: a.weights,
+        offset: a.offset,
+        log1p: a.log1p,
+        family: a.family,
+        validation: match (a.kfold, a.split) {
+            (Some(k), _) => Validation::KFold(k),
+            (None, Some(c)) => Validation::Split(c),
+            (None, None) => Validation::None,
+        },
+        l2: a.l2,
+        alpha: a.alpha,
+        rounds: a.rounds,
+        seed: a.seed,
+    };
+    let fitted = tablemodel::fit(&table, &spec).with_context(|| {
+        format!(
+            "cannot fit the {} model on {}",
+            a.family.name(),
+            a.table.display()
+        )
+    })?;
+    print!("{}", tablemodel::summary(&fitted.report));
+    if let Some(out) = &a.out {
+        let staging = StagingDir::new(out)?;
+        let write = |name: &str, text: String| {
+            std::fs::write(staging.path(name), text).with_context(|| format!("cannot write {name}"))
+        };
+        write("model.json", serde_json::to_string_pretty(&fitted.model)?)?;
+        write("report.json", serde_json::to_string_pretty(&fitted.report)?)?;
+        write(
+            "coefficients.csv",
+            tablemodel::coefficients_csv(&fitted.report),
+        )?;
+        write(
+            "coefficients.json",
+            serde_json::to_string_pretty(&tablemodel::coefficients_by_name(&fitted.report))?,
+        )?;
+        let out = staging.commit()?;
+        eprintln!("wrote {}", out.display());
+    }
+    Ok(())
+}
+
+fn predict_table(model: &Path, table: &Path, out: &Path) -> Result<()> {
+    use caregap::tablemodel::{self, TableModel};
+    let text = std::fs::read_to_string(model)
+        .with_context(|| format!("cannot read the model file {}", model.display()))?;
+    let m =
+        TableModel::from_json(&text).with_context(|| format!("cannot use {}", model.display()))?;
+    let t = tablemodel::read_table(table)?;
+    let (pred, check) = m
+        .predict(&t)
+        .with_context(|| format!("cannot predict for {}", table.display()))?;
+    if let Some(w) = check.warning(m.family().name()) {
+        eprintln!("{w}");
+    }
+    let rows: Vec<i64> = (0..pred.len() as i64).collect();
+    let batch = RecordBatch::try_new(
+        Arc::new(Schema::new(vec![
+            Field::new("row", DataType::Int64, false),
+            Field::new("prediction", DataType::Float64, false),
+        ])),
+        vec![
+            Arc::new(Int64Array::from(rows)) as ArrayRef,
+            Arc::new(Float64Array::from(pred)) as ArrayRef,
+        ],
+    )
+    .context("cannot build the predictions table")?;
+    output::write_parquet_atomic(out, &batch)?;
+    eprintln!(
+        "predicted {} rows; wrote {}",
+        batch.num_rows(),
+        out.display()
+    );
+    Ok(())
+}
+
 fn predict(a: PredictArgs) -> Result<()> {
+    if let Some(table) = &a.table {
+        return predict_table(&a.model, table, &a.out);
+    }
+    let (Some(data), Some(criteria), Some(as_of)) = (a.data, a.criteria, a.as_of) else {
+        bail!("give --data, --criteria and --as-of (or --table for a `model fit` model)");
+    };
+    let a = PredictFromPopulation {
+        model: a.model,
+        common: Common {
+            data,
+            criteria,
+            as_of,
+            strict: a.strict,
+        },
+        out: a.out,
+    };
     let as_of = parse_date(&a.common.as_of)?;
     let src = source(&a.common.criteria)?;
     let (saved, kind) = read_model(&a.model, &src)?;
     let mut loaded = load(&a.common, as_of, false)?;
     let set = make_set(&src, &mut loaded, &a.common.data, as_of, false, false)?;
     let pred = saved.model.predict(&set.data)?;
+    if let Some(&m) = saved.metrics.get("train_label_max")
+        && let Some(w) = check_predictions(kind, &pred, m).warning(kind.name())
+    {
+        eprintln!("{w}");
+    }
     let pop = &loaded.pop;
     let (pid_field, pid) = tables::patient_id_column(&pop.patients.ids, set.rows.iter().copied());
     let (clinic_field, clinic) = tables::clinic_id_column(pop, set.rows.iter().copied());
@@ -935,6 +1180,7 @@ fn bench(a: BenchArgs) -> Result<()> {
     };
     let mut rows = Vec::new();
     let mut poisson_coefficients = None;
+    let mut logistic_coefficients = None;
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(Kind::ALL.len() as u64);
         bar.set_style(
@@ -957,8 +1203,11 @@ fn bench(a: BenchArgs) -> Result<()> {
                 {
                     poisson_coefficients = Some(g.coefficients.clone());
                 }
+                if let Fitted::Saved(FittedModel::Logistic(l)) = &m {
+                    logistic_coefficients = Some(l.inference.clone());
+                }
                 let pred = m.predict(&test.data)?;
-                let mut s = score(kind, test.data.labels(), &pred, mean_label(&train.data));
+                let mut s = score_checked(kind, test.data.labels(), &pred, &train.data);
                 (s.train_seconds, s.train_cpu_seconds) = secs;
                 Ok(s)
             })(),
@@ -1028,7 +1277,15 @@ fn bench(a: BenchArgs) -> Result<()> {
         .context("cannot write calibration.svg")?;
     let out = staging.commit()?;
     if let (Some(dir), Some(test)) = (&a.export, &test) {
-        let ours = ours_json(&rows, &a, &train, test, oracle, poisson_coefficients);
+        let ours = ours_json(
+            &rows,
+            &a,
+            &train,
+            test,
+            oracle,
+            [poisson_coefficients, logistic_coefficients],
+            &src.counts,
+        );
         export(dir, &train, test, mu_true.as_deref(), &ours)?;
     }
     match &test {
@@ -1159,7 +1416,8 @@ fn ours_json(
     train: &Set,
     test: &Set,
     oracle: Option<(f64, usize)>,
-    poisson_coefficients: Option<Vec<glm::Coefficient>>,
+    [poisson_coefficients, logistic_coefficients]: [Option<Vec<glm::Coefficient>>; 2],
+    log1p: &[String],
 ) -> serde_json::Value {
     let mut out = serde_json::Map::new();
     for s in rows {
@@ -1181,6 +1439,8 @@ fn ours_json(
         "glm_poisson_coefficients".into(),
         json!(poisson_coefficients),
     );
+    out.insert("logistic_coefficients".into(), json!(logistic_coefficients));
+    out.insert("log1p_features".into(), json!(log1p));
     out.insert(
         "oracle".into(),
         json!(oracle.map(|(d, n)| json!({"deviance": d, "rows": n}))),
@@ -1248,7 +1508,7 @@ fn cv_row(s: &Scored) -> Scored {
     }
 }
 
-const COLUMNS: [&str; 10] = [
+const COLUMNS: [&str; 12] = [
     "model",
     "deviance",
     "d2",
@@ -1259,6 +1519,8 @@ const COLUMNS: [&str; 10] = [
     "auc",
     "brier",
     "train_s",
+    "max_pred",
+    "implausible",
 ];
 
 fn cells(s: &Scored, digits: usize) -> Vec<String> {
@@ -1280,6 +1542,12 @@ fn cells(s: &Scored, digits: usize) -> Vec<String> {
         f(s.auc),
         f(s.brier),
         s.train_seconds.map_or(String::new(), |t| format!("{t:.2}")),
+        s.prediction_check
+            .as_ref()
+            .map_or(String::new(), |c| format!("{:.4e}", c.max_prediction)),
+        s.prediction_check
+            .as_ref()
+            .map_or(String::new(), |c| c.implausible.to_string()),
     ]
 }
 
