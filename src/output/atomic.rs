@@ -294,18 +294,52 @@ fn clear_stale(target: &Path) -> Result<Vec<PathBuf>, OutputError> {
 
 /// The lock of one output target: an OS lock on `.NAME.lock` beside it,
 /// which also records who holds it (for the message a second writer gets).
+/// The holder removes the file when it lets go (a killed holder leaves it,
+/// unlocked, for the next one to reuse); a process that locked a file
+/// removed meanwhile notices that the path no longer names it and tries again.
 #[derive(Debug)]
 pub struct OutputLock {
-    _file: fs::File,
+    path: PathBuf,
+    file: fs::File,
 }
 
 impl OutputLock {
     /// Takes the lock of `target`, waiting while another process holds it
     /// (for short writes such as appending to the outreach log).
     pub fn wait(target: &Path) -> Result<OutputLock, OutputError> {
-        let (path, file) = OutputLock::open(target)?;
-        file.lock().map_err(io_err(&path, "lock"))?;
-        Ok(OutputLock::held(file))
+        loop {
+            let (path, file) = OutputLock::open(target)?;
+            file.lock().map_err(io_err(&path, "lock"))?;
+            if let Some(lock) = OutputLock::held(path, file) {
+                return Ok(lock);
+            }
+        }
+    }
+
+    /// Takes the lock of `target` or refuses at once if another process
+    /// holds it.
+    pub fn acquire(target: &Path) -> Result<OutputLock, OutputError> {
+        loop {
+            let (path, file) = OutputLock::open(target)?;
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(fs::TryLockError::WouldBlock) => {
+                    let holder = fs::read_to_string(&path).unwrap_or_default();
+                    let holder = match holder.trim() {
+                        "" => "another process".to_string(),
+                        h => h.to_string(),
+                    };
+                    return Err(OutputError::Busy {
+                        target: target.to_path_buf(),
+                        holder,
+                    });
+                }
+                Err(fs::TryLockError::Error(e)) => return Err(io_err(&path, "lock")(e)),
+            }
+            if let Some(lock) = OutputLock::held(path, file) {
+                return Ok(lock);
+            }
+        }
     }
 
     fn open(target: &Path) -> Result<(PathBuf, fs::File), OutputError> {
@@ -320,8 +354,13 @@ impl OutputLock {
         Ok((path, file))
     }
 
-    /// Notes the holder in the lock file (for the message a refused writer gets).
-    fn held(mut file: fs::File) -> OutputLock {
+    /// The lock, once `file` is locked, if `path` still names `file` (the
+    /// previous holder may have removed it between our open and our lock);
+    /// `None`: try again. Notes the holder in the file.
+    fn held(path: PathBuf, mut file: fs::File) -> Option<OutputLock> {
+        if !same_file(&path, &file) {
+            return None;
+        }
         let holder = format!(
             "process {} since {}",
             std::process::id(),
@@ -330,30 +369,31 @@ impl OutputLock {
         // Only the holder writes the file; a failure here loses the note, not the lock.
         let _ = file.set_len(0);
         let _ = file.write_all(holder.as_bytes());
-        OutputLock { _file: file }
+        Some(OutputLock { path, file })
     }
+}
 
-    /// Takes the lock of `target` or refuses at once if another process
-    /// holds it.
-    pub fn acquire(target: &Path) -> Result<OutputLock, OutputError> {
-        let (path, file) = OutputLock::open(target)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(fs::TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(&path).unwrap_or_default();
-                let holder = match holder.trim() {
-                    "" => "another process".to_string(),
-                    h => h.to_string(),
-                };
-                return Err(OutputError::Busy {
-                    target: target.to_path_buf(),
-                    holder,
-                });
-            }
-            Err(fs::TryLockError::Error(e)) => return Err(io_err(&path, "lock")(e)),
-        }
-        Ok(OutputLock::held(file))
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        // Removed while still locked, so nobody can lock this file and
+        // believe it is the current one (`held` checks).
+        let _ = fs::remove_file(&self.path);
+        let _ = self.file.unlock();
     }
+}
+
+#[cfg(unix)]
+fn same_file(path: &Path, file: &fs::File) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(path), file.metadata()) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+#[cfg(not(unix))]
+fn same_file(path: &Path, _: &fs::File) -> bool {
+    path.exists()
 }
 
 impl Drop for StagingDir {
@@ -380,13 +420,13 @@ mod tests {
             // dropped: nothing changes
         }
         assert!(target.join("old.txt").exists());
-        assert_eq!(names(root.path()), [".out.lock", "out"]);
+        assert_eq!(names(root.path()), ["out"]);
         let s = StagingDir::new(&target).unwrap();
         fs::write(s.path("new.txt"), "new").unwrap();
         s.commit().unwrap();
         assert!(!target.join("old.txt").exists());
         assert_eq!(fs::read_to_string(target.join("new.txt")).unwrap(), "new");
-        assert_eq!(names(root.path()), [".out.lock", "out"]);
+        assert_eq!(names(root.path()), ["out"]);
     }
 
     fn names(dir: &Path) -> Vec<String> {
@@ -448,7 +488,7 @@ mod tests {
         assert_eq!(fs::read_to_string(target.join("run.json")).unwrap(), "new");
         assert_eq!(
             names(root.path()),
-            [".run.lock", ".run.tmp-notes", ".runs.tmp-1", "run"]
+            [".run.tmp-notes", ".runs.tmp-1", "run"]
         );
     }
 
@@ -497,7 +537,7 @@ mod tests {
         let mut old = String::new();
         std::io::Read::read_to_string(&mut &before, &mut old).unwrap();
         assert_eq!(old, "risk v1");
-        assert_eq!(names(root.path()), [".run.lock", "run"]);
+        assert_eq!(names(root.path()), ["run"]);
         // An update needs a run to update.
         let err = StagingDir::update(&root.path().join("none")).unwrap_err();
         assert!(err.to_string().contains("is not a run folder"), "{err}");
