@@ -130,12 +130,13 @@ impl StagingDir {
         })
     }
 
-    /// Where to write a file that will appear as `target/name`. A file
-    /// already there (a link to the previous version's) is removed first, so
-    /// that writing it creates a new file.
+    /// Where to write a file that will appear as `target/name`. A hard link
+    /// to the previous version's file (see [`StagingDir::update`]) is removed
+    /// first, so that writing it creates a new file; a file this staging
+    /// directory wrote itself is left alone.
     pub fn path(&self, name: &str) -> PathBuf {
         let p = self.staging.join(name);
-        if p.is_file() {
+        if shared_link(&p) {
             let _ = fs::remove_file(&p);
         }
         p
@@ -382,6 +383,19 @@ impl Drop for OutputLock {
     }
 }
 
+/// Whether `p` is a file with another hard link (the previous version's).
+#[cfg(unix)]
+fn shared_link(p: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    fs::metadata(p).is_ok_and(|m| m.is_file() && m.nlink() > 1)
+}
+
+#[cfg(not(unix))]
+fn shared_link(_: &Path) -> bool {
+    // `update` copies where it cannot link: the copy is the staging's own.
+    false
+}
+
 #[cfg(unix)]
 fn same_file(path: &Path, file: &fs::File) -> bool {
     use std::os::unix::fs::MetadataExt;
@@ -486,10 +500,7 @@ mod tests {
         fs::write(s.path("run.json"), "new").unwrap();
         s.commit().unwrap();
         assert_eq!(fs::read_to_string(target.join("run.json")).unwrap(), "new");
-        assert_eq!(
-            names(root.path()),
-            [".run.tmp-notes", ".runs.tmp-1", "run"]
-        );
+        assert_eq!(names(root.path()), [".run.tmp-notes", ".runs.tmp-1", "run"]);
     }
 
     #[test]
