@@ -1138,29 +1138,38 @@ fn extra_call_list_columns_are_kept_and_shown() {
     let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
     let b = arrow::compute::concat_batches(&batches[0].schema(), &batches).unwrap();
     let n = b.num_rows();
-    let band: StringArray = (0..n)
+    let group: StringArray = (0..n)
         .map(|i| Some(if i % 2 == 0 { "A" } else { "B" }))
         .collect();
-    let benefit: Float64Array = (0..n).map(|i| Some(i as f64 / 10.0)).collect();
+    let score: Float64Array = (0..n).map(|i| Some(i as f64 / 10.0)).collect();
     let mut fields: Vec<arrow::datatypes::Field> = b
         .schema()
         .fields()
         .iter()
         .map(|f| f.as_ref().clone())
         .collect();
+    // Columns the service does not know (the ranking's own new columns,
+    // e.g. `band`, are unknown to it too and shown the same way).
+    let known_extra: Vec<String> = b
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| ["band", "time_frame", "expected_benefit", "top_reasons"].contains(&n.as_str()))
+        .collect();
     fields.push(arrow::datatypes::Field::new(
-        "band",
+        "pilot_group",
         arrow::datatypes::DataType::Utf8,
         true,
     ));
     fields.push(arrow::datatypes::Field::new(
-        "benefit",
+        "pilot_score",
         arrow::datatypes::DataType::Float64,
         true,
     ));
     let mut cols = b.columns().to_vec();
-    cols.push(Arc::new(band));
-    cols.push(Arc::new(benefit));
+    cols.push(Arc::new(group));
+    cols.push(Arc::new(score));
     let b = RecordBatch::try_new(Arc::new(arrow::datatypes::Schema::new(fields)), cols).unwrap();
     let out = std::fs::File::create(run.join("calllist.parquet")).unwrap();
     let mut w = parquet::arrow::ArrowWriter::try_new(out, b.schema(), None).unwrap();
@@ -1171,15 +1180,27 @@ fn extra_call_list_columns_are_kept_and_shown() {
     c.login("s1");
     let v = c.get("/api/clinics/HC01/list").json();
     let row = &v["rows"][0];
-    assert!(row["extra"]["band"].is_string(), "{row}");
-    assert!(row["extra"]["benefit"].is_string(), "{row}");
-    assert_eq!(
-        c.get("/api/run").json()["extra_columns"],
-        json!(["band", "benefit"])
+    assert!(row["extra"]["pilot_group"].is_string(), "{row}");
+    assert!(row["extra"]["pilot_score"].is_string(), "{row}");
+    let extra: Vec<String> = c.get("/api/run").json()["extra_columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        extra.ends_with(&["pilot_group".to_string(), "pilot_score".to_string()]),
+        "{extra:?}"
     );
+    for k in &known_extra {
+        assert!(extra.contains(k), "{k} not shown: {extra:?}");
+    }
     let csv = c.get("/api/clinics/HC01/export.csv").body;
     assert!(
-        csv.lines().next().unwrap().ends_with(",band,benefit"),
+        csv.lines()
+            .next()
+            .unwrap()
+            .ends_with(",pilot_group,pilot_score"),
         "{}",
         csv.lines().next().unwrap()
     );

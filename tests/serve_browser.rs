@@ -117,12 +117,63 @@ async fn a_scheduler_works_through_the_list_in_a_browser() {
 
 type R = Result<(), Box<dyn std::error::Error>>;
 
-async fn listed(b: &fantoccini::Client) -> Result<Vec<String>, Box<dyn std::error::Error>> {
-    let mut ids = Vec::new();
-    for row in b.find_all(Locator::Css("tr[data-person]")).await? {
-        ids.push(row.attr("data-person").await?.unwrap_or_default());
+/// The ids listed on the current page, once `want` holds of them (a click
+/// that submits a form may return before the next page replaces this one; a
+/// read that meets the old page's elements is tried again, for up to 10 s).
+async fn listed_when(
+    b: &fantoccini::Client,
+    want: impl Fn(&[String]) -> bool,
+) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    let mut last = Vec::new();
+    for _ in 0..100 {
+        let mut ids = Vec::new();
+        let mut ok = true;
+        match b.find_all(Locator::Css("tr[data-person]")).await {
+            Ok(rows) => {
+                for row in rows {
+                    match row.attr("data-person").await {
+                        Ok(id) => ids.push(id.unwrap_or_default()),
+                        Err(_) => ok = false,
+                    }
+                }
+            }
+            Err(_) => ok = false,
+        }
+        if ok && want(&ids) {
+            return Ok(ids);
+        }
+        if ok {
+            last = ids;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    Ok(ids)
+    Ok(last)
+}
+
+async fn listed(b: &fantoccini::Client) -> Result<Vec<String>, Box<dyn std::error::Error>> {
+    listed_when(b, |ids| !ids.is_empty()).await
+}
+
+/// The text of `css` on the current page once `want` holds of it, or the
+/// last text read after 10 s (see `listed_when`).
+async fn text_when(
+    b: &fantoccini::Client,
+    loc: Locator<'_>,
+    want: impl Fn(&str) -> bool,
+) -> Result<String, Box<dyn std::error::Error>> {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = b.find(loc).await
+            && let Ok(t) = e.text().await
+        {
+            if want(&t) {
+                return Ok(t);
+            }
+            last = t;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    Ok(last)
 }
 
 async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[String]) -> R {
@@ -145,7 +196,7 @@ async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[Str
     );
     let ids = listed(b).await?;
     assert_eq!(&ids[..2], &mine[..2]);
-    let text = b.find(Locator::Css("main")).await?.text().await?;
+    let text = text_when(b, Locator::Css("main"), |t| t.contains("Call list of HC01")).await?;
     assert!(text.contains("Call list of HC01"), "{text}");
     // Open the first person.
     b.find(Locator::Css(&format!(
@@ -155,11 +206,9 @@ async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[Str
     .await?
     .click()
     .await?;
-    assert_eq!(
-        b.find(Locator::Css("h1")).await?.text().await?,
-        format!("Person {}", ids[0])
-    );
-    let status = b.find(Locator::Id("list-status")).await?.text().await?;
+    let want = format!("Person {}", ids[0]);
+    assert_eq!(text_when(b, Locator::Css("h1"), |t| t == want).await?, want);
+    let status = text_when(b, Locator::Id("list-status"), |t| t.contains("number 1")).await?;
     assert!(status.contains("number 1"), "{status}");
     // Record "booked": the person leaves the list.
     b.find(Locator::Css("input[name='outcome'][value='booked']"))
@@ -171,17 +220,15 @@ async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[Str
         .send_keys("Thursday 9:30")
         .await?;
     b.find(Locator::Id("record")).await?.click().await?;
-    let status = b.find(Locator::Id("list-status")).await?.text().await?;
+    let status = text_when(b, Locator::Id("list-status"), |t| {
+        t.contains("appointment is booked")
+    })
+    .await?;
     assert!(status.contains("appointment is booked"), "{status}");
-    assert!(
-        b.find(Locator::Id("history"))
-            .await?
-            .text()
-            .await?
-            .contains("Thursday 9:30")
-    );
+    let history = text_when(b, Locator::Id("history"), |t| t.contains("Thursday 9:30")).await?;
+    assert!(history.contains("Thursday 9:30"), "{history}");
     b.find(Locator::Css("main p a")).await?.click().await?; // back to the list
-    let now = listed(b).await?;
+    let now = listed_when(b, |now| !now.is_empty() && !now.contains(&ids[0])).await?;
     assert!(!now.contains(&ids[0]), "the booked person is still listed");
     assert_eq!(now[0], ids[1]);
     // Withdraw consent on the next person's behalf: off the list at once.
@@ -200,7 +247,9 @@ async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[Str
     b.find(Locator::Id("grant-outreach")).await?;
     b.goto(&format!("{url}/clinics/HC01/list")).await?;
     assert!(
-        !listed(b).await?.contains(&ids[1]),
+        !listed_when(b, |now| !now.is_empty() && !now.contains(&ids[1]))
+            .await?
+            .contains(&ids[1]),
         "withdrawn consent still listed"
     );
     // Another clinic's person: refused.
@@ -218,7 +267,7 @@ async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[Str
         .await?
         .click()
         .await?;
-    let text = b.find(Locator::Css("main h1")).await?.text().await?;
+    let text = text_when(b, Locator::Css("main h1"), |t| t == "Samtalslista HC01").await?;
     assert_eq!(text, "Samtalslista HC01");
     // Log out: the list is behind the login again.
     b.find(Locator::Id("logout")).await?.click().await?;
