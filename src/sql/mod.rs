@@ -471,26 +471,19 @@ impl<'a> Script<'a> {
     /// group of `vs_aggregates`): a filter on the window only.
     fn slot_sql(&self, slot: Slot) -> String {
         let d = self.d;
-        let mut cond = "TRUE".to_string();
-        if slot.func != AggFunc::Active
-            && let Some(b) = window_bound(self.as_of, slot.window)
-        {
-            cond = format!("date > {}", d.date(&b.format("%Y-%m-%d").to_string()));
-        }
-        let with_value = if cond == "TRUE" {
-            "value IS NOT NULL".to_string()
-        } else {
-            format!("{cond} AND value IS NOT NULL")
+        // The window's condition; `None`: all history, no condition.
+        let window = match slot.func {
+            AggFunc::Active => None,
+            _ => window_bound(self.as_of, slot.window)
+                .map(|b| format!("date > {}", d.date(&b.format("%Y-%m-%d").to_string()))),
         };
-        let plain = |agg: &str, arg: &str| {
-            if cond == "TRUE" {
-                match (d, arg) {
-                    (_, "*") => format!("{agg}(*)"),
-                    _ => format!("{agg}({arg})"),
-                }
-            } else {
-                d.filtered(agg, arg, &cond)
-            }
+        let with_value = match &window {
+            None => "value IS NOT NULL".to_string(),
+            Some(c) => format!("{c} AND value IS NOT NULL"),
+        };
+        let plain = |agg: &str, arg: &str| match &window {
+            None => format!("{agg}({arg})"),
+            Some(c) => d.filtered(agg, arg, c),
         };
         match slot.func {
             AggFunc::Has | AggFunc::Count => plain("count", "*"),
