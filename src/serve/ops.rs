@@ -431,6 +431,17 @@ fn bad(api: bool, m: impl Into<String>) -> AppError {
     AppError::new(api, StatusCode::UNPROCESSABLE_ENTITY, m)
 }
 
+/// A note of an outcome or a consent decision is at most [`MAX_NOTE`] characters.
+fn check_note(api: bool, note: &str) -> Result<(), AppError> {
+    if note.chars().count() > MAX_NOTE {
+        return Err(bad(
+            api,
+            format!("the note is longer than {MAX_NOTE} characters"),
+        ));
+    }
+    Ok(())
+}
+
 /// Records an outcome for a person (committed, in the overlay, audited).
 pub async fn record_outcome(
     app: &Shared,
@@ -457,12 +468,7 @@ pub async fn record_outcome(
     {
         return Err(bad(auth.api, format!("unknown criterion {c:?}")));
     }
-    if note.chars().count() > MAX_NOTE {
-        return Err(bad(
-            auth.api,
-            format!("the note is longer than {MAX_NOTE} characters"),
-        ));
-    }
+    check_note(auth.api, note)?;
     let p = &run.people[person as usize];
     let clinic = run.clinics[p.clinic as usize].clone();
     let mut row = OutcomeRow {
@@ -507,12 +513,7 @@ pub async fn record_consent(
             ),
         ));
     }
-    if note.chars().count() > MAX_NOTE {
-        return Err(bad(
-            auth.api,
-            format!("the note is longer than {MAX_NOTE} characters"),
-        ));
-    }
+    check_note(auth.api, note)?;
     let p = &run.people[person as usize];
     let clinic = run.clinics[p.clinic as usize].clone();
     let mut row = ConsentRow {
