@@ -46,3 +46,31 @@ fn loader_inputs_pass() {
     let dir = tempfile::tempdir().unwrap();
     replay("loader", |bytes| checks::loader(bytes, dir.path()));
 }
+
+#[test]
+fn import_inputs_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    replay("import", |bytes| checks::import(bytes, dir.path()));
+}
+
+/// A `caregap demo` run for the service's inputs, made by the built binary.
+fn demo_run(dir: &Path) -> PathBuf {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_caregap"))
+        .args(["demo", "--patients", "300", "--out", "d"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("d/run")
+}
+
+#[test]
+fn serve_inputs_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let service = checks::service(&demo_run(dir.path()));
+    replay("serve", |bytes| checks::serve(&service, bytes));
+}
