@@ -322,3 +322,106 @@ fn concurrent_outreach_writers_lose_no_rows_and_tear_none() {
         assert!(after.contains(b), "an earlier row was lost: {b:?}");
     }
 }
+
+/// A folder's files (subfolders too, as `sub/name`) and contents, but for
+/// `audit.log` (each command appends its time) and `run.json`'s timings.
+fn snapshot_tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for (name, bytes) in snapshot_files(dir) {
+        if name != "audit.log" {
+            files.insert(name, bytes);
+        }
+    }
+    files
+}
+
+fn snapshot_files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if e.file_type().unwrap().is_dir() {
+            for (sub, bytes) in snapshot_files(&e.path()) {
+                out.push((format!("{name}/{sub}"), bytes));
+            }
+        } else if name == "run.json" {
+            let v: serde_json::Value =
+                serde_json::from_slice(&fs::read(e.path()).unwrap()).unwrap();
+            out.push((name, v["as_of"].to_string().into_bytes()));
+        } else {
+            out.push((name, fs::read(e.path()).unwrap()));
+        }
+    }
+    out
+}
+
+fn rank(run: &Path, order: &str) -> Command {
+    let mut c = caregap();
+    c.arg("rank")
+        .arg("--run")
+        .arg(run)
+        .args(["--order", order])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn a_killed_rank_leaves_the_previous_ranking_or_the_new_one_never_a_mix() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("pop");
+    synth(&data, 3000);
+    let work = tmp.path().join("work");
+    fs::create_dir(&work).unwrap();
+    let run = work.join("run");
+    ok(score(&data, &run, "2026-01-01").output().unwrap());
+
+    // The two whole rankings (the two orders list people differently).
+    let orders = ["benefit", "additive"];
+    let mut whole = Vec::new();
+    let mut took = Duration::ZERO;
+    for order in orders {
+        let t = Instant::now();
+        ok(rank(&run, order).output().unwrap());
+        took = took.max(t.elapsed());
+        whole.push(snapshot_tree(&run));
+    }
+    assert_ne!(whole[0], whole[1]);
+    assert!(whole[0].keys().any(|k| k.starts_with("calllists/")));
+    let mut state = 1;
+
+    let steps = 16;
+    let mut killed = 0;
+    for i in 0..steps {
+        let after = took.mul_f64(0.05 + 1.1 * i as f64 / steps as f64);
+        let next = 1 - state;
+        if !kill_after(rank(&run, orders[next]).spawn().unwrap(), after) {
+            killed += 1;
+        }
+        let now = snapshot_tree(&run);
+        state = whole
+            .iter()
+            .position(|w| *w == now)
+            .unwrap_or_else(|| panic!("killed after {after:?}: the run folder is neither ranking"));
+    }
+    assert!(
+        killed >= steps / 2,
+        "only {killed} of {steps} ranks were killed"
+    );
+
+    // The next rank clears what the killed ones left, and says so.
+    let left = leftovers(&work);
+    let out = ok(rank(&run, orders[0]).output().unwrap());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    for name in &left {
+        assert!(
+            stderr.contains(name.as_str()) && stderr.contains("left behind by a killed run"),
+            "{name} not reported:\n{stderr}"
+        );
+    }
+    assert_eq!(leftovers(&work), Vec::<String>::new());
+    assert_eq!(snapshot_tree(&run), whole[0]);
+    // Every rank that finished wrote its audit lines; none was lost.
+    let audit = fs::read_to_string(run.join("audit.log")).unwrap();
+    assert!(audit.lines().filter(|l| l.contains("command=rank")).count() >= 3);
+}

@@ -13,6 +13,7 @@ pub mod io;
 use anyhow::{Context, Result};
 use arrow::array::RecordBatch;
 use caregap::data::{Dataset, Day, LoadOptions};
+use caregap::output::StagingDir;
 use caregap::rank::benefit::Order;
 use caregap::rank::config::{Capacities, RankConfig};
 use caregap::rank::exclusions::Rule;
@@ -124,36 +125,6 @@ pub fn read_capacities(path: Option<&Path>) -> Result<Capacities> {
     Ok(Capacities::parse(&path.display().to_string(), &text)?)
 }
 
-/// Replaces `dir` with a freshly written folder in one rename (old one removed after).
-fn write_dir_atomic(dir: &Path, files: &[(String, Vec<u8>)]) -> Result<()> {
-    let tmp = io::temp_path(dir);
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp)?;
-    }
-    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    for (name, bytes) in files {
-        std::fs::write(tmp.join(name), bytes)
-            .with_context(|| format!("writing {}", tmp.join(name).display()))?;
-    }
-    let old = dir.with_file_name(format!(
-        ".{}.old-{}",
-        dir.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default(),
-        std::process::id()
-    ));
-    if dir.exists() {
-        std::fs::rename(dir, &old)
-            .with_context(|| format!("moving the old {} aside", dir.display()))?;
-    }
-    std::fs::rename(&tmp, dir)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), dir.display()))?;
-    if old.exists() {
-        std::fs::remove_dir_all(&old).with_context(|| format!("removing {}", old.display()))?;
-    }
-    Ok(())
-}
-
 /// Reads the run's files, ranks in the library and writes the outputs.
 pub fn run(args: Args) -> Result<()> {
     if let Some(RankCommand::Evaluate(e)) = args.command {
@@ -170,11 +141,28 @@ pub fn run(args: Args) -> Result<()> {
     let out = pipeline::rank_run(&inputs, &config, &files.texts, &capacities)?;
     drop(files);
 
-    io::write_parquet_atomic(&run_dir.join("risk.parquet"), &out.risk)?;
-    io::write_parquet_atomic(&run_dir.join("calllist.parquet"), &out.calllist)?;
-    io::write_parquet_atomic(&run_dir.join("exclusions.parquet"), &out.exclusions)?;
-
-    let mut written = Vec::new();
+    // The ranking's outputs switch into the run folder as one unit with it
+    // (a new version of the folder, the score's files hard-linked): a killed
+    // rank leaves the previous ranking whole, never a mix of two.
+    let staging = StagingDir::update(&run_dir)?;
+    for stale in staging.removed_stale() {
+        eprintln!("removed {}, left behind by a killed run", stale.display());
+    }
+    for (name, batch) in [
+        ("risk.parquet", &out.risk),
+        ("calllist.parquet", &out.calllist),
+        ("exclusions.parquet", &out.exclusions),
+    ] {
+        std::fs::write(staging.path(name), io::parquet_bytes(batch)?)
+            .with_context(|| format!("writing {name} of {}", run_dir.display()))?;
+    }
+    let calllists = staging.path("calllists");
+    if calllists.exists() {
+        // Links to the previous version's lists: removing them leaves those whole.
+        std::fs::remove_dir_all(&calllists)
+            .with_context(|| format!("clearing {}", calllists.display()))?;
+    }
+    std::fs::create_dir(&calllists).with_context(|| format!("creating {}", calllists.display()))?;
     let mut audit_rows = Vec::new();
     for c in &out.clinics {
         let batch = out.calllist.slice(c.start, c.cut);
@@ -183,11 +171,12 @@ pub fn run(args: Args) -> Result<()> {
             io::clinic_file_stem(&c.clinic),
             args.format.extension()
         );
-        written.push((name.clone(), args.format.encode(&batch)?));
+        std::fs::write(calllists.join(&name), args.format.encode(&batch)?)
+            .with_context(|| format!("writing calllists/{name} of {}", run_dir.display()))?;
         audit_rows.push((c.clinic.clone(), c.cut, name));
     }
+    staging.commit()?;
     let calllists = run_dir.join("calllists");
-    write_dir_atomic(&calllists, &written)?;
     let ranked = &out.ranked;
     io::audit(
         &run_dir,
