@@ -425,3 +425,132 @@ fn a_killed_rank_leaves_the_previous_ranking_or_the_new_one_never_a_mix() {
     let audit = fs::read_to_string(run.join("audit.log")).unwrap();
     assert!(audit.lines().filter(|l| l.contains("command=rank")).count() >= 3);
 }
+
+/// Files beside `dir`'s `name` that a killed writer of it left (`.NAME.tmp-PID`).
+fn file_leftovers(dir: &Path, name: &str) -> Vec<String> {
+    let prefix = format!(".{name}.tmp-");
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&prefix))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_killed_report_leaves_the_previous_report_or_the_new_one_and_the_next_clears_its_leftovers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("pop");
+    synth(&data, 2000);
+    let run = tmp.path().join("run");
+    ok(score(&data, &run, "2026-01-01").output().unwrap());
+    ok(rank(&run, "benefit").output().unwrap());
+    let out = tmp.path().join("report.html");
+    let report = |min_cell: &str| {
+        let mut c = caregap();
+        c.arg("report")
+            .arg("--run")
+            .arg(&run)
+            .arg("--out")
+            .arg(&out)
+            .args(["--min-cell", min_cell])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c
+    };
+    let cells = ["5", "50"];
+    let mut whole = Vec::new();
+    let mut took = Duration::ZERO;
+    for c in cells {
+        let t = Instant::now();
+        ok(report(c).output().unwrap());
+        took = took.max(t.elapsed());
+        whole.push(fs::read(&out).unwrap());
+    }
+    assert_ne!(whole[0], whole[1]);
+    let mut state = 1;
+    let steps = 12;
+    for i in 0..steps {
+        let after = took.mul_f64(0.05 + 1.1 * i as f64 / steps as f64);
+        kill_after(report(cells[1 - state]).spawn().unwrap(), after);
+        let now = fs::read(&out).unwrap();
+        state = whole
+            .iter()
+            .position(|w| *w == now)
+            .unwrap_or_else(|| panic!("killed after {after:?}: report.html is neither report"));
+    }
+    let left = file_leftovers(tmp.path(), "report.html");
+    let done = ok(report(cells[0]).output().unwrap());
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    for name in &left {
+        assert!(
+            stderr.contains(name.as_str()),
+            "{name} not reported:\n{stderr}"
+        );
+    }
+    assert_eq!(
+        file_leftovers(tmp.path(), "report.html"),
+        Vec::<String>::new()
+    );
+    assert_eq!(fs::read(&out).unwrap(), whole[0]);
+}
+
+#[test]
+fn a_killed_outreach_record_leaves_the_log_with_or_without_its_row_never_torn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("pop");
+    synth(&data, 3000);
+    let log = data.join("outreach.parquet");
+    let rows = |path: &Path| -> i64 {
+        let file = fs::File::open(path).unwrap();
+        let reader = parquet::file::reader::SerializedFileReader::new(file)
+            .unwrap_or_else(|e| panic!("the outreach log is torn: {e}"));
+        parquet::file::reader::FileReader::metadata(&reader)
+            .file_metadata()
+            .num_rows()
+    };
+    let record = |i: usize| {
+        let mut c = caregap();
+        c.args(["outreach", "record", "--data"])
+            .arg(&data)
+            .args(["--patient", &(i % 2000 + 1).to_string()])
+            .args([
+                "--date",
+                &format!("2025-{:02}-{:02}", i % 12 + 1, i % 28 + 1),
+            ])
+            .args(["--outcome", "no_answer"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        c
+    };
+    let t = Instant::now();
+    ok(record(0).output().unwrap());
+    let took = t.elapsed();
+    let mut count = rows(&log);
+    let steps = 16;
+    for i in 1..=steps {
+        let after = took.mul_f64(0.05 + 1.1 * i as f64 / steps as f64);
+        kill_after(record(i).spawn().unwrap(), after);
+        let now = rows(&log);
+        assert!(
+            now == count || now == count + 1,
+            "killed after {after:?}: {count} rows became {now}"
+        );
+        count = now;
+    }
+    let left = file_leftovers(&data, "outreach.parquet");
+    let done = ok(record(steps + 1).output().unwrap());
+    let stderr = String::from_utf8_lossy(&done.stderr);
+    for name in &left {
+        assert!(
+            stderr.contains(name.as_str()),
+            "{name} not reported:\n{stderr}"
+        );
+    }
+    assert_eq!(
+        file_leftovers(&data, "outreach.parquet"),
+        Vec::<String>::new()
+    );
+    assert_eq!(rows(&log), count + 1);
+}

@@ -176,7 +176,10 @@ pub fn run(args: Args) -> Result<()> {
         exclusions,
         capture: read_capture(&args.run)?,
     };
-    io::write_atomic(&args.out, render_html(&data, args.min_cell).as_bytes())?;
+    let html = render_html(&data, args.min_cell);
+    for stale in caregap::output::replace_file(&args.out, html.as_bytes())? {
+        eprintln!("removed {}, left behind by a killed run", stale.display());
+    }
     eprintln!(
         "wrote {} (cells under {} suppressed)",
         args.out.display(),

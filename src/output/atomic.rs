@@ -17,6 +17,8 @@
 //!   output apart: the second is refused at once with a message naming the
 //!   holder ([`OutputError::Busy`]). The lock is an OS file lock, released
 //!   when its process ends however it ends.
+//! - [`replace_file`]: one file as its only writer (the lock below, the
+//!   leftovers of killed writers removed, then [`write_file_atomic`]).
 //! - Dropped without commit (an error, a panic), a staging folder removes
 //!   itself. A killed run leaves its `.NAME.tmp-PID` (or `.NAME.old-PID`)
 //!   behind; the next writer of the same target, holding the lock, removes
@@ -74,6 +76,25 @@ pub fn write_file_atomic(path: &Path, bytes: &[u8]) -> Result<(), OutputError> {
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+/// Replaces the file `path` as its only writer: takes its lock (a second
+/// writer meanwhile is refused, [`OutputError::Busy`]), removes what killed
+/// writers of it left (`.NAME.tmp-PID`), then writes it atomically
+/// ([`write_file_atomic`]). Returns the leftovers removed, for the caller to
+/// report.
+pub fn replace_file(path: &Path, bytes: &[u8]) -> Result<Vec<PathBuf>, OutputError> {
+    let _lock = OutputLock::acquire(path)?;
+    let removed = clear_stale(path)?;
+    write_file_atomic(path, bytes)?;
+    Ok(removed)
+}
+
+/// Removes what killed writers of `target` left beside it (see module
+/// docs) and returns it. Only for a caller that holds `target`'s lock, or a
+/// lock that keeps every writer of `target` apart (the outreach log's).
+pub fn remove_leftovers(target: &Path) -> Result<Vec<PathBuf>, OutputError> {
+    clear_stale(target)
 }
 
 /// An output directory being built; see module docs.

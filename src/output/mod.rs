@@ -21,7 +21,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use rayon::prelude::*;
 
-pub use atomic::{OutputLock, StagingDir, write_file_atomic};
+pub use atomic::{OutputLock, StagingDir, remove_leftovers, replace_file, write_file_atomic};
 
 /// Why an output could not be written.
 #[derive(Debug, thiserror::Error)]
