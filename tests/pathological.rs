@@ -160,6 +160,18 @@ fn pathological_but_legal_inputs_behave_as_documented() {
         "{}",
         String::from_utf8_lossy(&status.stderr)
     );
+    // Memory stays bounded: the largest resident size of the run (this test
+    // binary's only child) is printed, and held under the fuzzers' 2 GiB
+    // limit for unbounded memory (docs/reliability.md has the measured size).
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getrusage only writes the struct it is given.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
+        let mib = usage.ru_maxrss as f64 / 1024.0;
+        eprintln!("caregap score on the pathological inputs: peak resident {mib:.0} MiB");
+        assert!(mib < 2048.0, "peak resident {mib:.0} MiB");
+    }
 
     let run: serde_json::Value =
         serde_json::from_slice(&fs::read(out.join("run.json")).unwrap()).unwrap();
