@@ -32,7 +32,11 @@ if ! rustup toolchain list | grep -q '^nightly'; then
     echo "cargo-fuzz needs the nightly toolchain: rustup toolchain install nightly" >&2
     exit 1
 fi
-cargo +nightly fuzz build --fuzz-dir fuzz -s none --debug-assertions
+# CAREGAP_FUZZ_NO_BUILD=1 runs the targets as last built (several runs of
+# this script in parallel, one target each, share one build).
+if [ -z "${CAREGAP_FUZZ_NO_BUILD:-}" ]; then
+    cargo +nightly fuzz build --fuzz-dir fuzz -s none --debug-assertions
+fi
 bin_dir=fuzz/target/x86_64-unknown-linux-gnu/release
 if [[ " ${targets[*]} " == *" serve "* ]] && [ ! -d fuzz/work/serve-demo/run ]; then
     cargo run --release --quiet -- demo --patients 300 --out fuzz/work/serve-demo >/dev/null

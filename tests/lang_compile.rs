@@ -343,3 +343,31 @@ fn crlf_files_and_multiline_basic_strings_map_exactly() {
         .collect();
     assert_eq!(spots, [("nope", 7, 7), ("nope2", 10, 3)]);
 }
+
+#[test]
+fn a_toml_slip_shows_the_first_error_of_each_line_and_at_most_twenty() {
+    // An unclosed array: the parser recovers at nearly every token after it.
+    let mut text = String::from("[dx.a]\nICD10 = [\"I10\"\n");
+    for i in 0..400 {
+        text.push_str(&format!("[dx.b{i}]\nICD10 = [\"E{i}\", \"F{i}\"]\n"));
+    }
+    let (lib, diags) = compile(&[file("lib.toml", &text)]);
+    assert!(lib.is_none());
+    let toml: Vec<&Diagnostic> = diags.iter().filter(|d| d.code == "E0001").collect();
+    assert_eq!(toml.len(), lang::library::MAX_TOML_ERRORS);
+    let mut lines: Vec<u32> = toml.iter().map(|d| d.line).collect();
+    lines.dedup();
+    assert_eq!(lines.len(), toml.len(), "one error a line");
+    assert!(
+        toml[0].line <= 3,
+        "the first slip is shown first: {}",
+        toml[0]
+    );
+    let notes = &toml.last().unwrap().notes;
+    assert!(
+        notes
+            .iter()
+            .any(|n| n.contains("more TOML syntax errors in this file are not shown")),
+        "{notes:?}"
+    );
+}

@@ -167,7 +167,10 @@ fn pathological_but_legal_inputs_behave_as_documented() {
     {
         // SAFETY: getrusage only writes the struct it is given.
         let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) }, 0);
+        assert_eq!(
+            unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+            0
+        );
         let mib = usage.ru_maxrss as f64 / 1024.0;
         eprintln!("caregap score on the pathological inputs: peak resident {mib:.0} MiB");
         assert!(mib < 2048.0, "peak resident {mib:.0} MiB");

@@ -41,6 +41,11 @@ pub enum DataError {
         source: parquet::errors::ParquetError,
     },
 
+    #[error(
+        "{path}: cannot decode Parquet data: the Parquet reader failed ({message}); the file is corrupt: write it again"
+    )]
+    Corrupt { path: PathBuf, message: String },
+
     #[error("{path}: cannot decode Parquet data: {source}")]
     Arrow {
         path: PathBuf,

@@ -518,9 +518,23 @@ pub(crate) struct Unit<'a> {
 
 impl Unit<'_> {
     /// Calls `f` with each decoded batch and the 0-based file row of its first row.
+    ///
+    /// A panic of the Parquet reader while decoding is an error naming the
+    /// file: parquet-rs still panics on some corrupt pages (a
+    /// BYTE_STREAM_SPLIT page declaring more values than it holds,
+    /// apache/arrow-rs#11121), and a corrupt file is user input.
     pub fn for_each_batch(self, mut f: impl FnMut(&RecordBatch, u64)) -> Result<(), DataError> {
         let mut row = self.first_row;
-        for batch in self.reader {
+        let mut reader = self.reader;
+        loop {
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next()))
+                .map_err(|panic| DataError::Corrupt {
+                    path: self.file.path.clone(),
+                    message: panic_message(&*panic),
+                })?;
+            let Some(batch) = next else {
+                return Ok(());
+            };
             let batch = batch.map_err(|source| DataError::Arrow {
                 path: self.file.path.clone(),
                 source,
@@ -528,8 +542,16 @@ impl Unit<'_> {
             f(&batch, row);
             row += batch.num_rows() as u64;
         }
-        Ok(())
     }
+}
+
+/// The text of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
 }
 
 /// Rows of every row group of `files`, in the order [`read_units`] reads them.

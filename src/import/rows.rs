@@ -179,7 +179,11 @@ impl Collected {
             }
         };
         events.iter_mut().for_each(remap);
-        pending.iter_mut().for_each(|p| remap(&mut p.event));
+        // A pending medication's system and code are placeholders until its
+        // Medication is resolved (`finish`): only its patient is remapped.
+        pending
+            .iter_mut()
+            .for_each(|p| p.event.patient = rmap[p.event.patient as usize]);
         consents
             .iter_mut()
             .for_each(|c| c.patient = rmap[c.patient as usize]);

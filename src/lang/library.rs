@@ -168,6 +168,9 @@ fn claim_unique(
     }
 }
 
+/// TOML syntax errors shown per file (see [`compile_library`]).
+pub const MAX_TOML_ERRORS: usize = 20;
+
 /// Compiles a whole library. `Some` only when there is no error; the
 /// diagnostics hold every error and warning of the library, sorted by file
 /// (in name order) and position.
@@ -185,16 +188,37 @@ pub fn compile_library(files: &[SourceFile]) -> (Option<Library>, Vec<Diagnostic
     let mut broken_files = HashSet::new();
     for (fi, file) in files.iter().enumerate() {
         let (doc, errors) = DeTable::parse_recoverable(&file.text);
-        for e in &errors {
+        // The parser recovers and goes on, but after one slip (an unclosed
+        // bracket) it can report an error at nearly every token that
+        // follows: the first error of each line is kept, and at most
+        // MAX_TOML_ERRORS of them; the last one says how many more there were.
+        let mut lines = HashSet::new();
+        let firsts: Vec<_> = errors
+            .iter()
+            .filter(|e| {
+                let at = e.span().map_or(0, |s| s.start).min(file.text.len());
+                let line = file.text.as_bytes()[..at]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count();
+                lines.insert(line)
+            })
+            .collect();
+        let shown = firsts.len().min(MAX_TOML_ERRORS);
+        for (i, e) in firsts.iter().take(shown).enumerate() {
             let span = e.span().unwrap_or(0..0);
-            sink.push(
-                fi,
-                None,
+            let mut d =
                 Diagnostic::error("E0001", format!("invalid TOML: {}", e.message().trim_end()))
                     .at("", span)
                     .label("here")
-                    .help("see https://toml.io for the syntax"),
-            );
+                    .help("see https://toml.io for the syntax");
+            if i + 1 == shown && errors.len() > shown {
+                d = d.note(format!(
+                    "{} more TOML syntax errors in this file are not shown; they often follow from an earlier one",
+                    errors.len() - shown
+                ));
+            }
+            sink.push(fi, None, d);
         }
         if !errors.is_empty() {
             broken_files.insert(file.name.clone());

@@ -41,7 +41,9 @@ pub fn session_cookie(app: &Shared, token: &str, max_age: i64) -> String {
 /// `/`: a scheduler's first list, or the overview.
 pub async fn home(auth: Auth) -> Response {
     match (auth.user.role, auth.user.clinics.first()) {
-        (Role::Scheduler, Some(c)) => Redirect::to(&format!("/clinics/{c}/list")).into_response(),
+        (Role::Scheduler, Some(c)) => {
+            Redirect::to(&format!("/clinics/{}/list", segment(c))).into_response()
+        }
         _ => Redirect::to("/overview").into_response(),
     }
 }
@@ -256,13 +258,27 @@ pub struct LanguageForm {
     pub back: String,
 }
 
-/// Only a path of this site (no scheme, no `//host`) is a place to go back to.
+/// Only a path of this site (no scheme, no `//host`, nothing but visible
+/// ASCII, as a `Location` header holds) is a place to go back to.
 fn local_path(p: &str) -> &str {
-    if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') {
+    let visible = p.bytes().all(|b| b.is_ascii_graphic());
+    if visible && p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') {
         p
     } else {
         "/"
     }
+}
+
+/// `s` as one segment of a URL path: every byte but `A-Z a-z 0-9 - . _ ~`
+/// percent-encoded, so any identifier makes a link (and a `Location`) that
+/// leads back to it.
+pub fn segment(s: &str) -> String {
+    const KEEP: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'.')
+        .remove(b'_')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, KEEP).to_string()
 }
 
 pub async fn language(
@@ -302,7 +318,7 @@ pub async fn list(
 ) -> Result<Html<String>, AppError> {
     let ClinicAccess { auth, run, clinic } = access;
     let l = ops::list_page(&app, &auth, &run, clinic, q.page, q.per_page).await?;
-    let here = format!("/clinics/{}/list", l.clinic);
+    let here = format!("/clinics/{}/list", segment(&l.clinic));
     Ok(Html(
         pages::list(&frame(&app, &auth, &here), &l).into_string(),
     ))
@@ -336,7 +352,7 @@ pub async fn person(
     Query(q): Query<PageQuery>,
 ) -> Result<Html<String>, AppError> {
     let p = ops::person(&app, &access.auth, &access.run, access.person).await?;
-    let here = format!("/people/{}", p.patient_id);
+    let here = format!("/people/{}", segment(&p.patient_id));
     let f = frame(&app, &access.auth, &here);
     let notice = match q.done.as_deref() {
         Some("outcome") => Some(f.tr.t("notice-outcome")),
@@ -371,7 +387,7 @@ pub async fn outcome(
         &f.note,
     )
     .await?;
-    Ok(Redirect::to(&format!("/people/{}?done=outcome", access.id())).into_response())
+    Ok(Redirect::to(&format!("/people/{}?done=outcome", segment(access.id()))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -409,7 +425,7 @@ pub async fn consent(
         &f.note,
     )
     .await?;
-    Ok(Redirect::to(&format!("/people/{}?done=consent", access.id())).into_response())
+    Ok(Redirect::to(&format!("/people/{}?done=consent", segment(access.id()))).into_response())
 }
 
 pub async fn overview(

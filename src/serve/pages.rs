@@ -2,6 +2,7 @@
 //! visible text is a Fluent key (`tr.t(key)`); data (ids, evidence, titles
 //! from the library) is shown as it is, escaped by maud.
 
+use super::handlers::segment;
 use super::i18n::{LANGUAGES, Tr};
 use super::ops::{ListPage, Overview, PersonDetail, Shown};
 use super::store::{OUTCOMES, Role, User};
@@ -109,7 +110,7 @@ pub fn list(f: &Frame, l: &ListPage) -> Markup {
     let title = tr.ta("list-title", &[("clinic", l.clinic.clone())]);
     let nav = |page: usize, key: &str| {
         html! {
-            a href={"/clinics/" (l.clinic) "/list?page=" (page)} { (tr.t(key)) }
+            a href={"/clinics/" (segment(&l.clinic)) "/list?page=" (page)} { (tr.t(key)) }
         }
     };
     page(
@@ -124,7 +125,7 @@ pub fn list(f: &Frame, l: &ListPage) -> Markup {
                 @if l.taken_off > 0 { " " (tr.ta("list-taken-off", &[("n", l.taken_off.to_string())])) }
             }
             p {
-                a href={"/clinics/" (l.clinic) "/export.csv"} download { (tr.t("list-export")) }
+                a href={"/clinics/" (segment(&l.clinic)) "/export.csv"} download { (tr.t("list-export")) }
             }
             @if l.rows.is_empty() {
                 p { (tr.t("list-empty")) }
@@ -140,7 +141,7 @@ pub fn list(f: &Frame, l: &ListPage) -> Markup {
                             tr class=(if r.within_capacity { "in" } else { "beyond" }) data-person=(r.patient_id) {
                                 td { (r.position) @if !r.within_capacity { br; small { (tr.t("beyond-capacity")) } } }
                                 td {
-                                    a.person href={"/people/" (r.patient_id)} { (r.patient_id) }
+                                    a.person href={"/people/" (segment(&r.patient_id))} { (r.patient_id) }
                                     @if let Some(lang) = &r.language { br; small { (tr.ta("person-language", &[("language", lang.clone())])) } }
                                 }
                                 td { (r.reasons) @for (k, v) in &r.extra { br; small { (k) ": " (v) } } }
@@ -171,7 +172,7 @@ pub fn list(f: &Frame, l: &ListPage) -> Markup {
 pub fn person(f: &Frame, p: &PersonDetail, notice: Option<&str>) -> Markup {
     let tr = f.tr;
     let title = tr.ta("person-title", &[("id", p.patient_id.clone())]);
-    let back = format!("/clinics/{}/list", p.clinic);
+    let back = format!("/clinics/{}/list", segment(&p.clinic));
     page(
         tr,
         &title,
@@ -217,7 +218,7 @@ pub fn person(f: &Frame, p: &PersonDetail, notice: Option<&str>) -> Markup {
                 }
             }
             h2 { (tr.t("record-outcome")) }
-            form id="outcome-form" method="post" action={"/people/" (p.patient_id) "/outcome"} {
+            form id="outcome-form" method="post" action={"/people/" (segment(&p.patient_id)) "/outcome"} {
                 input type="hidden" name="csrf" value=(f.csrf);
                 fieldset {
                     legend { (tr.t("record-outcome-what")) }
@@ -243,7 +244,7 @@ pub fn person(f: &Frame, p: &PersonDetail, notice: Option<&str>) -> Markup {
                     td.state { (if c.allowed { tr.t("consent-allowed") } else { tr.t("consent-withdrawn") })
                         @if let Some(s) = &c.since { " " small { (tr.ta("since", &[("date", s.clone())])) } } }
                     td {
-                        form.inline method="post" action={"/people/" (p.patient_id) "/consent"} {
+                        form.inline method="post" action={"/people/" (segment(&p.patient_id)) "/consent"} {
                             input type="hidden" name="csrf" value=(f.csrf);
                             input type="hidden" name="scope" value=(c.scope);
                             @if c.allowed {
