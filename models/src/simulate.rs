@@ -132,6 +132,9 @@ fn base_rate(p: &Person, age: f64) -> f64 {
     log_mu.exp()
 }
 
+// The `unwrap`s below construct distributions from constants or from means
+// that are positive by construction (a sum of positive terms, or guarded by
+// `m > 0.0`): they cannot fail, and no user input reaches them.
 fn simulate_person(rng: &mut ChaCha8Rng) -> Person {
     let frailty = Gamma::new(FRAILTY_SHAPE, 1.0 / FRAILTY_SHAPE)
         .unwrap()

@@ -172,7 +172,8 @@ fn claim_unique(
 pub const MAX_TOML_ERRORS: usize = 20;
 
 /// Compiles a whole library. `Some` only when there is no error; the
-/// diagnostics hold every error and warning of the library, sorted by file
+/// diagnostics hold every error and warning of the library (TOML syntax
+/// errors: the first of each line, at most [`MAX_TOML_ERRORS`] a file), sorted by file
 /// (in name order) and position.
 pub fn compile_library(files: &[SourceFile]) -> (Option<Library>, Vec<Diagnostic>) {
     let mut order: Vec<usize> = (0..files.len()).collect();
