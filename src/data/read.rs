@@ -513,13 +513,16 @@ pub(crate) struct Unit<'a> {
     pub file: &'a TableFile,
     /// 0-based row of the row group's first row within the file.
     pub first_row: u64,
+    /// Rows the file's metadata declares for the row group.
+    rows: u64,
     reader: ParquetRecordBatchReader,
 }
 
 impl Unit<'_> {
     /// Calls `f` with each decoded batch and the 0-based file row of its first row.
     ///
-    /// A panic of the Parquet reader while decoding is an error naming the
+    /// A row group that yields fewer rows than its metadata declares, or a
+    /// panic of the Parquet reader while decoding, is an error naming the
     /// file: parquet-rs still panics on some corrupt pages (a
     /// BYTE_STREAM_SPLIT page declaring more values than it holds,
     /// apache/arrow-rs#11121), and a corrupt file is user input.
@@ -533,6 +536,19 @@ impl Unit<'_> {
                     message: panic_message(&*panic),
                 })?;
             let Some(batch) = next else {
+                // A corrupt page can end a row group early without an error:
+                // every row the metadata declares must have been decoded.
+                let decoded = row - self.first_row;
+                if decoded != self.rows {
+                    return Err(DataError::Corrupt {
+                        path: self.file.path.clone(),
+                        message: format!(
+                            "a row group declares {} rows from row {} but holds {decoded}",
+                            self.rows,
+                            self.first_row + 1
+                        ),
+                    });
+                }
                 return Ok(());
             };
             let batch = batch.map_err(|source| DataError::Arrow {
@@ -618,6 +634,7 @@ where
                 file_index: fi,
                 file,
                 first_row: file.rg_start[rg],
+                rows: file.meta.metadata().row_group(rg).num_rows() as u64,
                 reader,
             };
             f(unit, state)
