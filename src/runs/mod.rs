@@ -17,7 +17,10 @@
 //! to and its files' sizes and times); the service reloads when it changes.
 //! A run is never half-read: [`Run::open`] fails rather than return a run
 //! whose files changed while it was reading them.
+pub mod diff;
+pub mod effect;
 pub mod library;
+pub mod nightly;
 pub mod table;
 
 use crate::data::{Day, parse_day};
@@ -137,6 +140,10 @@ pub fn trend(path: &Path) -> Vec<TrendPoint> {
         return out;
     };
     for e in rd.flatten() {
+        // A night being built (`nightly`'s hidden `.night-*`) is not a run yet.
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         let Ok(dir) = std::fs::canonicalize(e.path()) else {
             continue;
         };
