@@ -132,13 +132,6 @@ fn firings(run: &Path) -> BTreeMap<(String, String), String> {
         .collect()
 }
 
-fn open_of(f: &BTreeMap<(String, String), String>) -> BTreeSet<(String, String)> {
-    f.iter()
-        .filter(|(_, s)| *s == "open")
-        .map(|(k, _)| k.clone())
-        .collect()
-}
-
 /// (patient, criterion) → change of a diff's changes.parquet.
 fn changes(dir: &Path) -> BTreeMap<(String, String), String> {
     let f = dir.join("changes.parquet");

@@ -310,12 +310,14 @@ pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
             grand: None,
         };
         let m = suppress(&t, min_cell);
-        for i in 0..crit_list.len() {
-            for j in 0..clinic_list.len() {
-                shown_ch[i][j] = (!m.cells[i][j]).then_some(t.cells[i][j]);
-            }
+        for (i, line) in shown_ch.iter_mut().enumerate() {
             let rt = t.row_totals.as_ref().map_or(0, |r| r[i]);
-            shown_ch[i][clinic_list.len()] = (!m.row_totals[i]).then_some(rt);
+            for (j, cell) in line.iter_mut().enumerate() {
+                *cell = match t.cells[i].get(j) {
+                    Some(&v) => (!m.cells[i][j]).then_some(v),
+                    None => (!m.row_totals[i]).then_some(rt),
+                };
+            }
         }
     }
     let mut c_clinic = Vec::new();
@@ -323,8 +325,7 @@ pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
     let mut c_counts: [Vec<Option<i64>>; 4] = Default::default();
     let mut top = Vec::new();
     for (i, c) in crit_list.iter().enumerate() {
-        for j in 0..=clinic_list.len() {
-            let clinic = clinic_list.get(j).copied().unwrap_or("ALL");
+        for (j, clinic) in clinic_list.iter().copied().chain(["ALL"]).enumerate() {
             let v: Vec<Option<u64>> = (0..4).map(|ch| shown[ch][i][j]).collect();
             if v.iter().all(|x| *x == Some(0)) {
                 continue;
