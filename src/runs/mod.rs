@@ -214,6 +214,10 @@ pub struct Run {
     pub data_consents: HashMap<u32, Vec<DataConsent>>,
     /// The runs beside this one, by `as_of` ([`trend`]).
     pub trend: Vec<TrendPoint>,
+    /// What changed since the previous run (a nightly run's `diff/diff.json`).
+    pub changes: Option<diff::DiffSummary>,
+    /// Whether outreach closes gaps (a nightly run's `effect/effect.json`).
+    pub effect: Option<effect::Effect>,
     firings_file: PathBuf,
     /// The footer of `firings.parquet` with its page index, read once.
     firings_meta: Option<parquet::arrow::arrow_reader::ArrowReaderMetadata>,
@@ -628,6 +632,8 @@ impl Run {
             history,
             data_consents,
             trend: Vec::new(),
+            changes: diff::read_summary(&dir.join("diff")),
+            effect: effect::read_effect(&dir.join("effect")),
             firings_file: ff,
             firings_meta,
             firing_rows,

@@ -575,6 +575,10 @@ pub struct Overview {
     pub consents_recorded: Shown,
     /// Runs beside this one (as_of, folder, open gaps in the city), when there are several.
     pub trend: Vec<(String, String, Shown)>,
+    /// Since the previous run (a nightly run's diff; suppressed already).
+    pub changes: Option<crate::runs::diff::DiffSummary>,
+    /// Does outreach close gaps (a nightly run's effect; suppressed already).
+    pub effect: Vec<crate::runs::effect::EffectRow>,
 }
 
 fn show(v: u64, k: u64) -> Shown {
@@ -736,5 +740,10 @@ pub async fn overview(
             .iter()
             .map(|t| (t.as_of.clone(), t.folder.clone(), show(t.open, k)))
             .collect(),
+        changes: run.changes.clone(),
+        effect: run
+            .effect
+            .as_ref()
+            .map_or_else(Vec::new, |e| e.rows.clone()),
     })
 }

@@ -315,6 +315,37 @@ pub fn overview(f: &Frame, o: &Overview, filter: &str) -> Markup {
                 } } }
             }
         }
+        @if let Some(d) = &o.changes {
+            h2 { (tr.t("overview-since")) }
+            p id="since" { (tr.ta("overview-since-line", &[
+                ("run", d.run_a.clone()),
+                ("opened", count(tr, d.opened, d.min_cell)),
+                ("closed", count(tr, d.closed, d.min_cell)),
+                ("still", count(tr, d.still_open, d.min_cell)),
+                ("excluded", count(tr, d.newly_excluded, d.min_cell)),
+            ])) }
+            @if !d.top.is_empty() {
+                table id="changes" {
+                    thead { tr { th { (tr.t("col-criterion")) } th { (tr.t("col-clinic")) } th { (tr.t("overview-change")) } } }
+                    tbody { @for t in &d.top { tr { td { (t.criterion) } td { (t.clinic) } td { (format!("{:+}", t.net)) } } } }
+                }
+            }
+        }
+        @if !o.effect.is_empty() {
+            h2 { (tr.t("overview-effect")) }
+            p { small { (tr.t("overview-effect-note")) } }
+            table id="effect" {
+                thead { tr {
+                    th { (tr.t("col-criterion")) } th { (tr.t("col-outcome")) } th { (tr.t("overview-days")) }
+                    th { (tr.t("overview-closed-share")) } th { (tr.t("overview-difference")) }
+                } }
+                tbody { @for r in &o.effect { tr {
+                    td { (r.criterion) } td { (outcome_name(tr, &r.outcome)) } td { (r.horizon_days) }
+                    td { (pct(r.share.map(|v| 100.0 * v))) @if let (Some(l), Some(h)) = (r.share_low, r.share_high) { " [" (format!("{:.1}–{:.1}", 100.0 * l, 100.0 * h)) "]" } }
+                    td { @if let (Some(d), Some(l), Some(h)) = (r.difference, r.difference_low, r.difference_high) { (format!("{:+.1} [{:+.1}, {:+.1}]", 100.0 * d, 100.0 * l, 100.0 * h)) } }
+                } } }
+            }
+        }
         h2 { (tr.t("overview-by-clinic")) }
             table {
                 thead { tr { th { (tr.t("col-clinic")) } th { (tr.t("overview-listed")) } th { (tr.t("overview-top-gaps")) } } }
