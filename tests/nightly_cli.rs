@@ -2,7 +2,11 @@
 //! population: three nights with events added between them give the expected
 //! changes; a night killed at many points leaves `latest` on the previous good
 //! run and the history consistent; a second night while one runs is refused;
-//! a failing step leaves `latest` where it was and says why.
+//! a failing step leaves `latest` where it was and says why; `caregap serve
+//! --run RUNS/latest` shows the diff, the effect and "closed since the call",
+//! and follows new nights.
+
+mod serve_util;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -36,8 +40,13 @@ fn ok(out: Output) -> Output {
 /// A generated population whose events are a folder of parts, so that a test
 /// can add events by adding a part.
 fn population(dir: &Path, patients: u32) {
+    population_with(dir, patients, &[]);
+}
+
+fn population_with(dir: &Path, patients: u32, extra: &[&str]) {
     ok(caregap()
         .args(["synth", "--patients", &patients.to_string(), "--seed", "11"])
+        .args(extra)
         .args(["--as-of", "2026-01-01", "--years", "3", "--out"])
         .arg(dir)
         .stdout(Stdio::null())
@@ -567,4 +576,123 @@ fn a_second_night_is_refused_while_one_runs_and_a_failed_step_keeps_latest() {
     );
     assert_eq!(hidden(&runs), Vec::<String>::new());
     assert_eq!(visible_runs(&runs), vec![first_good, second_good]);
+}
+
+#[test]
+fn the_service_serves_latest_with_the_diff_the_effect_and_closed_since_the_call() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("pop");
+    population_with(&data, 400, &["--outreach-contacts", "2"]);
+    let cfg = config(
+        tmp.path(),
+        "[effect]\ngrid_days = 30\nlookback_days = 180\n",
+    );
+    let runs = tmp.path().join("runs");
+    ok(nightly(&cfg).output().unwrap());
+    let n1 = latest(&runs).unwrap();
+
+    // X, called about an overdue HbA1c, has it measured before the next night.
+    let f1 = firings(&runs.join(&n1));
+    let x = first_open(&f1, "DM.HBA1C_OVERDUE", &[]);
+    let rf = runs.join(&n1).join("risk.parquet");
+    let r = table::read(&rf, None).unwrap();
+    let ids = table::text_req(&r, "patient_id", &rf).unwrap();
+    let clinics = table::text_req(&r, "clinic_id", &rf).unwrap();
+    let clinic = (0..r.num_rows())
+        .find(|&i| ids[i].as_deref() == Some(x.as_str()))
+        .and_then(|i| clinics[i].clone())
+        .unwrap();
+    ok(caregap()
+        .args([
+            "outreach",
+            "record",
+            "--patient",
+            &x,
+            "--date",
+            "2025-12-10",
+        ])
+        .args([
+            "--outcome",
+            "booked",
+            "--criterion",
+            "DM.HBA1C_OVERDUE",
+            "--data",
+        ])
+        .arg(&data)
+        .output()
+        .unwrap());
+    add_events(
+        &data,
+        "part-1.parquet",
+        &[(
+            x.parse().unwrap(),
+            day("2025-12-20"),
+            "measurement",
+            "LOINC",
+            "4548-4",
+            Some(49.0),
+            Some("mmol/mol"),
+        )],
+    );
+    std::thread::sleep(Duration::from_millis(1010));
+    ok(nightly(&cfg).output().unwrap());
+    let n2 = latest(&runs).unwrap();
+
+    let s = serve_util::Server::start(&runs.join("latest"), &[]);
+    serve_util::caregap(
+        &[
+            "users",
+            "add",
+            "sx",
+            "--role",
+            "scheduler",
+            "--clinic",
+            &clinic,
+            "--db",
+            s.db.to_str().unwrap(),
+            "--password-stdin",
+            "--language",
+            "en",
+        ],
+        &format!("{}\n", serve_util::PASSWORD),
+    );
+    let mut c = serve_util::Client::new(&s.url);
+    c.login("analyst");
+    let v = c.get("/api/overview").json();
+    assert_eq!(v["changes"]["run_a"], n1.as_str(), "{v:#}");
+    assert!(
+        !v["effect"].as_array().unwrap().is_empty(),
+        "no effect rows"
+    );
+    let page = c.get("/overview").body;
+    assert!(
+        page.contains("id=\"since\"") && page.contains(&n1),
+        "{page}"
+    );
+    assert!(page.contains("Does outreach close care gaps?"), "{page}");
+
+    let mut sx = serve_util::Client::new(&s.url);
+    sx.login("sx");
+    let page = sx.get(&format!("/clinics/{clinic}/list")).body;
+    let section = page
+        .split("id=\"closed-since-call\"")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no closed-since-the-call section: {page}"));
+    assert!(
+        section.contains(&format!("data-person=\"{x}\"")) && section.contains("DM.HBA1C_OVERDUE"),
+        "{section}"
+    );
+
+    // A third night: the running service swaps to it.
+    std::thread::sleep(Duration::from_millis(1010));
+    ok(nightly(&cfg).output().unwrap());
+    let start = Instant::now();
+    loop {
+        let v = c.get("/api/overview").json();
+        if v["changes"]["run_a"] == n2.as_str() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "no swap: {v:#}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -158,6 +158,17 @@ pub fn list(f: &Frame, l: &ListPage) -> Markup {
                     }
                 }
             }
+            @if !l.closed_since_call.is_empty() {
+                h2 { (tr.t("list-closed-since-call")) }
+                table id="closed-since-call" {
+                    thead { tr { th { (tr.t("col-person")) } th { (tr.t("col-criterion")) } th { (tr.t("col-last-contact")) } } }
+                    tbody { @for c in &l.closed_since_call { tr data-person=(c.patient_id) {
+                        td { a.person href={"/people/" (c.patient_id)} { (c.patient_id) } }
+                        td { (c.criterion) }
+                        td { (c.last_contact.date) " " (outcome_name(tr, &c.last_contact.outcome)) }
+                    } } }
+                }
+            }
             nav.pages {
                 @if l.page > 1 { (nav(l.page - 1, "page-previous")) " " }
                 (tr.ta("page-of", &[("page", l.page.to_string()), ("pages", l.pages.to_string())]))

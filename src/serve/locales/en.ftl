@@ -121,3 +121,4 @@ overview-closed-share = Closed % [95 % interval]
 overview-difference = Difference from not called
 col-outcome = Outcome
 outcome-not-contacted = not called
+list-closed-since-call = Closed since the call (off the list)

@@ -121,3 +121,4 @@ overview-closed-share = Sulkeutunut % [95 %:n väli]
 overview-difference = Ero soittamattomiin
 col-outcome = Tulos
 outcome-not-contacted = ei soitettu
+list-closed-since-call = Sulkeutunut soiton jälkeen (pois listalta)

@@ -121,3 +121,4 @@ overview-closed-share = Stängda % [95 % intervall]
 overview-difference = Skillnad mot ej uppringda
 col-outcome = Utfall
 outcome-not-contacted = ej uppringd
+list-closed-since-call = Stängd sedan samtalet (borta från listan)
