@@ -104,9 +104,9 @@ struct Side {
     as_of: String,
     int_ids: bool,
     /// (patient, criterion) → (clinic, status: 0 open, 1 excluded).
-    gaps: HashMap<(String, u32), (u32, u8)>,
+    gaps: HashMap<(u32, u32), (u32, u8)>,
     /// Alive people → clinic.
-    alive: HashMap<String, u32>,
+    alive: HashMap<u32, u32>,
 }
 
 /// Interns strings into small ids.
@@ -128,7 +128,15 @@ impl Names {
     }
 }
 
-fn read_side(run: &Path, crits: &mut Names, clinics: &mut Names) -> Result<Side, RunError> {
+/// The interned names of both runs: patients, criteria, clinics.
+#[derive(Default)]
+struct AllNames {
+    pats: Names,
+    crits: Names,
+    clinics: Names,
+}
+
+fn read_side(run: &Path, n: &mut AllNames) -> Result<Side, RunError> {
     let info: serde_json::Value = serde_json::from_slice(
         &std::fs::read(run.join("run.json"))
             .map_err(|e| RunError::io(&run.join("run.json"), "reading", e))?,
@@ -157,8 +165,8 @@ fn read_side(run: &Path, crits: &mut Names, clinics: &mut Names) -> Result<Side,
         let (Some(p), Some(c)) = (&pid[i], &crit[i]) else {
             continue;
         };
-        let cl = clinics.id(clinic[i].as_deref().unwrap_or(""));
-        gaps.insert((p.clone(), crits.id(c)), (cl, st));
+        let cl = n.clinics.id(clinic[i].as_deref().unwrap_or(""));
+        gaps.insert((n.pats.id(p), n.crits.id(c)), (cl, st));
     }
     let rf = run.join("risk.parquet");
     let r = table::read(&rf, Some(&["patient_id", "clinic_id"]))?;
@@ -167,7 +175,7 @@ fn read_side(run: &Path, crits: &mut Names, clinics: &mut Names) -> Result<Side,
     let alive = rp
         .into_iter()
         .zip(rc)
-        .filter_map(|(p, c)| Some((p?, clinics.id(c.as_deref().unwrap_or("")))))
+        .filter_map(|(p, c)| Some((n.pats.id(&p?), n.clinics.id(c.as_deref().unwrap_or("")))))
         .collect();
     Ok(Side {
         as_of,
@@ -186,54 +194,70 @@ fn name_of(run: &Path) -> String {
 
 /// Compares run `a` (earlier) with run `b`; aggregates suppressed under `min_cell`.
 pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
-    let (mut crits, mut clinics) = (Names::default(), Names::default());
-    let sa = read_side(a, &mut crits, &mut clinics)?;
-    let sb = read_side(b, &mut crits, &mut clinics)?;
+    let mut names = AllNames::default();
+    let sa = read_side(a, &mut names)?;
+    let sb = read_side(b, &mut names)?;
+    let AllNames {
+        pats,
+        crits,
+        clinics,
+    } = &names;
     // (patient, criterion, clinic, change)
-    let mut rows: Vec<(&str, u32, u32, u8)> = Vec::new();
-    for ((p, c), &(cl_b, st_b)) in &sb.gaps {
+    let mut rows: Vec<(u32, u32, u32, u8)> = Vec::new();
+    for (&(p, c), &(cl_b, st_b)) in &sb.gaps {
         if st_b != 0 {
             continue;
         }
-        let change = match sa.gaps.get(&(p.clone(), *c)) {
+        let change = match sa.gaps.get(&(p, c)) {
             Some(&(_, 0)) => 2,
             _ => 0,
         };
-        rows.push((p.as_str(), *c, cl_b, change));
+        rows.push((p, c, cl_b, change));
     }
-    for ((p, c), &(cl_a, st_a)) in &sa.gaps {
+    for (&(p, c), &(cl_a, st_a)) in &sa.gaps {
         if st_a != 0 {
             continue;
         }
-        match sb.gaps.get(&(p.clone(), *c)) {
+        match sb.gaps.get(&(p, c)) {
             Some(&(_, 0)) => {}
-            Some(&(cl_b, _)) => rows.push((p.as_str(), *c, cl_b, 3)),
-            None => match sb.alive.get(p) {
-                Some(&cl_b) => rows.push((p.as_str(), *c, cl_b, 1)),
-                None => rows.push((p.as_str(), *c, cl_a, 3)),
+            Some(&(cl_b, _)) => rows.push((p, c, cl_b, 3)),
+            None => match sb.alive.get(&p) {
+                Some(&cl_b) => rows.push((p, c, cl_b, 1)),
+                None => rows.push((p, c, cl_a, 3)),
             },
         }
     }
+    // Rows by patient (numerically for integer ids), then criterion id:
+    // each name's place is found once, not at every comparison.
     let int_ids = sa.int_ids && sb.int_ids;
-    let key = |p: &str| -> (i64, String) {
-        if int_ids {
-            (p.parse().unwrap_or(i64::MAX), String::new())
+    let rank_of = |names: &[String], numeric: bool| -> Vec<u32> {
+        let mut order: Vec<u32> = (0..names.len() as u32).collect();
+        if numeric {
+            let v: Vec<i64> = names
+                .iter()
+                .map(|n| n.parse().unwrap_or(i64::MAX))
+                .collect();
+            order.sort_by_key(|&i| v[i as usize]);
         } else {
-            (0, p.to_string())
+            order.sort_by(|&x, &y| names[x as usize].cmp(&names[y as usize]));
         }
+        let mut rank = vec![0u32; names.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        rank
     };
-    rows.sort_by(|x, y| {
-        key(x.0)
-            .cmp(&key(y.0))
-            .then_with(|| crits.names[x.1 as usize].cmp(&crits.names[y.1 as usize]))
-    });
+    let (p_rank, c_rank) = (rank_of(&pats.names, int_ids), rank_of(&crits.names, false));
+    rows.sort_unstable_by_key(|r| (p_rank[r.0 as usize], c_rank[r.1 as usize]));
 
     let pid: ArrayRef = if int_ids {
-        Arc::new(Int64Array::from_iter_values(
-            rows.iter().map(|r| r.0.parse::<i64>().unwrap_or_default()),
-        ))
+        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| {
+            pats.names[r.0 as usize].parse::<i64>().unwrap_or_default()
+        })))
     } else {
-        Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0)))
+        Arc::new(StringArray::from_iter_values(
+            rows.iter().map(|r| pats.names[r.0 as usize].as_str()),
+        ))
     };
     let schema = Arc::new(Schema::new(vec![
         Field::new(
