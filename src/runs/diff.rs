@@ -24,7 +24,7 @@
 use super::{RunError, table};
 use crate::output::{self, write_file_atomic};
 use crate::report::suppress::{Counts, suppress};
-use arrow::array::{ArrayRef, Int64Array, RecordBatch, StringArray};
+use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Schema};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -151,31 +151,40 @@ fn read_side(run: &Path, n: &mut AllNames) -> Result<Side, RunError> {
     let int_ids = b
         .column_by_name("patient_id")
         .is_some_and(|c| c.data_type().is_integer());
-    let pid = table::text_req(&b, "patient_id", &ff)?;
-    let clinic = table::text_req(&b, "clinic_id", &ff)?;
-    let crit = table::text_req(&b, "criterion_id", &ff)?;
-    let status = table::text_req(&b, "status", &ff)?;
+    let pid = utf8(&b, "patient_id", &ff)?;
+    let clinic = utf8(&b, "clinic_id", &ff)?;
+    let crit = utf8(&b, "criterion_id", &ff)?;
+    let status = utf8(&b, "status", &ff)?;
     let mut gaps = HashMap::with_capacity(pid.len());
     for i in 0..pid.len() {
-        let st = match status[i].as_deref() {
-            Some("open") => 0,
-            Some("excluded") => 1,
+        if pid.is_null(i) || crit.is_null(i) || status.is_null(i) {
+            continue;
+        }
+        let st = match status.value(i) {
+            "open" => 0,
+            "excluded" => 1,
             _ => continue,
         };
-        let (Some(p), Some(c)) = (&pid[i], &crit[i]) else {
-            continue;
-        };
-        let cl = n.clinics.id(clinic[i].as_deref().unwrap_or(""));
-        gaps.insert((n.pats.id(p), n.crits.id(c)), (cl, st));
+        let cl = n.clinics.id(if clinic.is_null(i) {
+            ""
+        } else {
+            clinic.value(i)
+        });
+        gaps.insert(
+            (n.pats.id(pid.value(i)), n.crits.id(crit.value(i))),
+            (cl, st),
+        );
     }
     let rf = run.join("risk.parquet");
     let r = table::read(&rf, Some(&["patient_id", "clinic_id"]))?;
-    let rp = table::text_req(&r, "patient_id", &rf)?;
-    let rc = table::text_req(&r, "clinic_id", &rf)?;
-    let alive = rp
-        .into_iter()
-        .zip(rc)
-        .filter_map(|(p, c)| Some((n.pats.id(&p?), n.clinics.id(c.as_deref().unwrap_or("")))))
+    let rp = utf8(&r, "patient_id", &rf)?;
+    let rc = utf8(&r, "clinic_id", &rf)?;
+    let alive = (0..rp.len())
+        .filter(|&i| !rp.is_null(i))
+        .map(|i| {
+            let c = if rc.is_null(i) { "" } else { rc.value(i) };
+            (n.pats.id(rp.value(i)), n.clinics.id(c))
+        })
         .collect();
     Ok(Side {
         as_of,
@@ -183,6 +192,20 @@ fn read_side(run: &Path, n: &mut AllNames) -> Result<Side, RunError> {
         gaps,
         alive,
     })
+}
+
+/// A required column as one Utf8 array (any type cast at once, no string
+/// per value).
+fn utf8(b: &RecordBatch, name: &str, file: &Path) -> Result<StringArray, RunError> {
+    let col = b.column_by_name(name).ok_or_else(|| {
+        RunError::new(
+            file,
+            format!("no column `{name}`: was it written by `caregap score` / `caregap rank`?"),
+        )
+    })?;
+    let col = arrow::compute::cast(col, &DataType::Utf8)
+        .map_err(|e| RunError::new(file, format!("column `{name}` cannot be read as text: {e}")))?;
+    Ok(col.as_string::<i32>().clone())
 }
 
 fn name_of(run: &Path) -> String {
