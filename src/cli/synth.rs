@@ -39,6 +39,16 @@ pub struct SynthArgs {
     /// or as OMOP CDM v5.4 CSV tables with a concept table for `caregap import omop`.
     #[arg(long, value_enum, default_value_t = Format::Parquet)]
     pub format: Format,
+    /// Extra outreach-log contacts per person with hypertension or type 2
+    /// diabetes over the last two years (Poisson mean; not targeted at open
+    /// gaps), about HTN.BP_UNCONTROLLED or DM.HBA1C_OVERDUE (docs/effect.md).
+    #[arg(long, default_value_t = 0.0, value_name = "N")]
+    pub outreach_contacts: f64,
+    /// The generated effect of outreach: the share of `booked` contacts about
+    /// those two criteria followed within 21 days by the measurement that
+    /// closes the gap (0..1; docs/effect.md).
+    #[arg(long, default_value_t = 0.0, value_name = "E")]
+    pub outreach_effect: f64,
 }
 
 /// What `caregap synth` writes.
@@ -60,6 +70,8 @@ pub fn run(args: SynthArgs) -> anyhow::Result<()> {
     cfg.years = args.years;
     cfg.string_ids = args.string_ids;
     cfg.messy = args.messy;
+    cfg.outreach_contacts = args.outreach_contacts;
+    cfg.outreach_effect = args.outreach_effect;
     let bar = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new(args.patients);
         bar.set_style(

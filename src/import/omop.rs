@@ -223,6 +223,16 @@ impl<'b> Cols<'b> {
     }
 }
 
+/// A `person_id` as the key of its person: the CDM's `person_id` is an
+/// integer, so `2`, `+2` and `02` are one person, written as `2`; a value
+/// that is not an integer is kept as it is.
+fn person_key(s: &str) -> std::borrow::Cow<'_, str> {
+    match s.parse::<i64>() {
+        Ok(n) if n.to_string() != s => std::borrow::Cow::Owned(n.to_string()),
+        _ => std::borrow::Cow::Borrowed(s),
+    }
+}
+
 /// An OMOP date: `2024-03-05`, `20240305`, or a datetime (date part).
 fn omop_date(s: &str) -> Option<Day> {
     if s.len() == 8 && s.bytes().all(|b| b.is_ascii_digit()) {
@@ -345,11 +355,11 @@ pub fn read_all(
                 chunk.report.read("death");
                 let line = line_of(t, row);
                 match (
-                    c.get("person_id", row),
+                    c.get("person_id", row).map(person_key),
                     c.get("death_date", row).and_then(omop_date),
                 ) {
                     (Some(p), Some(d)) => {
-                        let e = deaths.entry(p.to_string()).or_insert(d);
+                        let e = deaths.entry(p.into_owned()).or_insert(d);
                         *e = (*e).min(d);
                         chunk.report.used("death");
                     }
@@ -371,7 +381,7 @@ pub fn read_all(
                 chunk.report.read("person");
                 let line = line_of(t, row);
                 let ex = || format!("{}:{line}", t.file);
-                let Some(id) = c.get("person_id", row) else {
+                let Some(id) = c.get("person_id", row).map(person_key) else {
                     chunk.report.reject("person", "no person_id", ex);
                     continue;
                 };
@@ -412,13 +422,13 @@ pub fn read_all(
                         .cloned()
                         .unwrap_or_else(|| cs.to_string())
                 });
-                let pid = chunk.refs.id(id);
+                let pid = chunk.refs.id(&id);
                 chunk.patients.push(PatientRow {
                     id: pid,
                     birth,
                     sex,
                     clinic,
-                    death: deaths.get(id).copied(),
+                    death: deaths.get(id.as_ref()).copied(),
                     municipality: None,
                     language: None,
                     loc: Loc { file: fi, line },
@@ -478,7 +488,7 @@ pub fn read_all(
                 chunk.report.read(table);
                 let line = line_of(t, row);
                 let ex = || format!("{}:{line}", t.file);
-                let Some(person) = c.get("person_id", row) else {
+                let Some(person) = c.get("person_id", row).map(person_key) else {
                     chunk.report.reject(table, "no person_id", ex);
                     continue;
                 };
@@ -561,7 +571,7 @@ pub fn read_all(
                     }
                     _ => (None, NO_UNIT),
                 };
-                let patient = chunk.refs.id(person);
+                let patient = chunk.refs.id(&person);
                 for (i, &(system, code)) in codings.iter().enumerate() {
                     chunk.events.push(EventRow {
                         patient,

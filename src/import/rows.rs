@@ -286,7 +286,12 @@ impl Collected {
         };
         let mut order: Vec<u32> = (0..self.patients.len() as u32).collect();
         let ints: Option<Vec<i64>> = if self.integer_ids && key.is_none() {
-            out_ids.iter().map(|s| s.parse::<i64>().ok()).collect()
+            // Int64 only when every id is an integer written canonically, so
+            // that distinct ids stay distinct.
+            out_ids
+                .iter()
+                .map(|s| s.parse::<i64>().ok().filter(|n| n.to_string() == *s))
+                .collect()
         } else {
             None
         };

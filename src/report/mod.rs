@@ -3,6 +3,7 @@
 //! count passes [`suppress`] first (small cells and their complements shown as
 //! `<k`). Pure: takes counts, returns the HTML text.
 pub mod charts;
+pub mod nightly;
 pub mod suppress;
 
 use suppress::{Counts, Mask, suppress};
@@ -195,6 +196,12 @@ fn total_bars(g: &Grid, c: &Counts, m: &Mask) -> Vec<(String, Option<u64>)> {
 
 /// Renders the whole report with threshold `k` (`k = 0` turns suppression off).
 pub fn render_html(d: &ReportData, k: u64) -> String {
+    render_html_with(d, k, &[])
+}
+
+/// [`render_html`] with more sections (already rendered HTML, e.g.
+/// [`nightly::diff_section`]) after the subtitle.
+pub fn render_html_with(d: &ReportData, k: u64, sections: &[String]) -> String {
     let mut out = String::new();
     out.push_str(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -211,6 +218,9 @@ pub fn render_html(d: &ReportData, k: u64) -> String {
          reveal them (complementary suppression). Rates are shown only where both counts are.</p>\n",
         esc(&d.subtitle)
     ));
+    for s in sections {
+        out.push_str(s);
+    }
 
     // Criteria: open counts per clinic with the all-clinics total as row total.
     let crit_table = |pick: fn(&CriterionCounts) -> (&Vec<u64>, u64)| -> (Counts, Mask) {

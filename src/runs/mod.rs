@@ -17,7 +17,10 @@
 //! to and its files' sizes and times); the service reloads when it changes.
 //! A run is never half-read: [`Run::open`] fails rather than return a run
 //! whose files changed while it was reading them.
+pub mod diff;
+pub mod effect;
 pub mod library;
+pub mod nightly;
 pub mod table;
 
 use crate::data::{Day, parse_day};
@@ -137,6 +140,10 @@ pub fn trend(path: &Path) -> Vec<TrendPoint> {
         return out;
     };
     for e in rd.flatten() {
+        // A night being built (`nightly`'s hidden `.night-*`) is not a run yet.
+        if e.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         let Ok(dir) = std::fs::canonicalize(e.path()) else {
             continue;
         };
@@ -207,6 +214,14 @@ pub struct Run {
     pub data_consents: HashMap<u32, Vec<DataConsent>>,
     /// The runs beside this one, by `as_of` ([`trend`]).
     pub trend: Vec<TrendPoint>,
+    /// What changed since the previous run (a nightly run's `diff/diff.json`).
+    pub changes: Option<diff::DiffSummary>,
+    /// Whether outreach closes gaps (a nightly run's `effect/effect.json`).
+    pub effect: Option<effect::Effect>,
+    /// Per clinic (as in [`Run::clinics`]): the gaps (person, criterion) this
+    /// run found closed since the previous one (a nightly run's
+    /// `diff/changes.parquet`), for "closed since the call".
+    pub closed_since: Vec<Vec<(u32, String)>>,
     firings_file: PathBuf,
     /// The footer of `firings.parquet` with its page index, read once.
     firings_meta: Option<parquet::arrow::arrow_reader::ArrowReaderMetadata>,
@@ -267,6 +282,7 @@ impl Run {
             std::fs::canonicalize(path).map_err(|e| RunError::io(path, "opening the run", e))?;
         let mut run = Run::read(&dir, key.clone())?;
         run.trend = trend(path);
+        run.closed_since = run.read_closed_since(&dir.join("diff").join("changes.parquet"))?;
         if version_key(path)? != key {
             return Err(RunError::new(
                 path,
@@ -621,6 +637,9 @@ impl Run {
             history,
             data_consents,
             trend: Vec::new(),
+            changes: diff::read_summary(&dir.join("diff")),
+            closed_since: Vec::new(),
+            effect: effect::read_effect(&dir.join("effect")),
             firings_file: ff,
             firings_meta,
             firing_rows,
@@ -630,6 +649,33 @@ impl Run {
     /// The person an id names, however it is written: integer ids are
     /// compared as numbers (`0017`, `+17` and ` 17 ` are person 17), text ids
     /// after trimming. `None` when no person of this run has it.
+    /// The closed gaps of a diff's `changes.parquet` (none when absent), per clinic.
+    fn read_closed_since(&self, file: &Path) -> Result<Vec<Vec<(u32, String)>>, RunError> {
+        let mut out = vec![Vec::new(); self.clinics.len()];
+        if !file.is_file() {
+            return Ok(out);
+        }
+        let b = table::read(file, Some(&["patient_id", "criterion_id", "change"]))?;
+        let p = table::text_req(&b, "patient_id", file)?;
+        let c = table::text_req(&b, "criterion_id", file)?;
+        let ch = table::text_req(&b, "change", file)?;
+        for i in 0..b.num_rows() {
+            if ch[i].as_deref() != Some("closed") {
+                continue;
+            }
+            let (Some(id), Some(crit)) = (&p[i], &c[i]) else {
+                continue;
+            };
+            if let Some(person) = self.find(id) {
+                let clinic = self.people[person as usize].clinic as usize;
+                if let Some(v) = out.get_mut(clinic) {
+                    v.push((person, crit.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     pub fn find(&self, id: &str) -> Option<u32> {
         let id = id.trim();
         if self.int_ids {

@@ -68,6 +68,38 @@ pub struct ListPage {
     pub taken_off: usize,
     pub capacity: Option<u32>,
     pub rows: Vec<ListItem>,
+    /// People of the clinic called (service or data log) whose gap closed
+    /// since the previous run: off the list, "closed since the call".
+    pub closed_since_call: Vec<ClosedSinceCall>,
+}
+
+/// A gap closed since the previous run of a person who had been called.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClosedSinceCall {
+    pub patient_id: String,
+    pub criterion: String,
+    pub last_contact: LastContact,
+}
+
+/// The clinic's closed gaps (this run's diff) of people with a recorded
+/// contact about that gap (or a general one).
+fn closed_since_call(app: &App, run: &Run, clinic: usize) -> Vec<ClosedSinceCall> {
+    run.closed_since
+        .get(clinic)
+        .into_iter()
+        .flatten()
+        .filter_map(|(person, criterion)| {
+            let c = last_contact(app, run, *person)?;
+            if c.criterion.as_ref().is_some_and(|x| x != criterion) {
+                return None;
+            }
+            Some(ClosedSinceCall {
+                patient_id: run.people[*person as usize].id.clone(),
+                criterion: criterion.clone(),
+                last_contact: c,
+            })
+        })
+        .collect()
 }
 
 fn last_contact(app: &App, run: &Run, person: u32) -> Option<LastContact> {
@@ -171,8 +203,13 @@ pub async fn list_page(
         .take(per_page)
         .map(|(i, r)| item(app, run, r, i + 1, capacity))
         .collect();
+    let closed = closed_since_call(app, run, clinic);
     let mut a = auth.audit("list_view", &name);
-    a.patients = items.iter().map(|i| i.patient_id.clone()).collect();
+    a.patients = items
+        .iter()
+        .map(|i| i.patient_id.clone())
+        .chain(closed.iter().map(|c| c.patient_id.clone()))
+        .collect();
     a.count = items.len() as u64;
     a.detail = format!("page {page} of {pages}, run {}", run.as_of_text);
     app.writer
@@ -189,6 +226,7 @@ pub async fn list_page(
         taken_off,
         capacity,
         rows: items,
+        closed_since_call: closed,
     })
 }
 
@@ -575,6 +613,10 @@ pub struct Overview {
     pub consents_recorded: Shown,
     /// Runs beside this one (as_of, folder, open gaps in the city), when there are several.
     pub trend: Vec<(String, String, Shown)>,
+    /// Since the previous run (a nightly run's diff; suppressed already).
+    pub changes: Option<crate::runs::diff::DiffSummary>,
+    /// Does outreach close gaps (a nightly run's effect; suppressed already).
+    pub effect: Vec<crate::runs::effect::EffectRow>,
 }
 
 fn show(v: u64, k: u64) -> Shown {
@@ -736,5 +778,10 @@ pub async fn overview(
             .iter()
             .map(|t| (t.as_of.clone(), t.folder.clone(), show(t.open, k)))
             .collect(),
+        changes: run.changes.clone(),
+        effect: run
+            .effect
+            .as_ref()
+            .map_or_else(Vec::new, |e| e.rows.clone()),
     })
 }

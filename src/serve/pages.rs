@@ -159,6 +159,17 @@ pub fn list(f: &Frame, l: &ListPage) -> Markup {
                     }
                 }
             }
+            @if !l.closed_since_call.is_empty() {
+                h2 { (tr.t("list-closed-since-call")) }
+                table id="closed-since-call" {
+                    thead { tr { th { (tr.t("col-person")) } th { (tr.t("col-criterion")) } th { (tr.t("col-last-contact")) } } }
+                    tbody { @for c in &l.closed_since_call { tr data-person=(c.patient_id) {
+                        td { a.person href={"/people/" (c.patient_id)} { (c.patient_id) } }
+                        td { (c.criterion) }
+                        td { (c.last_contact.date) " " (outcome_name(tr, &c.last_contact.outcome)) }
+                    } } }
+                }
+            }
             nav.pages {
                 @if l.page > 1 { (nav(l.page - 1, "page-previous")) " " }
                 (tr.ta("page-of", &[("page", l.page.to_string()), ("pages", l.pages.to_string())]))
@@ -313,6 +324,37 @@ pub fn overview(f: &Frame, o: &Overview, filter: &str) -> Markup {
                 thead { tr { th { (tr.t("col-run")) } th { (tr.t("overview-open-gaps")) } } }
                 tbody { @for (as_of, folder, open) in &o.trend { tr {
                     td { (as_of) " " small { (folder) } } td { (count(tr, *open, k)) }
+                } } }
+            }
+        }
+        @if let Some(d) = &o.changes {
+            h2 { (tr.t("overview-since")) }
+            p id="since" { (tr.ta("overview-since-line", &[
+                ("run", d.run_a.clone()),
+                ("opened", count(tr, d.opened, d.min_cell)),
+                ("closed", count(tr, d.closed, d.min_cell)),
+                ("still", count(tr, d.still_open, d.min_cell)),
+                ("excluded", count(tr, d.newly_excluded, d.min_cell)),
+            ])) }
+            @if !d.top.is_empty() {
+                table id="changes" {
+                    thead { tr { th { (tr.t("col-criterion")) } th { (tr.t("col-clinic")) } th { (tr.t("overview-change")) } } }
+                    tbody { @for t in &d.top { tr { td { (t.criterion) } td { (t.clinic) } td { (format!("{:+}", t.net)) } } } }
+                }
+            }
+        }
+        @if !o.effect.is_empty() {
+            h2 { (tr.t("overview-effect")) }
+            p { small { (tr.t("overview-effect-note")) } }
+            table id="effect" {
+                thead { tr {
+                    th { (tr.t("col-criterion")) } th { (tr.t("col-outcome")) } th { (tr.t("overview-days")) }
+                    th { (tr.t("overview-closed-share")) } th { (tr.t("overview-difference")) }
+                } }
+                tbody { @for r in &o.effect { tr {
+                    td { (r.criterion) } td { (outcome_name(tr, &r.outcome)) } td { (r.horizon_days) }
+                    td { (pct(r.share.map(|v| 100.0 * v))) @if let (Some(l), Some(h)) = (r.share_low, r.share_high) { " [" (format!("{:.1}–{:.1}", 100.0 * l, 100.0 * h)) "]" } }
+                    td { @if let (Some(d), Some(l), Some(h)) = (r.difference, r.difference_low, r.difference_high) { (format!("{:+.1} [{:+.1}, {:+.1}]", 100.0 * d, 100.0 * l, 100.0 * h)) } }
                 } } }
             }
         }

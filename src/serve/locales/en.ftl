@@ -109,3 +109,16 @@ overview-filter-apply = Filter
 overview-suppression = Counts under { $k } are hidden, and so are the counts that would reveal them.
 overview-all = Whole city
 suppressed = <{ $k }
+
+# The nightly operation: since the previous run, outreach effect
+overview-since = Since the previous run
+overview-since-line = Compared with run { $run }: { $opened } care gaps opened, { $closed } closed, { $still } still open, { $excluded } newly excluded.
+overview-change = Opened − closed
+overview-effect = Does outreach close care gaps?
+overview-effect-note = Share of care gaps closed the given number of days after the call, by outcome, and the difference (percentage points, 95 % interval) from people with the same gap open on the same day who were not called, in the same age and priority group. Observational: people who book may differ from those who do not.
+overview-days = Days
+overview-closed-share = Closed % [95 % interval]
+overview-difference = Difference from not called
+col-outcome = Outcome
+outcome-not-contacted = not called
+list-closed-since-call = Closed since the call (off the list)

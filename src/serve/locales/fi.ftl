@@ -109,3 +109,16 @@ overview-filter-apply = Suodata
 overview-suppression = Alle { $k } lukumäärät on piilotettu, samoin luvut, joista ne voisi päätellä.
 overview-all = Koko kaupunki
 suppressed = <{ $k }
+
+# The nightly operation: since the previous run, outreach effect
+overview-since = Edellisen ajon jälkeen
+overview-since-line = Verrattuna ajoon { $run }: { $opened } hoitoaukkoa avautui, { $closed } sulkeutui, { $still } yhä avoinna, { $excluded } uusia poissulkuja.
+overview-change = Avautuneet − sulkeutuneet
+overview-effect = Sulkeeko yhteydenotto hoitoaukkoja?
+overview-effect-note = Osuus hoitoaukoista, jotka ovat sulkeutuneet annetun päivämäärän kuluttua soitosta, tuloksen mukaan, ja ero (prosenttiyksikköä, 95 %:n väli) henkilöihin, joilla sama aukko oli avoinna samana päivänä ja joille ei soitettu, samassa ikä- ja kiireellisyysryhmässä. Havainnoiva: varaajat voivat erota muista.
+overview-days = Päivää
+overview-closed-share = Sulkeutunut % [95 %:n väli]
+overview-difference = Ero soittamattomiin
+col-outcome = Tulos
+outcome-not-contacted = ei soitettu
+list-closed-since-call = Sulkeutunut soiton jälkeen (pois listalta)

@@ -109,3 +109,16 @@ overview-filter-apply = Filtrera
 overview-suppression = Antal under { $k } är dolda, liksom antal som skulle avslöja dem.
 overview-all = Hela staden
 suppressed = <{ $k }
+
+# The nightly operation: since the previous run, outreach effect
+overview-since = Sedan föregående körning
+overview-since-line = Jämfört med körningen { $run }: { $opened } vårdluckor öppnades, { $closed } stängdes, { $still } fortfarande öppna, { $excluded } nyligen exkluderade.
+overview-change = Öppnade − stängda
+overview-effect = Stänger kontakten vårdluckor?
+overview-effect-note = Andel vårdluckor som stängts det angivna antalet dagar efter samtalet, per utfall, och skillnaden (procentenheter, 95 % intervall) mot personer med samma lucka öppen samma dag som inte ringdes, i samma ålders- och prioritetsgrupp. Observationell: de som bokar kan skilja sig från andra.
+overview-days = Dagar
+overview-closed-share = Stängda % [95 % intervall]
+overview-difference = Skillnad mot ej uppringda
+col-outcome = Utfall
+outcome-not-contacted = ej uppringd
+list-closed-since-call = Stängd sedan samtalet (borta från listan)
