@@ -33,8 +33,11 @@ cargo build --release --quiet --manifest-path "$root/Cargo.toml" --bin caregap
 if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
-# As a user installs it (release build of the workspace's target/).
-"$venv/bin/pip" install --quiet --disable-pip-version-check "$root/python"
+# As a user installs it (a release build); CAREGAP_BENCH_INSTALLED=1 keeps
+# the package already installed in the venv.
+if [ "${CAREGAP_BENCH_INSTALLED:-0}" != 1 ]; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "$root/python"
+fi
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT

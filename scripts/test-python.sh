@@ -5,8 +5,9 @@
 #   pandas, polars, scikit-learn and pytest from PyPI (wheels; installed once,
 #   again when this list changes);
 # - `maturin develop` (debug profile, the workspace's target/ dir: the
-#   libraries `cargo test` built are reused, only the extension module is
-#   linked);
+#   dependencies `cargo test` built are reused; maturin's own pyo3
+#   configuration makes cargo compile pyo3, arrow's facade, caregap-synth,
+#   caregap and the module once more, about 1.5 min on 2 shared cores);
 # - pytest, against the `caregap` binary `cargo test` built (CAREGAP_BIN).
 set -euo pipefail
 cd "$(dirname "$0")/.."
