@@ -3,8 +3,9 @@
 # It installs Debian's chromium + chromium-driver when missing (browser tests),
 # prepares the DuckDB virtual environment the SQL equivalence tests need
 # (scripts/sql/setup-venv.sh, idempotent), makes those tests mandatory, and runs
-# every crate's tests. Plain `cargo test --workspace` also works; without the
-# venv the DuckDB tests then print SKIPPED.
+# every crate's tests, then the Python package's (scripts/test-python.sh).
+# Plain `cargo test --workspace` also works; without the venv the DuckDB
+# tests then print SKIPPED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/sql/setup-venv.sh
@@ -21,4 +22,6 @@ if ! command -v chromedriver >/dev/null 2>&1; then
   fi
 fi
 export CAREGAP_REQUIRE_BROWSER=1
-exec cargo test --workspace
+cargo test --workspace
+# The Python package (python/): built with maturin, tested with pytest.
+exec scripts/test-python.sh

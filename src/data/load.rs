@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use arrow::array::{Array, AsArray, RecordBatch};
-use arrow::datatypes::{Date32Type, Float64Type, Int64Type};
+use arrow::datatypes::{Date32Type, Float64Type, Int64Type, SchemaRef};
 use rayon::prelude::*;
 
 use super::consents::{Consent, ConsentScope, Consents, Contact, Outcome, Outreach};
@@ -56,12 +56,81 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
             dir: dir.to_path_buf(),
         })
     };
-    let patient_paths = required(Table::Patients)?;
-    let mut event_paths = required(Table::Events)?;
-    event_paths.extend(opts.extra_event_files.iter().cloned());
-    let consent_paths = table_paths(dir, Table::Consents)?;
-    let outreach_paths = table_paths(dir, Table::Outreach)?;
+    let sources = Sources {
+        patients: Source::Files(required(Table::Patients)?),
+        events: Source::Files(required(Table::Events)?),
+        consents: table_paths(dir, Table::Consents)?.map(Source::Files),
+        outreach: table_paths(dir, Table::Outreach)?.map(Source::Files),
+    };
+    load_sources(sources, opts)
+}
 
+/// One table of the data model given in memory: Arrow record batches of one
+/// schema (the schema alone describes an empty table). Column names and
+/// types are the data model's, as in a Parquet file.
+#[derive(Debug, Clone)]
+pub struct MemoryTable {
+    pub schema: SchemaRef,
+    pub batches: Vec<RecordBatch>,
+}
+
+/// The tables of a population given in memory (e.g. from Python: pyarrow,
+/// pandas or polars), for [`load_tables`].
+#[derive(Debug, Clone)]
+pub struct MemoryTables {
+    pub patients: MemoryTable,
+    pub events: MemoryTable,
+    pub consents: Option<MemoryTable>,
+    pub outreach: Option<MemoryTable>,
+}
+
+/// Loads a population from tables in memory exactly as [`load`] loads one
+/// from Parquet files: the same checks, messages, reasons and invariants;
+/// a table stands in messages as `<table> (in memory)` where a file would be
+/// named. The batches are read as they are (no copy of the input);
+/// [`LoadOptions::extra_event_files`] are read after the in-memory events.
+pub fn load_tables(tables: MemoryTables, opts: &LoadOptions) -> Result<Dataset, DataError> {
+    let sources = Sources {
+        patients: Source::Memory(tables.patients),
+        events: Source::Memory(tables.events),
+        consents: tables.consents.map(Source::Memory),
+        outreach: tables.outreach.map(Source::Memory),
+    };
+    load_sources(sources, opts)
+}
+
+/// Where each table of a load comes from.
+struct Sources {
+    patients: Source,
+    events: Source,
+    consents: Option<Source>,
+    outreach: Option<Source>,
+}
+
+enum Source {
+    Files(Vec<PathBuf>),
+    Memory(MemoryTable),
+}
+
+/// Opens and checks a table's files, or its batches in memory.
+fn open_source(
+    source: Source,
+    table: Table,
+    specs: &[ColumnSpec],
+    id_type: Option<IdType>,
+) -> Result<Vec<TableFile>, DataError> {
+    match source {
+        Source::Files(paths) => open_table(&paths, table, specs, id_type),
+        Source::Memory(m) => {
+            let label = PathBuf::from(format!("{table} (in memory)"));
+            Ok(vec![memory_table(
+                &label, &m.schema, m.batches, table, specs, id_type,
+            )?])
+        }
+    }
+}
+
+fn load_sources(sources: Sources, opts: &LoadOptions) -> Result<Dataset, DataError> {
     let mut report = LoadReport {
         as_of: format_day(opts.as_of),
         tables: Vec::new(),
@@ -95,7 +164,7 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
         Ok(())
     };
 
-    let files = open_table(&patient_paths, Table::Patients, PATIENT_COLUMNS, None)?;
+    let files = open_source(sources.patients, Table::Patients, PATIENT_COLUMNS, None)?;
     let id_type = files[0].id_type;
     if let Some(other) = files.iter().find(|f| f.id_type != id_type) {
         return Err(DataError::IdTypeMismatch {
@@ -108,7 +177,13 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
     let (patients, index, tally) = load_patients(&files, id_type)?;
     account(Table::Patients, &files, patients.len() as u64, 0, tally)?;
 
-    let files = open_table(&event_paths, Table::Events, EVENT_COLUMNS, Some(id_type))?;
+    let mut files = open_source(sources.events, Table::Events, EVENT_COLUMNS, Some(id_type))?;
+    files.extend(open_table(
+        &opts.extra_event_files,
+        Table::Events,
+        EVENT_COLUMNS,
+        Some(id_type),
+    )?);
     let (events, codes, units, after_as_of, tally) =
         load_events(&files, &index, patients.len(), opts.as_of)?;
     account(
@@ -123,15 +198,15 @@ pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
         n_patients: patients.len(),
         rows: Vec::new(),
     };
-    if let Some(paths) = consent_paths {
-        let files = open_table(&paths, Table::Consents, CONSENT_COLUMNS, Some(id_type))?;
+    if let Some(source) = sources.consents {
+        let files = open_source(source, Table::Consents, CONSENT_COLUMNS, Some(id_type))?;
         let (rows, tally) = load_consents(&files, &index)?;
         account(Table::Consents, &files, rows.len() as u64, 0, tally)?;
         consents.rows = rows;
     }
     let mut outreach = Outreach::default();
-    if let Some(paths) = outreach_paths {
-        let files = open_table(&paths, Table::Outreach, OUTREACH_COLUMNS, Some(id_type))?;
+    if let Some(source) = sources.outreach {
+        let files = open_source(source, Table::Outreach, OUTREACH_COLUMNS, Some(id_type))?;
         let (rows, tally) = load_outreach(&files, &index)?;
         account(Table::Outreach, &files, rows.len() as u64, 0, tally)?;
         outreach.rows = rows;

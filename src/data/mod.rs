@@ -75,6 +75,6 @@ mod report;
 pub use consents::*;
 pub use days::*;
 pub use error::DataError;
-pub use load::{Dataset, LoadOptions, load};
+pub use load::{Dataset, LoadOptions, MemoryTable, MemoryTables, load, load_tables};
 pub use population::*;
 pub use report::*;

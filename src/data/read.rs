@@ -302,16 +302,31 @@ impl IdType {
     }
 }
 
-/// One checked Parquet file of a table, ready to be read row group by row group.
+/// One checked Parquet file of a table, ready to be read row group by row
+/// group, or a table given in memory ([`memory_table`]), read unit by unit.
 pub(crate) struct TableFile {
     pub path: PathBuf,
-    meta: ArrowReaderMetadata,
-    projection: ProjectionMask,
-    /// First row (0-based) of each row group within the file.
+    source: Source,
+    /// First row (0-based) of each row group (or unit) within the file.
     rg_start: Vec<u64>,
     pub rows: u64,
     pub id_type: IdType,
 }
+
+/// Where a [`TableFile`]'s rows come from.
+enum Source {
+    Parquet {
+        meta: ArrowReaderMetadata,
+        projection: ProjectionMask,
+    },
+    /// Arrow record batches already in memory; one unit of work per batch
+    /// (large batches are sliced into [`MEMORY_UNIT_ROWS`], without a copy).
+    Memory(Vec<RecordBatch>),
+}
+
+/// Rows per unit of work of a table given in memory (about a Parquet row
+/// group's worth, so that a single large batch is still read in parallel).
+const MEMORY_UNIT_ROWS: usize = 1 << 20;
 
 /// The files of `DIR/<table>.parquet` or `DIR/<table>/*.parquet` (parts in name
 /// order); `None` when the table is absent.
@@ -381,6 +396,112 @@ pub(crate) fn open_table_file(
     };
     let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).map_err(parquet_err)?;
     let schema = meta.schema().clone();
+    let (present, roots, file_id_type) = check_columns(path, &schema, table, specs, id_type)?;
+    // Ask for dictionary arrays where that saves decoding strings per row.
+    let dict_cols: Vec<&str> = specs
+        .iter()
+        .zip(&present)
+        .filter(|(s, p)| s.as_dictionary && **p)
+        .map(|(s, _)| s.name)
+        .collect();
+    let meta = if dict_cols.is_empty() {
+        meta
+    } else {
+        let fields: Vec<Field> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let wanted = dict_cols.contains(&f.name().as_str())
+                    && !matches!(f.data_type(), DataType::Dictionary(_, _));
+                let field = f.as_ref().clone();
+                if wanted {
+                    field.with_data_type(DataType::Dictionary(
+                        Box::new(DataType::Int32),
+                        Box::new(DataType::Utf8),
+                    ))
+                } else {
+                    field
+                }
+            })
+            .collect();
+        let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
+        let options = ArrowReaderOptions::new().with_schema(hinted);
+        // A file whose types the hint cannot express is read without it.
+        ArrowReaderMetadata::try_new(meta.metadata().clone(), options).unwrap_or(meta)
+    };
+    let projection = ProjectionMask::roots(meta.parquet_schema(), roots);
+    let mut rg_start = Vec::new();
+    let mut rows = 0u64;
+    for rg in meta.metadata().row_groups() {
+        rg_start.push(rows);
+        rows += rg.num_rows() as u64;
+    }
+    Ok(TableFile {
+        path: path.to_path_buf(),
+        source: Source::Parquet { meta, projection },
+        rg_start,
+        rows,
+        id_type: file_id_type,
+    })
+}
+
+/// A table given in memory as Arrow record batches of `schema` (e.g. from
+/// Python), checked like a file: `label` stands for the path in messages.
+/// Batches are kept as they are (no copy); the loader reads their columns by
+/// name, so extra columns cost nothing.
+pub(crate) fn memory_table(
+    label: &Path,
+    schema: &Schema,
+    batches: Vec<RecordBatch>,
+    table: Table,
+    specs: &[ColumnSpec],
+    id_type: Option<IdType>,
+) -> Result<TableFile, DataError> {
+    let (_, _, file_id_type) = check_columns(label, schema, table, specs, id_type)?;
+    let mut units = Vec::new();
+    for batch in batches {
+        if batch.schema().fields() != schema.fields() {
+            return Err(DataError::Arrow {
+                path: label.to_path_buf(),
+                source: arrow::error::ArrowError::SchemaError(format!(
+                    "a batch of the {table} table has the columns {} but the table's schema is {}",
+                    batch.schema(),
+                    schema
+                )),
+            });
+        }
+        let mut offset = 0;
+        while offset < batch.num_rows() {
+            let len = MEMORY_UNIT_ROWS.min(batch.num_rows() - offset);
+            units.push(batch.slice(offset, len));
+            offset += len;
+        }
+    }
+    let mut rg_start = Vec::with_capacity(units.len());
+    let mut rows = 0u64;
+    for unit in &units {
+        rg_start.push(rows);
+        rows += unit.num_rows() as u64;
+    }
+    Ok(TableFile {
+        path: label.to_path_buf(),
+        source: Source::Memory(units),
+        rg_start,
+        rows,
+        id_type: file_id_type,
+    })
+}
+
+/// Checks that `schema` has every required column of `specs` with an
+/// accepted type; returns which specs are present, their column indices and
+/// the id type of `patient_id`.
+fn check_columns(
+    path: &Path,
+    schema: &Schema,
+    table: Table,
+    specs: &[ColumnSpec],
+    id_type: Option<IdType>,
+) -> Result<(Vec<bool>, Vec<usize>, IdType), DataError> {
     let mut present = Vec::with_capacity(specs.len());
     let mut roots = Vec::new();
     let mut file_id_type = IdType::Int;
@@ -434,53 +555,7 @@ pub(crate) fn open_table_file(
         present.push(true);
         roots.push(idx);
     }
-    // Ask for dictionary arrays where that saves decoding strings per row.
-    let dict_cols: Vec<&str> = specs
-        .iter()
-        .zip(&present)
-        .filter(|(s, p)| s.as_dictionary && **p)
-        .map(|(s, _)| s.name)
-        .collect();
-    let meta = if dict_cols.is_empty() {
-        meta
-    } else {
-        let fields: Vec<Field> = schema
-            .fields()
-            .iter()
-            .map(|f| {
-                let wanted = dict_cols.contains(&f.name().as_str())
-                    && !matches!(f.data_type(), DataType::Dictionary(_, _));
-                let field = f.as_ref().clone();
-                if wanted {
-                    field.with_data_type(DataType::Dictionary(
-                        Box::new(DataType::Int32),
-                        Box::new(DataType::Utf8),
-                    ))
-                } else {
-                    field
-                }
-            })
-            .collect();
-        let hinted = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
-        let options = ArrowReaderOptions::new().with_schema(hinted);
-        // A file whose types the hint cannot express is read without it.
-        ArrowReaderMetadata::try_new(meta.metadata().clone(), options).unwrap_or(meta)
-    };
-    let projection = ProjectionMask::roots(meta.parquet_schema(), roots);
-    let mut rg_start = Vec::new();
-    let mut rows = 0u64;
-    for rg in meta.metadata().row_groups() {
-        rg_start.push(rows);
-        rows += rg.num_rows() as u64;
-    }
-    Ok(TableFile {
-        path: path.to_path_buf(),
-        meta,
-        projection,
-        rg_start,
-        rows,
-        id_type: file_id_type,
-    })
+    Ok((present, roots, file_id_type))
 }
 
 /// Opens and checks every file of a table.
@@ -513,9 +588,14 @@ pub(crate) struct Unit<'a> {
     pub file: &'a TableFile,
     /// 0-based row of the row group's first row within the file.
     pub first_row: u64,
-    /// Rows the file's metadata declares for the row group.
+    /// Rows the file declares for the row group.
     rows: u64,
-    reader: ParquetRecordBatchReader,
+    reader: UnitReader<'a>,
+}
+
+enum UnitReader<'a> {
+    Parquet(ParquetRecordBatchReader),
+    Memory(&'a RecordBatch),
 }
 
 impl Unit<'_> {
@@ -528,7 +608,20 @@ impl Unit<'_> {
     /// apache/arrow-rs#11121), and a corrupt file is user input.
     pub fn for_each_batch(self, mut f: impl FnMut(&RecordBatch, u64)) -> Result<(), DataError> {
         let mut row = self.first_row;
-        let mut reader = self.reader;
+        let mut reader = match self.reader {
+            UnitReader::Parquet(reader) => reader,
+            UnitReader::Memory(batch) => {
+                // Slices of the reader's batch size, as decoded files give.
+                let mut offset = 0;
+                while offset < batch.num_rows() {
+                    let len = BATCH_SIZE.min(batch.num_rows() - offset);
+                    f(&batch.slice(offset, len), row);
+                    row += len as u64;
+                    offset += len;
+                }
+                return Ok(());
+            }
+        };
         loop {
             let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| reader.next()))
                 .map_err(|panic| DataError::Corrupt {
@@ -575,8 +668,8 @@ pub(crate) fn unit_rows(files: &[TableFile]) -> Vec<usize> {
     files
         .iter()
         .flat_map(|f| {
-            let meta = f.meta.metadata();
-            (0..f.rg_start.len()).map(move |rg| meta.row_group(rg).num_rows() as usize)
+            let ends = f.rg_start.iter().skip(1).copied().chain([f.rows]);
+            f.rg_start.iter().zip(ends).map(|(s, e)| (e - s) as usize)
         })
         .collect()
 }
@@ -616,25 +709,31 @@ where
         .with_max_len(1)
         .map(|((fi, rg), state)| {
             let file = &files[fi];
-            let handle = File::open(&file.path).map_err(|source| DataError::Io {
-                path: file.path.clone(),
-                source,
-            })?;
-            let reader =
-                ParquetRecordBatchReaderBuilder::new_with_metadata(handle, file.meta.clone())
-                    .with_projection(file.projection.clone())
-                    .with_row_groups(vec![rg])
-                    .with_batch_size(BATCH_SIZE)
-                    .build()
-                    .map_err(|source| DataError::Parquet {
+            let reader = match &file.source {
+                Source::Memory(units) => UnitReader::Memory(&units[rg]),
+                Source::Parquet { meta, projection } => {
+                    let handle = File::open(&file.path).map_err(|source| DataError::Io {
                         path: file.path.clone(),
                         source,
                     })?;
+                    let reader =
+                        ParquetRecordBatchReaderBuilder::new_with_metadata(handle, meta.clone())
+                            .with_projection(projection.clone())
+                            .with_row_groups(vec![rg])
+                            .with_batch_size(BATCH_SIZE)
+                            .build()
+                            .map_err(|source| DataError::Parquet {
+                                path: file.path.clone(),
+                                source,
+                            })?;
+                    UnitReader::Parquet(reader)
+                }
+            };
             let unit = Unit {
                 file_index: fi,
                 file,
                 first_row: file.rg_start[rg],
-                rows: file.meta.metadata().row_group(rg).num_rows() as u64,
+                rows: file.rg_start.get(rg + 1).copied().unwrap_or(file.rows) - file.rg_start[rg],
                 reader,
             };
             f(unit, state)

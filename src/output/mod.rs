@@ -4,6 +4,7 @@
 //! The core (plan, eval) never does IO; these helpers are called by the CLI.
 
 pub mod atomic;
+pub mod batches;
 pub mod tables;
 
 use std::collections::BTreeMap;

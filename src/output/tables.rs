@@ -100,7 +100,7 @@ fn firings_schema(pop: &Population) -> SchemaRef {
 
 /// The dictionaries of the repeated text columns of `firings.parquet`
 /// (clinic ids, criterion ids and statuses) and the criteria's priorities.
-struct FiringIds {
+pub(super) struct FiringIds {
     clinics: ArrayRef,
     criteria: ArrayRef,
     statuses: ArrayRef,
@@ -109,7 +109,7 @@ struct FiringIds {
 }
 
 impl FiringIds {
-    fn new(plan: &Plan, pop: &Population) -> Self {
+    pub(super) fn new(plan: &Plan, pop: &Population) -> Self {
         let strings = |v: Vec<&str>| -> ArrayRef { Arc::new(StringArray::from(v)) };
         FiringIds {
             clinics: strings(
@@ -148,7 +148,7 @@ impl FiringIds {
 /// in firing order, so the firings' start offsets are the column's offsets.
 /// Also returns that buffer, to be given back to the part once the
 /// columns are encoded and dropped ([`give_back_text`]).
-fn firings_columns(
+pub(super) fn firings_columns(
     ids: &FiringIds,
     pop: &Population,
     part: &mut Part<'_>,
@@ -483,7 +483,7 @@ pub fn features_batch(
 
 /// `features.parquet` rows of `people`, whose values are slots `rows` of
 /// `columns` (name, values, validity).
-fn features_batch_of<'e>(
+pub(super) fn features_batch_of<'e>(
     pop: &Population,
     people: &[u32],
     columns: impl Iterator<Item = (&'e str, &'e FeatureValues, &'e [bool])>,
@@ -578,7 +578,7 @@ impl<'a> FeaturesWriter<'a> {
         })
     }
 
-    fn batch(
+    pub(super) fn batch(
         plan: &Plan,
         pop: &Population,
         people: &[u32],
