@@ -185,15 +185,22 @@ async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[Str
         .send_keys(PASSWORD)
         .await?;
     b.find(Locator::Id("login")).await?.click().await?;
-    // The list of the scheduler's clinic.
-    assert!(
-        b.current_url()
-            .await?
-            .path()
-            .ends_with("/clinics/HC01/list"),
-        "{}",
-        b.current_url().await?
-    );
+    // The list of the scheduler's clinic (once the browser has followed the
+    // login's redirect: the click returns before the next page is loaded).
+    let start = std::time::Instant::now();
+    while !b
+        .current_url()
+        .await?
+        .path()
+        .ends_with("/clinics/HC01/list")
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "{}",
+            b.current_url().await?
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let ids = listed(b).await?;
     assert_eq!(&ids[..2], &mine[..2]);
     let text = text_when(b, Locator::Css("main"), |t| t.contains("Call list of HC01")).await?;
@@ -239,11 +246,17 @@ async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[Str
     .await?
     .click()
     .await?;
-    b.find(Locator::Id("withdraw-outreach"))
+    // Each click loads a new page: wait for its element, not the old page's.
+    b.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("withdraw-outreach"))
         .await?
         .click()
         .await?;
-    b.find(Locator::Id("consent-withdrawn")).await?;
+    b.wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Id("consent-withdrawn"))
+        .await?;
     b.find(Locator::Id("grant-outreach")).await?;
     b.goto(&format!("{url}/clinics/HC01/list")).await?;
     assert!(
