@@ -92,6 +92,34 @@ fn kill_after(mut child: Child, after: Duration) -> bool {
     false
 }
 
+/// Starts the other of two versions `steps` times (`start(version)`) and
+/// kills it at points spread from 5 % to 115 % of `took`; after each, the
+/// output (`now()`) must be exactly one of the two `whole` versions. Returns
+/// how many runs were killed.
+fn kill_alternating<T: PartialEq>(
+    steps: usize,
+    took: Duration,
+    whole: &[T],
+    mut state: usize,
+    start: impl Fn(usize) -> Child,
+    now: impl Fn() -> T,
+    what: &str,
+) -> usize {
+    let mut killed = 0;
+    for i in 0..steps {
+        let after = took.mul_f64(0.05 + 1.1 * i as f64 / steps as f64);
+        if !kill_after(start(1 - state), after) {
+            killed += 1;
+        }
+        let now = now();
+        state = whole
+            .iter()
+            .position(|w| *w == now)
+            .unwrap_or_else(|| panic!("killed after {after:?}: {what} is neither version"));
+    }
+    killed
+}
+
 #[test]
 fn a_killed_score_leaves_the_previous_run_or_the_new_one_never_a_mix() {
     let tmp = tempfile::tempdir().unwrap();
@@ -114,32 +142,25 @@ fn a_killed_score_leaves_the_previous_run_or_the_new_one_never_a_mix() {
     }
     assert_ne!(whole[0], whole[1]);
     ok(score(&data, &run, dates[0]).output().unwrap());
-    let mut state = 0;
+    let state = 0;
     assert_eq!(snapshot(&run), whole[state]);
 
     // Kill points spread over the whole run, from its start to past its end.
     let steps = 16;
-    let (mut killed, mut finished) = (0, 0);
-    for i in 0..steps {
-        let after = took.mul_f64(0.05 + 1.1 * i as f64 / steps as f64);
-        let next = 1 - state;
-        let child = score(&data, &run, dates[next]).spawn().unwrap();
-        if kill_after(child, after) {
-            finished += 1;
-        } else {
-            killed += 1;
-        }
-        let now = snapshot(&run);
-        state = whole
-            .iter()
-            .position(|w| *w == now)
-            .unwrap_or_else(|| panic!("killed after {after:?}: the run folder is neither run"));
-    }
+    let start = |v: usize| score(&data, &run, dates[v]).spawn().unwrap();
+    let killed = kill_alternating(
+        steps,
+        took,
+        &whole,
+        state,
+        start,
+        || snapshot(&run),
+        "the run folder",
+    );
     // Kill points follow the reference runs' time; on a loaded machine a
     // run may take much longer or shorter than they did, so only a few kills
     // are required (every point is checked either way).
     assert!(killed >= 3, "only {killed} of {steps} runs were killed");
-    let _ = finished;
 
     // The next run clears what the killed ones left, and says so.
     let left = leftovers(&work);
@@ -388,22 +409,19 @@ fn a_killed_rank_leaves_the_previous_ranking_or_the_new_one_never_a_mix() {
     }
     assert_ne!(whole[0], whole[1]);
     assert!(whole[0].keys().any(|k| k.starts_with("calllists/")));
-    let mut state = 1;
+    let state = 1;
 
     let steps = 16;
-    let mut killed = 0;
-    for i in 0..steps {
-        let after = took.mul_f64(0.05 + 1.1 * i as f64 / steps as f64);
-        let next = 1 - state;
-        if !kill_after(rank(&run, orders[next]).spawn().unwrap(), after) {
-            killed += 1;
-        }
-        let now = snapshot_tree(&run);
-        state = whole
-            .iter()
-            .position(|w| *w == now)
-            .unwrap_or_else(|| panic!("killed after {after:?}: the run folder is neither ranking"));
-    }
+    let start = |v: usize| rank(&run, orders[v]).spawn().unwrap();
+    let killed = kill_alternating(
+        steps,
+        took,
+        &whole,
+        state,
+        start,
+        || snapshot_tree(&run),
+        "the run folder",
+    );
     assert!(killed >= 3, "only {killed} of {steps} ranks were killed");
 
     // The next rank clears what the killed ones left, and says so.
@@ -466,17 +484,17 @@ fn a_killed_report_leaves_the_previous_report_or_the_new_one_and_the_next_clears
         whole.push(fs::read(&out).unwrap());
     }
     assert_ne!(whole[0], whole[1]);
-    let mut state = 1;
-    let steps = 12;
-    for i in 0..steps {
-        let after = took.mul_f64(0.05 + 1.1 * i as f64 / steps as f64);
-        kill_after(report(cells[1 - state]).spawn().unwrap(), after);
-        let now = fs::read(&out).unwrap();
-        state = whole
-            .iter()
-            .position(|w| *w == now)
-            .unwrap_or_else(|| panic!("killed after {after:?}: report.html is neither report"));
-    }
+    let state = 1;
+    let start = |v: usize| report(cells[v]).spawn().unwrap();
+    kill_alternating(
+        12,
+        took,
+        &whole,
+        state,
+        start,
+        || fs::read(&out).unwrap(),
+        "report.html",
+    );
     let left = file_leftovers(tmp.path(), "report.html");
     let done = ok(report(cells[0]).output().unwrap());
     let stderr = String::from_utf8_lossy(&done.stderr);
