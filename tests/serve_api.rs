@@ -311,6 +311,83 @@ fn analysts_and_admins_get_aggregates_and_never_person_level_data() {
     }
 }
 
+/// A refused POST (wrong CSRF token, another clinic's person) must leave a
+/// kept-alive connection usable: the body that arrives after the headers is
+/// read, not left for the server to close the connection over. The body is
+/// sent late on purpose; answered before it arrives, the connection drops.
+#[test]
+fn a_refused_post_keeps_the_connection_alive() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let s = Server::start(&demo().run, &[]);
+    let mut c = Client::new(&s.url);
+    c.login("s1");
+    let p = listed(&s, "HC01", 1).remove(0);
+    let other_clinic = listed(&s, "HC02", 1).remove(0);
+    let addr = s.url.trim_start_matches("http://").trim_end_matches('/');
+    let stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut writer = stream;
+    let body = "outcome=no_answer";
+    let cases = [
+        (format!("/people/{p}/outcome"), "csrf-missing", 403),
+        (
+            format!("/people/{other_clinic}/outcome"),
+            c.csrf.as_str(),
+            403,
+        ),
+    ];
+    for (path, token, status) in &cases {
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: {}\r\n\
+             X-CSRF-Token: {token}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\n\
+             Content-Length: {}\r\n\r\n",
+            c.cookie_header(),
+            body.len()
+        );
+        writer.write_all(head.as_bytes()).unwrap();
+        writer.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        writer.write_all(body.as_bytes()).unwrap();
+        writer.flush().unwrap();
+        let mut status_line = String::new();
+        reader.read_line(&mut status_line).unwrap();
+        assert!(
+            status_line.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{path}: {status_line:?}"
+        );
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line == "\r\n" {
+                break;
+            }
+            assert!(
+                !line.to_ascii_lowercase().starts_with("connection: close"),
+                "{path}: the server closes the connection"
+            );
+            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+        }
+        let mut rest = vec![0; length];
+        reader.read_exact(&mut rest).unwrap();
+    }
+    // The same connection still answers.
+    let head = format!(
+        "GET /api/me HTTP/1.1\r\nHost: {addr}\r\nCookie: {}\r\n\r\n",
+        c.cookie_header()
+    );
+    writer.write_all(head.as_bytes()).unwrap();
+    let mut status_line = String::new();
+    reader.read_line(&mut status_line).unwrap();
+    assert!(status_line.starts_with("HTTP/1.1 200 "), "{status_line:?}");
+}
+
 #[test]
 fn every_state_changing_request_needs_the_csrf_token() {
     let s = Server::start(&demo().run, &[]);

@@ -125,10 +125,17 @@ fn same(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// Largest form body read for the CSRF check.
-const FORM_LIMIT: usize = 64 * 1024;
+/// Largest request body: forms and JSON outcomes are a few hundred bytes.
+/// `serve::router` sets the same limit on the whole router.
+pub const BODY_LIMIT: usize = 256 * 1024;
 
 /// See the module docs.
+///
+/// A state-changing request's body is read whole here, before anything can
+/// refuse it. Answering with the body unread (a refused CSRF token, a person
+/// of another clinic) makes the HTTP server close the connection unless the
+/// body happened to have arrived already, and a client that reuses the
+/// kept-alive connection for its next request then sees it dropped at random.
 pub async fn session_layer(
     State(app): State<Shared>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -153,6 +160,14 @@ pub async fn session_layer(
             .run(axum::extract::Request::from_parts(parts, body))
             .await;
     }
+    let Ok(bytes) = axum::body::to_bytes(body, BODY_LIMIT).await else {
+        return AppError::new(
+            api,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "the request is too large: forms and JSON bodies are limited to 256 KiB",
+        )
+        .into_response();
+    };
     let path = parts.uri.path().to_string();
     let content_type = parts
         .headers
@@ -170,7 +185,7 @@ pub async fn session_layer(
             .into_response();
         }
         return next
-            .run(axum::extract::Request::from_parts(parts, body))
+            .run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
             .await;
     }
     let expected = if path == "/login" {
@@ -188,23 +203,12 @@ pub async fn session_layer(
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let (ok, body) = if let Some(t) = header_token {
-        (same(&t, &expected), body)
+    let ok = if let Some(t) = header_token {
+        same(&t, &expected)
     } else if !api && content_type.starts_with("application/x-www-form-urlencoded") {
-        let bytes = match axum::body::to_bytes(body, FORM_LIMIT).await {
-            Ok(b) => b,
-            Err(_) => {
-                return AppError::new(api, StatusCode::PAYLOAD_TOO_LARGE, "form too large")
-                    .into_response();
-            }
-        };
-        let token = form_urlencoded_value(&bytes, "csrf");
-        (
-            token.is_some_and(|t| same(&t, &expected)),
-            Body::from(bytes),
-        )
+        form_urlencoded_value(&bytes, "csrf").is_some_and(|t| same(&t, &expected))
     } else {
-        (false, body)
+        false
     };
     if !ok {
         return AppError::new(
@@ -214,7 +218,7 @@ pub async fn session_layer(
         )
         .into_response();
     }
-    next.run(axum::extract::Request::from_parts(parts, body))
+    next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
         .await
 }
 

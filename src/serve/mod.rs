@@ -233,7 +233,9 @@ pub fn router(app: Shared) -> Router {
             header::REFERRER_POLICY,
             HeaderValue::from_static("no-referrer"),
         ))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(256 * 1024))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            auth::BODY_LIMIT,
+        ))
         .with_state(app)
 }
 
