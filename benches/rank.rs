@@ -43,7 +43,7 @@ struct World {
     measure: Vec<Option<f64>>,
     criteria: Vec<String>,
     gaps: Vec<OpenGap>,
-    evidence: Vec<Option<String>>,
+    evidence: arrow::array::StringArray,
     texts: HashMap<String, CriterionText>,
 }
 
@@ -116,7 +116,7 @@ fn world() -> World {
         measure,
         criteria,
         gaps,
-        evidence,
+        evidence: evidence.into_iter().collect(),
         texts,
     }
 }

@@ -207,7 +207,7 @@ pub fn run(args: Args) -> Result<()> {
 
     let t = Instant::now();
     // The per-criterion table is in run/criteria_summary.parquet and the report.
-    score::execute(score::ScoreArgs {
+    let scored = score::execute(score::ScoreArgs {
         data: data.clone(),
         criteria,
         as_of: Some(AS_OF.into()),
@@ -219,14 +219,17 @@ pub fn run(args: Args) -> Result<()> {
     step("score", &run, t);
 
     let t = Instant::now();
-    rank::run(rank::Args {
-        command: None,
-        run: Some(run.clone()),
-        order: None,
-        config: None,
-        capacities: None,
-        format: Format::Csv,
-    })?;
+    rank::run_with(
+        rank::Args {
+            command: None,
+            run: Some(run.clone()),
+            order: None,
+            config: None,
+            capacities: None,
+            format: Format::Csv,
+        },
+        Some(scored.tables),
+    )?;
     step("rank", &run.join("calllists"), t);
 
     let t = Instant::now();

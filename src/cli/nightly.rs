@@ -2,7 +2,8 @@
 //! diff → report, optionally import first and the outreach effect) into the
 //! run history, `latest` switched only when every step succeeded. The night
 //! itself is `caregap::runs::nightly::run_night`; this file runs the steps
-//! that are subcommands (in-process) and shows progress.
+//! that are subcommands (in-process, the ranking on the scoring's tables of
+//! the data folder) and shows progress.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -31,6 +32,9 @@ struct ImportCli {
 struct CliSteps {
     terminal: bool,
     spinner: Option<indicatif::ProgressBar>,
+    /// The scoring step's patients, consents and outreach, handed to the
+    /// ranking step (which would otherwise read the data folder again).
+    scored: Option<super::rank::DataTables>,
 }
 
 fn msg(e: &anyhow::Error) -> String {
@@ -60,19 +64,22 @@ impl Steps for CliSteps {
             strict: false,
             by_clinic: false,
         })
-        .map(drop)
+        .map(|scored| self.scored = Some(scored.tables))
         .map_err(|e| msg(&e))
     }
 
     fn rank(&mut self, cfg: &NightlyConfig, run: &std::path::Path) -> Result<(), String> {
-        super::rank::run(super::rank::Args {
-            command: None,
-            run: Some(run.to_path_buf()),
-            order: None,
-            config: cfg.rank_config.clone(),
-            capacities: cfg.capacities.clone(),
-            format: super::rank::Format::Csv,
-        })
+        super::rank::run_with(
+            super::rank::Args {
+                command: None,
+                run: Some(run.to_path_buf()),
+                order: None,
+                config: cfg.rank_config.clone(),
+                capacities: cfg.capacities.clone(),
+                format: super::rank::Format::Csv,
+            },
+            self.scored.take(),
+        )
         .map_err(|e| msg(&e))
     }
 
@@ -115,6 +122,7 @@ pub fn run(args: Args) -> Result<()> {
     let mut steps = CliSteps {
         terminal: std::io::stderr().is_terminal(),
         spinner: None,
+        scored: None,
     };
     let summary = nightly::run_night(&cfg, &mut steps)?;
     let total: f64 = summary.total_seconds;

@@ -17,9 +17,10 @@ use caregap::output::StagingDir;
 use caregap::rank::benefit::Order;
 use caregap::rank::config::{Capacities, RankConfig};
 use caregap::rank::exclusions::Rule;
-use caregap::rank::export::CriterionText;
+use caregap::rank::export::{CALLLIST_STYLES, CriterionText};
 use caregap::rank::pipeline::{self, RankInputs, Table};
 use io::RunInfo;
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -36,6 +37,19 @@ impl Format {
             Format::Csv => "csv",
             Format::Parquet => "parquet",
             Format::Json => "json",
+        }
+    }
+
+    /// Writes the batch in this format as the new file `path` (CSV
+    /// streamed row by row).
+    pub fn write(self, b: &RecordBatch, path: &Path) -> Result<()> {
+        match self {
+            Format::Csv => {
+                let mut f = std::fs::File::create(path)?;
+                caregap::rank::export::write_csv(b, &mut f)?;
+                Ok(())
+            }
+            _ => Ok(std::fs::write(path, self.encode(b)?)?),
         }
     }
 
@@ -77,24 +91,71 @@ pub enum RankCommand {
     Evaluate(evaluate::Args),
 }
 
-/// Loads the data folder through the data layer and reports what it set aside.
-pub fn load_data(data: &Path, as_of: Day) -> Result<Dataset> {
-    let ds = caregap::data::load(data, &LoadOptions::new(as_of))
-        .with_context(|| format!("loading the data folder {}", data.display()))?;
-    for t in &ds.report.tables {
-        if t.rows_rejected > 0
-            && matches!(
-                t.table,
-                caregap::data::Table::Consents | caregap::data::Table::Outreach
-            )
-        {
-            eprintln!(
-                "warning: {}: {} of {} rows unusable (see `caregap inspect`): not used",
-                t.table, t.rows_rejected, t.rows_read
-            );
+/// What a ranking reads of the data folder: the people, their consents and
+/// the outreach log (not the events). `caregap score` hands its own over when
+/// a ranking follows in the same process (`caregap nightly`, `caregap demo`),
+/// so the folder is read once a night instead of twice.
+pub struct DataTables {
+    /// The data folder and the `as_of` they were loaded for.
+    pub data: PathBuf,
+    pub as_of: Day,
+    pub patients: caregap::data::Patients,
+    pub consents: caregap::data::Consents,
+    pub outreach: caregap::data::Outreach,
+    /// What the load set aside of the consents and the outreach log, said
+    /// by the ranking that uses them.
+    warnings: Vec<String>,
+}
+
+impl DataTables {
+    /// Loads the data folder through the data layer (its events dropped).
+    pub fn load(data: &Path, as_of: Day) -> Result<DataTables> {
+        let ds = caregap::data::load(data, &LoadOptions::new(as_of))
+            .with_context(|| format!("loading the data folder {}", data.display()))?;
+        Ok(DataTables::from_dataset(data, as_of, ds))
+    }
+
+    /// Keeps what a ranking needs of a loaded folder.
+    pub fn from_dataset(data: &Path, as_of: Day, ds: Dataset) -> DataTables {
+        let warnings = ds
+            .report
+            .tables
+            .iter()
+            .filter(|t| {
+                t.rows_rejected > 0
+                    && matches!(
+                        t.table,
+                        caregap::data::Table::Consents | caregap::data::Table::Outreach
+                    )
+            })
+            .map(|t| {
+                format!(
+                    "warning: {}: {} of {} rows unusable (see `caregap inspect`): not used",
+                    t.table, t.rows_rejected, t.rows_read
+                )
+            })
+            .collect();
+        DataTables {
+            warnings,
+            data: data.to_path_buf(),
+            as_of,
+            patients: ds.population.patients,
+            consents: ds.consents,
+            outreach: ds.outreach,
         }
     }
-    Ok(ds)
+
+    /// Whether these were loaded from `data` for `as_of`.
+    fn loaded_for(&self, data: &Path, as_of: Day) -> bool {
+        let same = match (
+            std::fs::canonicalize(&self.data),
+            std::fs::canonicalize(data),
+        ) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        };
+        same && self.as_of == as_of
+    }
 }
 
 /// The library's criterion titles and actions, through the checked library.
@@ -127,6 +188,13 @@ pub fn read_capacities(path: Option<&Path>) -> Result<Capacities> {
 
 /// Reads the run's files, ranks in the library and writes the outputs.
 pub fn run(args: Args) -> Result<()> {
+    run_with(args, None)
+}
+
+/// [`run`] with the data folder's tables already loaded (by the scoring step
+/// of the same process); they are used when they are of the run's data
+/// folder and `as_of`, else the folder is read.
+pub fn run_with(args: Args, tables: Option<DataTables>) -> Result<()> {
     if let Some(RankCommand::Evaluate(e)) = args.command {
         return evaluate::run(e);
     }
@@ -136,7 +204,7 @@ pub fn run(args: Args) -> Result<()> {
         .context("--run RUN is required (the output folder of `caregap score`)")?;
     let config = read_config(args.config.as_deref(), args.order)?;
     let capacities = read_capacities(args.capacities.as_deref())?;
-    let files = RunFiles::read(&run_dir, args.config.as_deref(), &config)?;
+    let files = RunFiles::read(&run_dir, args.config.as_deref(), &config, tables)?;
     let inputs = files.inputs();
     let out = pipeline::rank_run(&inputs, &config, &files.texts, &capacities)?;
     drop(files);
@@ -148,14 +216,6 @@ pub fn run(args: Args) -> Result<()> {
     for stale in staging.removed_stale() {
         eprintln!("removed {}, left behind by a killed run", stale.display());
     }
-    for (name, batch) in [
-        ("risk.parquet", &out.risk),
-        ("calllist.parquet", &out.calllist),
-        ("exclusions.parquet", &out.exclusions),
-    ] {
-        std::fs::write(staging.path(name), io::parquet_bytes(batch)?)
-            .with_context(|| format!("writing {name} of {}", run_dir.display()))?;
-    }
     let calllists = staging.path("calllists");
     if calllists.exists() {
         // Links to the previous version's lists: removing them leaves those whole.
@@ -163,18 +223,40 @@ pub fn run(args: Args) -> Result<()> {
             .with_context(|| format!("clearing {}", calllists.display()))?;
     }
     std::fs::create_dir(&calllists).with_context(|| format!("creating {}", calllists.display()))?;
-    let mut audit_rows = Vec::new();
-    for c in &out.clinics {
-        let batch = out.calllist.slice(c.start, c.cut);
-        let name = format!(
-            "{}.{}",
-            io::clinic_file_stem(&c.clinic),
-            args.format.extension()
-        );
-        std::fs::write(calllists.join(&name), args.format.encode(&batch)?)
-            .with_context(|| format!("writing calllists/{name} of {}", run_dir.display()))?;
-        audit_rows.push((c.clinic.clone(), c.cut, name));
-    }
+    // The three tables and every clinic's list are written at once, spread
+    // over the cores (the lists' text is most of the work).
+    let tables = || -> Result<()> {
+        for (name, batch, styles) in [
+            ("risk.parquet", &out.risk, &[][..]),
+            ("calllist.parquet", &out.calllist, &CALLLIST_STYLES[..]),
+            ("exclusions.parquet", &out.exclusions, &[][..]),
+        ] {
+            caregap::output::write_parquet_styled(&staging.path(name), batch, styles)
+                .with_context(|| format!("writing {name} of {}", run_dir.display()))?;
+        }
+        Ok(())
+    };
+    let lists = || -> Result<Vec<(String, usize, String)>> {
+        out.clinics
+            .par_iter()
+            .map(|c| {
+                let batch = out.calllist.slice(c.start, c.cut);
+                let name = format!(
+                    "{}.{}",
+                    io::clinic_file_stem(&c.clinic),
+                    args.format.extension()
+                );
+                let path = calllists.join(&name);
+                args.format.write(&batch, &path).with_context(|| {
+                    format!("writing calllists/{name} of {}", run_dir.display())
+                })?;
+                Ok((c.clinic.clone(), c.cut, name))
+            })
+            .collect()
+    };
+    let (written, audit_rows) = rayon::join(tables, lists);
+    written?;
+    let audit_rows = audit_rows?;
     staging.commit()?;
     let calllists = run_dir.join("calllists");
     let ranked = &out.ranked;
@@ -266,15 +348,28 @@ pub struct RunFiles {
 }
 
 impl RunFiles {
-    pub fn read(run: &Path, config_file: Option<&Path>, config: &RankConfig) -> Result<RunFiles> {
+    /// Reads the run's files; `tables` when they are of the run's data
+    /// folder and `as_of` (see [`run_with`]), else the data folder.
+    pub fn read(
+        run: &Path,
+        config_file: Option<&Path>,
+        config: &RankConfig,
+        tables: Option<DataTables>,
+    ) -> Result<RunFiles> {
         let info = RunInfo::read(run)?;
-        let Dataset {
-            population,
+        let DataTables {
+            patients,
             consents,
             outreach,
+            warnings,
             ..
-        } = load_data(&info.data, info.as_of)?;
-        let patients = population.patients;
+        } = match tables {
+            Some(t) if t.loaded_for(&info.data, info.as_of) => t,
+            _ => DataTables::load(&info.data, info.as_of)?,
+        };
+        for w in warnings {
+            eprintln!("{w}");
+        }
         let features_file = run.join("features.parquet");
         let firings_file = run.join("firings.parquet");
         let predictions = match &config.predictions {
@@ -293,18 +388,29 @@ impl RunFiles {
             }
             None => None,
         };
-        let texts = match &info.library {
-            Some(lib) => criterion_texts(lib)?,
+        let texts = || match &info.library {
+            Some(lib) => criterion_texts(lib),
             None => {
                 eprintln!(
                     "warning: run.json names no library: call lists show criterion ids instead of titles and no actions"
                 );
-                HashMap::new()
+                Ok(HashMap::new())
             }
         };
+        // The two run files and the library, read at once.
+        let ((features, firings), texts) = rayon::join(
+            || {
+                rayon::join(
+                    || io::read_parquet(&features_file),
+                    || io::read_parquet(&firings_file),
+                )
+            },
+            texts,
+        );
         Ok(RunFiles {
-            features: io::read_parquet(&features_file)?,
-            firings: io::read_parquet(&firings_file)?,
+            features: features?,
+            firings: firings?,
+            texts: texts?,
             info,
             patients,
             consents,
@@ -312,7 +418,6 @@ impl RunFiles {
             features_file,
             firings_file,
             predictions,
-            texts,
         })
     }
 

@@ -77,13 +77,21 @@ fn progress_bar(len: u64) -> Option<indicatif::ProgressBar> {
 }
 
 pub fn run(args: ScoreArgs) -> Result<()> {
-    print!("{}", execute(args)?);
+    print!("{}", execute(args)?.summary);
     Ok(())
 }
 
-/// Scores and writes OUTDIR (one line of totals on stderr); returns the
-/// per-criterion, per-clinic summary table as text for the caller to show.
-pub fn execute(args: ScoreArgs) -> Result<String> {
+/// What a scoring leaves to its caller.
+pub struct Scored {
+    /// The per-criterion summary table as text, for the caller to show.
+    pub summary: String,
+    /// The data folder's patients, consents and outreach, for a ranking
+    /// that follows in the same process ([`super::rank::run_with`]).
+    pub tables: super::rank::DataTables,
+}
+
+/// Scores and writes OUTDIR (one line of totals on stderr).
+pub fn execute(args: ScoreArgs) -> Result<Scored> {
     let started = Instant::now();
     let as_of = parse_as_of(args.as_of.as_deref())?;
 
@@ -238,5 +246,8 @@ pub fn execute(args: ScoreArgs) -> Result<String> {
         plan.criteria.len(),
         out.display()
     );
-    Ok(text)
+    Ok(Scored {
+        summary: text,
+        tables: super::rank::DataTables::from_dataset(&args.data, as_of, dataset),
+    })
 }

@@ -68,7 +68,16 @@ pub enum OutputError {
 /// row groups of [`ROW_GROUP_ROWS`] rows (not atomic by itself: write into a [`StagingDir`], or use
 /// [`write_parquet_atomic`]).
 pub fn write_parquet(path: &Path, batch: &RecordBatch) -> Result<(), OutputError> {
-    write_parquet_rows(path, batch.schema(), &[], batch.num_rows(), |rows| {
+    write_parquet_styled(path, batch, &[])
+}
+
+/// [`write_parquet`] with some columns encoded their own way.
+pub fn write_parquet_styled(
+    path: &Path,
+    batch: &RecordBatch,
+    styles: &[(&str, ColumnStyle)],
+) -> Result<(), OutputError> {
+    write_parquet_rows(path, batch.schema(), styles, batch.num_rows(), |rows| {
         Ok(batch.slice(rows.start, rows.len()))
     })
 }

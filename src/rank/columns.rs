@@ -3,10 +3,10 @@
 //! found and the one expected. Pure: callers read the files.
 
 use crate::data::{Day, PatientIds};
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type, UInt64Type};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::Path;
 
 /// What was wrong with a column or row, naming the file (one message).
@@ -46,8 +46,7 @@ fn cast_to(a: &ArrayRef, to: &DataType, name: &str, file: &Path) -> Result<Array
 }
 
 pub fn strings(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Option<String>>> {
-    let a = cast_to(column(b, name, file, "Utf8")?, &DataType::Utf8, name, file)?;
-    Ok(a.as_string::<i32>()
+    Ok(utf8(b, name, file)?
         .iter()
         .map(|s| s.map(str::to_string))
         .collect())
@@ -58,6 +57,20 @@ pub fn opt_strings(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Optio
         return Ok(vec![None; b.num_rows()]);
     }
     strings(b, name, file)
+}
+
+/// A text column as one Utf8 array (no string per value).
+pub fn utf8(b: &RecordBatch, name: &str, file: &Path) -> Result<StringArray> {
+    let a = cast_to(column(b, name, file, "Utf8")?, &DataType::Utf8, name, file)?;
+    Ok(a.as_string::<i32>().clone())
+}
+
+/// Like [`utf8`], but a missing column is all nulls.
+pub fn opt_utf8(b: &RecordBatch, name: &str, file: &Path) -> Result<StringArray> {
+    if b.column_by_name(name).is_none() {
+        return Ok(StringArray::new_null(b.num_rows()));
+    }
+    utf8(b, name, file)
 }
 
 pub fn floats(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Option<f64>>> {
@@ -139,8 +152,8 @@ pub fn patient_ids(b: &RecordBatch, file: &Path) -> Result<PatientIds> {
 
 /// Looks patient ids up by value.
 pub enum IdIndex {
-    Int(HashMap<i64, u32>),
-    Str(HashMap<String, u32>),
+    Int(FxHashMap<i64, u32>),
+    Str(FxHashMap<String, u32>),
 }
 
 impl IdIndex {

@@ -20,6 +20,7 @@ use super::benefit::{benefit_text, time_frame};
 use super::calllist::{Entry, OpenGap};
 use super::risk::{CvRisk, UtilTier};
 use crate::data::PatientIds;
+use crate::output::ColumnStyle;
 use arrow::array::{
     Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray, StringBuilder,
     UInt32Array,
@@ -50,9 +51,24 @@ pub struct ListContext<'a> {
     pub measure_name: &'a str,
     pub criteria: &'a [String],
     pub gaps: &'a [OpenGap],
-    pub evidence: &'a [Option<String>],
+    pub evidence: &'a StringArray,
     pub texts: &'a HashMap<String, CriterionText>,
 }
+
+/// How the call list's columns are best stored in Parquet: the long texts
+/// without a dictionary or min/max statistics, the few-valued ones with a
+/// dictionary and no statistics.
+pub const CALLLIST_STYLES: [(&str, ColumnStyle); 9] = [
+    ("clinic_id", ColumnStyle::Repeated),
+    ("language", ColumnStyle::Repeated),
+    ("criteria", ColumnStyle::FreeText),
+    ("reasons", ColumnStyle::FreeText),
+    ("evidence", ColumnStyle::FreeText),
+    ("action", ColumnStyle::FreeText),
+    ("band", ColumnStyle::Repeated),
+    ("time_frame", ColumnStyle::Repeated),
+    ("top_reasons", ColumnStyle::FreeText),
+];
 
 /// Rows rendered per parallel chunk of the export.
 const CHUNK: usize = 8192;
@@ -71,17 +87,21 @@ struct TextColumns {
 }
 
 impl TextColumns {
-    fn new(rows: usize) -> TextColumns {
-        let b = |bytes: usize| StringBuilder::with_capacity(rows, rows * bytes);
+    /// Builders sized for `rows` rows listing `gaps` gaps in all (the long
+    /// columns grow with the gaps; sized right, they are never copied to grow).
+    fn new(rows: usize, gaps: usize) -> TextColumns {
+        let b = |per_row: usize, per_gap: usize| {
+            StringBuilder::with_capacity(rows, rows * per_row + gaps * per_gap)
+        };
         TextColumns {
-            criteria: b(24),
-            reasons: b(120),
-            evidence: b(64),
-            risk: b(32),
-            utilisation: b(40),
-            action: b(80),
-            benefit: b(48),
-            top: b(120),
+            criteria: b(0, 20),
+            reasons: b(0, 80),
+            evidence: b(0, 120),
+            risk: b(48, 0),
+            utilisation: b(48, 0),
+            action: b(0, 60),
+            benefit: b(48, 0),
+            top: b(200, 0),
         }
     }
 
@@ -159,7 +179,8 @@ fn push_row(
     s.clear();
     let mut n = 0;
     for (g, gap) in gaps() {
-        if let Some(ev) = &c.evidence[g] {
+        if c.evidence.is_valid(g) {
+            let ev = c.evidence.value(g);
             sep(s, n, " | ");
             s.push_str(&c.criteria[gap.criterion as usize]);
             s.push_str(": ");
@@ -269,7 +290,8 @@ pub fn calllist_batch(entries: &[Entry], c: &ListContext) -> Result<RecordBatch,
     let parts: Vec<[ArrayRef; 8]> = entries
         .par_chunks(CHUNK)
         .map(|chunk| {
-            let mut out = TextColumns::new(chunk.len());
+            let gaps = chunk.iter().map(|e| e.gaps.len()).sum();
+            let mut out = TextColumns::new(chunk.len(), gaps);
             let (mut s, mut actions) = (String::new(), Vec::new());
             for e in chunk {
                 push_row(e, c, &lookup, &mut out, &mut s, &mut actions);
@@ -366,7 +388,7 @@ pub fn calllist_batch(entries: &[Entry], c: &ListContext) -> Result<RecordBatch,
 
 /// One CSV field, quoted when it holds a comma, quote or line break.
 pub fn csv_field(s: &str) -> std::borrow::Cow<'_, str> {
-    if s.contains([',', '"', '\n', '\r']) {
+    if needs_quotes(s) {
         let mut out = String::with_capacity(s.len() + 2);
         push_csv_field(&mut out, s);
         out.into()
@@ -384,26 +406,44 @@ fn text_columns(b: &RecordBatch) -> Result<Vec<ArrayRef>, ArrowError> {
 
 /// Appends one CSV field to `out`, quoted when it holds a comma, quote or line break.
 fn push_csv_field(out: &mut String, s: &str) {
-    if !s.contains([',', '"', '\n', '\r']) {
+    if !needs_quotes(s) {
         out.push_str(s);
         return;
     }
     out.push('"');
-    for (i, part) in s.split('"').enumerate() {
-        if i > 0 {
-            out.push_str("\"\"");
-        }
-        out.push_str(part);
+    let mut rest = s;
+    while let Some(i) = memchr::memchr(b'"', rest.as_bytes()) {
+        out.push_str(&rest[..=i]);
+        out.push('"');
+        rest = &rest[i + 1..];
     }
+    out.push_str(rest);
     out.push('"');
+}
+
+/// Whether a CSV field holds a comma, quote or line break (searched with
+/// SIMD: the call lists' texts are most of the bytes a ranking writes).
+fn needs_quotes(s: &str) -> bool {
+    let b = s.as_bytes();
+    memchr::memchr3(b',', b'"', b'\n', b).is_some() || memchr::memchr(b'\r', b).is_some()
 }
 
 /// The batch as CSV with a header; nulls as empty fields.
 pub fn batch_csv(b: &RecordBatch) -> Result<String, ArrowError> {
+    let mut out = Vec::new();
+    write_csv(b, &mut out)?;
+    String::from_utf8(out).map_err(|e| ArrowError::ExternalError(Box::new(e)))
+}
+
+/// Writes [`batch_csv`]'s text to `w` row by row, through a buffer of a few
+/// rows (a large list is never held as one string: the bytes handed to
+/// the writer are still in cache).
+pub fn write_csv(b: &RecordBatch, w: &mut impl std::io::Write) -> Result<(), ArrowError> {
     let cols = text_columns(b)?;
     let cols: Vec<&StringArray> = cols.iter().map(|c| c.as_string::<i32>()).collect();
     let schema = b.schema();
-    let mut out = String::with_capacity(b.num_rows() * 200);
+    let mut out = String::with_capacity(64 * 1024);
+    let io = |e: std::io::Error| ArrowError::IoError(e.to_string(), e);
     for (i, f) in schema.fields().iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -421,8 +461,12 @@ pub fn batch_csv(b: &RecordBatch) -> Result<String, ArrowError> {
             }
         }
         out.push('\n');
+        if out.len() >= 48 * 1024 {
+            w.write_all(out.as_bytes()).map_err(io)?;
+            out.clear();
+        }
     }
-    Ok(out)
+    w.write_all(out.as_bytes()).map_err(io)
 }
 
 /// The batch as a JSON array of objects; numbers stay numbers, nulls null.

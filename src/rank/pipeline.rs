@@ -20,7 +20,9 @@ use super::export::{CriterionText, ListContext, calllist_batch, ids_array};
 use super::risk::{CvInputs, CvRisk, UtilTier, assess_cv, utilisation_tiers};
 use super::score2::{RiskBand, RiskModel};
 use crate::data::{ConsentScope, Consents, Day, DictColumn, Outreach, PatientIds, Patients};
-use arrow::array::{ArrayRef, Float64Array, RecordBatch, StringArray, UInt64Array};
+use arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, RecordBatch, StringArray, UInt32Array, UInt64Array,
+};
 use arrow::datatypes::{DataType, Field, Schema};
 use arrow::error::ArrowError;
 use std::collections::HashMap;
@@ -111,11 +113,22 @@ pub struct RiskColumns {
 }
 
 /// Open firings with their evidence.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Firings {
     pub criteria: Vec<String>,
     pub gaps: Vec<OpenGap>,
-    pub evidence: Vec<Option<String>>,
+    /// Each gap's evidence (null when the run has none).
+    pub evidence: StringArray,
+}
+
+impl Default for Firings {
+    fn default() -> Firings {
+        Firings {
+            criteria: Vec::new(),
+            gaps: Vec::new(),
+            evidence: StringArray::new_null(0),
+        }
+    }
 }
 
 /// What a ranking is made of, before exclusions and order.
@@ -354,19 +367,24 @@ pub fn compute_risk(
 pub fn open_firings(t: Table, index: &IdIndex) -> Result<Firings> {
     let (b, file) = (t.batch, t.file);
     let who = index.lookup_all(&columns::patient_ids(b, file)?, file)?;
-    let crit = columns::strings(b, "criterion_id", file)?;
+    let crit = columns::utf8(b, "criterion_id", file)?;
     let prio = columns::floats(b, "priority", file)?;
-    let status = columns::strings(b, "status", file)?;
-    let evidence = columns::opt_strings(b, "evidence", file)?;
+    let status = columns::utf8(b, "status", file)?;
+    let evidence = columns::opt_utf8(b, "evidence", file)?;
     let mut out = Firings::default();
-    let mut crit_index: HashMap<String, u32> = HashMap::new();
+    let mut open_rows: Vec<u32> = Vec::new();
+    let mut crit_index: HashMap<&str, u32> = HashMap::new();
+    let mut last: Option<(&str, u32)> = None;
     for r in 0..b.num_rows() {
-        if status[r].as_deref() != Some("open") {
+        if status.is_null(r) || status.value(r) != "open" {
             continue;
         }
         let at = |what: &str| bad(format!("{}: row {}: {what}", file.display(), r + 1));
         let p = who[r].ok_or_else(|| at("patient_id is not in patients"))?;
-        let c = crit[r].as_ref().ok_or_else(|| at("criterion_id is null"))?;
+        if crit.is_null(r) {
+            return Err(at("criterion_id is null"));
+        }
+        let c = crit.value(r);
         let priority = match prio[r] {
             Some(v) if (1.0..=10.0).contains(&v) && v.fract() == 0.0 => v as u8,
             other => {
@@ -375,18 +393,28 @@ pub fn open_firings(t: Table, index: &IdIndex) -> Result<Firings> {
                 )));
             }
         };
-        let next = out.criteria.len() as u32;
-        let ci = *crit_index.entry(c.clone()).or_insert_with(|| {
-            out.criteria.push(c.clone());
-            next
-        });
+        let ci = match last {
+            Some((name, i)) if name == c => i,
+            _ => {
+                let next = out.criteria.len() as u32;
+                let i = *crit_index.entry(c).or_insert_with(|| {
+                    out.criteria.push(c.to_string());
+                    next
+                });
+                last = Some((c, i));
+                i
+            }
+        };
         out.gaps.push(OpenGap {
             person: p,
             criterion: ci,
             priority,
         });
-        out.evidence.push(evidence[r].clone());
+        open_rows.push(r as u32);
     }
+    // The open rows' evidence, copied once into one array.
+    let taken = arrow::compute::take(&evidence, &UInt32Array::from(open_rows), None)?;
+    out.evidence = taken.as_string::<i32>().clone();
     Ok(out)
 }
 

@@ -25,10 +25,12 @@ use super::{RunError, table};
 use crate::output::{self, write_file_atomic};
 use crate::report::suppress::{Counts, suppress};
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
+use arrow::datatypes::{DataType, Field, Int64Type, Schema};
+use rayon::prelude::*;
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::Path;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// The kinds of change, in column order.
@@ -99,65 +101,145 @@ pub struct Diff {
     pub summary: DiffSummary,
 }
 
-/// Open (and excluded) gaps of one run, keyed by person and criterion.
-struct Side {
+/// A run's files as read: `run.json`'s `as_of`, the firings' patient,
+/// clinic, criterion and status, and the ranking's alive people.
+struct RunTables {
     as_of: String,
-    int_ids: bool,
-    /// (patient, criterion) → (clinic, status: 0 open, 1 excluded).
-    gaps: HashMap<(u32, u32), (u32, u8)>,
-    /// Alive people → clinic.
-    alive: HashMap<u32, u32>,
+    firings_file: PathBuf,
+    firings: RecordBatch,
+    risk_file: PathBuf,
+    risk: RecordBatch,
 }
 
-/// Interns strings into small ids.
-#[derive(Default)]
-struct Names {
-    ids: HashMap<String, u32>,
-    names: Vec<String>,
-}
-
-impl Names {
-    fn id(&mut self, s: &str) -> u32 {
-        if let Some(&i) = self.ids.get(s) {
-            return i;
-        }
-        let i = self.names.len() as u32;
-        self.ids.insert(s.to_string(), i);
-        self.names.push(s.to_string());
-        i
-    }
-}
-
-/// The interned names of both runs: patients, criteria, clinics.
-#[derive(Default)]
-struct AllNames {
-    pats: Names,
-    crits: Names,
-    clinics: Names,
-}
-
-fn read_side(run: &Path, n: &mut AllNames) -> Result<Side, RunError> {
+fn read_run(run: &Path) -> Result<RunTables, RunError> {
     let info: serde_json::Value = serde_json::from_slice(
         &std::fs::read(run.join("run.json"))
             .map_err(|e| RunError::io(&run.join("run.json"), "reading", e))?,
     )
     .map_err(|e| RunError::new(&run.join("run.json"), format!("not JSON: {e}")))?;
-    let as_of = info["as_of"].as_str().unwrap_or_default().to_string();
-    let ff = run.join("firings.parquet");
-    let b = table::read(
-        &ff,
-        Some(&["patient_id", "clinic_id", "criterion_id", "status"]),
-    )?;
-    let int_ids = b
-        .column_by_name("patient_id")
-        .is_some_and(|c| c.data_type().is_integer());
-    let pid = utf8(&b, "patient_id", &ff)?;
-    let clinic = utf8(&b, "clinic_id", &ff)?;
-    let crit = utf8(&b, "criterion_id", &ff)?;
-    let status = utf8(&b, "status", &ff)?;
-    let mut gaps = HashMap::with_capacity(pid.len());
-    for i in 0..pid.len() {
-        if pid.is_null(i) || crit.is_null(i) || status.is_null(i) {
+    let firings_file = run.join("firings.parquet");
+    let risk_file = run.join("risk.parquet");
+    Ok(RunTables {
+        as_of: info["as_of"].as_str().unwrap_or_default().to_string(),
+        firings: table::read(
+            &firings_file,
+            Some(&["patient_id", "clinic_id", "criterion_id", "status"]),
+        )?,
+        firings_file,
+        risk: table::read(&risk_file, Some(&["patient_id", "clinic_id"]))?,
+        risk_file,
+    })
+}
+
+/// Interns strings into small ids.
+#[derive(Default)]
+struct Names {
+    ids: FxHashMap<String, u32>,
+    names: Vec<String>,
+    /// The last string looked up and its id (runs of one clinic or
+    /// criterion are common).
+    last: Option<u32>,
+}
+
+impl Names {
+    fn id(&mut self, s: &str) -> u32 {
+        if let Some(i) = self.last
+            && self.names[i as usize] == s
+        {
+            return i;
+        }
+        let i = match self.ids.get(s) {
+            Some(&i) => i,
+            None => {
+                let i = self.names.len() as u32;
+                self.ids.insert(s.to_string(), i);
+                self.names.push(s.to_string());
+                i
+            }
+        };
+        self.last = Some(i);
+        i
+    }
+
+    /// Each id's place in the names' sorted order, and the names in that order.
+    fn ranks(self) -> (Vec<u32>, Vec<String>) {
+        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
+        order.sort_unstable_by(|&x, &y| self.names[x as usize].cmp(&self.names[y as usize]));
+        let mut rank = vec![0u32; self.names.len()];
+        for (r, &i) in order.iter().enumerate() {
+            rank[i as usize] = r as u32;
+        }
+        let mut names: Vec<Option<String>> = self.names.into_iter().map(Some).collect();
+        let sorted = order
+            .iter()
+            .map(|&i| names[i as usize].take().unwrap_or_default())
+            .collect();
+        (rank, sorted)
+    }
+}
+
+/// Patient ids of both runs: integers when both runs wrote integers (ordered
+/// numerically), else text (interned, then ordered as text).
+enum PatientIds {
+    Int,
+    Text(Names),
+}
+
+/// An integer id as a key that sorts as the integer does.
+fn int_key(v: i64) -> u64 {
+    (v as u64) ^ (1 << 63)
+}
+
+fn key_int(k: u64) -> i64 {
+    (k ^ (1 << 63)) as i64
+}
+
+impl PatientIds {
+    /// The key of every row's patient id (`None` for a null id).
+    fn keys(&mut self, b: &RecordBatch, file: &Path) -> Result<Vec<Option<u64>>, RunError> {
+        Ok(match self {
+            PatientIds::Int => {
+                let col = column(b, "patient_id", file)?;
+                let col = arrow::compute::cast(col, &DataType::Int64).map_err(|e| {
+                    RunError::new(file, format!("column `patient_id` cannot be read: {e}"))
+                })?;
+                col.as_primitive::<Int64Type>()
+                    .iter()
+                    .map(|v| v.map(int_key))
+                    .collect()
+            }
+            PatientIds::Text(names) => utf8(b, "patient_id", file)?
+                .iter()
+                .map(|v| v.map(|s| u64::from(names.id(s))))
+                .collect(),
+        })
+    }
+}
+
+/// One run's gaps, `(patient key, criterion, clinic, status: 0 open,
+/// 1 excluded)`, and its alive people, `(patient key, clinic)`; once
+/// ordered, keys and criteria are their places in the output order, both
+/// lists sorted by them.
+struct Side {
+    gaps: Vec<(u64, u32, u32, u8)>,
+    alive: Vec<(u64, u32)>,
+}
+
+fn side(
+    t: &RunTables,
+    ids: &mut PatientIds,
+    crits: &mut Names,
+    clinics: &mut Names,
+) -> Result<Side, RunError> {
+    let ff = &t.firings_file;
+    let pid = ids.keys(&t.firings, ff)?;
+    let clinic = utf8(&t.firings, "clinic_id", ff)?;
+    let crit = utf8(&t.firings, "criterion_id", ff)?;
+    let status = utf8(&t.firings, "status", ff)?;
+    let mut gaps = Vec::with_capacity(pid.len());
+    for (i, p) in pid.iter().enumerate() {
+        let Some(p) = *p else { continue };
+        if crit.is_null(i) || status.is_null(i) {
             continue;
         }
         let st = match status.value(i) {
@@ -165,45 +247,55 @@ fn read_side(run: &Path, n: &mut AllNames) -> Result<Side, RunError> {
             "excluded" => 1,
             _ => continue,
         };
-        let cl = n.clinics.id(if clinic.is_null(i) {
+        let cl = clinics.id(if clinic.is_null(i) {
             ""
         } else {
             clinic.value(i)
         });
-        gaps.insert(
-            (n.pats.id(pid.value(i)), n.crits.id(crit.value(i))),
-            (cl, st),
-        );
+        gaps.push((p, crits.id(crit.value(i)), cl, st));
     }
-    let rf = run.join("risk.parquet");
-    let r = table::read(&rf, Some(&["patient_id", "clinic_id"]))?;
-    let rp = utf8(&r, "patient_id", &rf)?;
-    let rc = utf8(&r, "clinic_id", &rf)?;
-    let alive = (0..rp.len())
-        .filter(|&i| !rp.is_null(i))
-        .map(|i| {
+    let rf = &t.risk_file;
+    let rp = ids.keys(&t.risk, rf)?;
+    let rc = utf8(&t.risk, "clinic_id", rf)?;
+    let alive = rp
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
             let c = if rc.is_null(i) { "" } else { rc.value(i) };
-            (n.pats.id(rp.value(i)), n.clinics.id(c))
+            p.map(|p| (p, clinics.id(c)))
         })
         .collect();
-    Ok(Side {
-        as_of,
-        int_ids,
-        gaps,
-        alive,
+    Ok(Side { gaps, alive })
+}
+
+/// Sorts by `key` and keeps the last of the rows with one key (as a map
+/// filled in file order would).
+fn sorted_last<T: Send, K: Ord + Send>(mut v: Vec<T>, key: impl Fn(&T) -> K + Sync) -> Vec<T> {
+    v.par_sort_by_key(|x| key(x));
+    let mut out: Vec<T> = Vec::with_capacity(v.len());
+    for x in v {
+        match out.last_mut() {
+            Some(last) if key(last) == key(&x) => *last = x,
+            _ => out.push(x),
+        }
+    }
+    out
+}
+
+/// A required column.
+fn column<'a>(b: &'a RecordBatch, name: &str, file: &Path) -> Result<&'a ArrayRef, RunError> {
+    b.column_by_name(name).ok_or_else(|| {
+        RunError::new(
+            file,
+            format!("no column `{name}`: was it written by `caregap score` / `caregap rank`?"),
+        )
     })
 }
 
 /// A required column as one Utf8 array (any type cast at once, no string
 /// per value).
 fn utf8(b: &RecordBatch, name: &str, file: &Path) -> Result<StringArray, RunError> {
-    let col = b.column_by_name(name).ok_or_else(|| {
-        RunError::new(
-            file,
-            format!("no column `{name}`: was it written by `caregap score` / `caregap rank`?"),
-        )
-    })?;
-    let col = arrow::compute::cast(col, &DataType::Utf8)
+    let col = arrow::compute::cast(column(b, name, file)?, &DataType::Utf8)
         .map_err(|e| RunError::new(file, format!("column `{name}` cannot be read as text: {e}")))?;
     Ok(col.as_string::<i32>().clone())
 }
@@ -216,70 +308,100 @@ fn name_of(run: &Path) -> String {
 }
 
 /// Compares run `a` (earlier) with run `b`; aggregates suppressed under `min_cell`.
+///
+/// Both runs' gaps are sorted by (patient, criterion) and merged: the
+/// changes come out in that order, which is `changes.parquet`'s.
 pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
-    let mut names = AllNames::default();
-    let sa = read_side(a, &mut names)?;
-    let sb = read_side(b, &mut names)?;
-    let AllNames {
-        pats,
-        crits,
-        clinics,
-    } = &names;
-    // (patient, criterion, clinic, change)
-    let mut rows: Vec<(u32, u32, u32, u8)> = Vec::new();
-    for (&(p, c), &(cl_b, st_b)) in &sb.gaps {
-        if st_b != 0 {
-            continue;
-        }
-        let change = match sa.gaps.get(&(p, c)) {
-            Some(&(_, 0)) => 2,
-            _ => 0,
-        };
-        rows.push((p, c, cl_b, change));
-    }
-    for (&(p, c), &(cl_a, st_a)) in &sa.gaps {
-        if st_a != 0 {
-            continue;
-        }
-        match sb.gaps.get(&(p, c)) {
-            Some(&(_, 0)) => {}
-            Some(&(cl_b, _)) => rows.push((p, c, cl_b, 3)),
-            None => match sb.alive.get(&p) {
-                Some(&cl_b) => rows.push((p, c, cl_b, 1)),
-                None => rows.push((p, c, cl_a, 3)),
-            },
-        }
-    }
-    // Rows by patient (numerically for integer ids), then criterion id:
-    // each name's place is found once, not at every comparison.
-    let int_ids = sa.int_ids && sb.int_ids;
-    let rank_of = |names: &[String], numeric: bool| -> Vec<u32> {
-        let mut order: Vec<u32> = (0..names.len() as u32).collect();
-        if numeric {
-            let v: Vec<i64> = names
-                .iter()
-                .map(|n| n.parse().unwrap_or(i64::MAX))
-                .collect();
-            order.sort_by_key(|&i| v[i as usize]);
-        } else {
-            order.sort_by(|&x, &y| names[x as usize].cmp(&names[y as usize]));
-        }
-        let mut rank = vec![0u32; names.len()];
-        for (r, &i) in order.iter().enumerate() {
-            rank[i as usize] = r as u32;
-        }
-        rank
+    let (ta, tb) = rayon::join(|| read_run(a), || read_run(b));
+    let (ta, tb) = (ta?, tb?);
+    let is_int = |t: &RunTables| {
+        t.firings
+            .column_by_name("patient_id")
+            .is_some_and(|c| c.data_type().is_integer())
     };
-    let (p_rank, c_rank) = (rank_of(&pats.names, int_ids), rank_of(&crits.names, false));
-    rows.sort_unstable_by_key(|r| (p_rank[r.0 as usize], c_rank[r.1 as usize]));
+    let int_ids = is_int(&ta) && is_int(&tb);
+    let mut ids = if int_ids {
+        PatientIds::Int
+    } else {
+        PatientIds::Text(Names::default())
+    };
+    let (mut crits, mut clinics) = (Names::default(), Names::default());
+    let sa = side(&ta, &mut ids, &mut crits, &mut clinics)?;
+    let sb = side(&tb, &mut ids, &mut crits, &mut clinics)?;
+    let (as_of_a, as_of_b) = (ta.as_of, tb.as_of);
+    // Keys in output order: patients by id (their text order for text ids),
+    // criteria by id.
+    let (p_rank, pats) = match ids {
+        PatientIds::Int => (None, Vec::new()),
+        PatientIds::Text(names) => {
+            let (rank, sorted) = names.ranks();
+            (Some(rank), sorted)
+        }
+    };
+    let (c_rank, crits) = crits.ranks();
+    let clinics = clinics.names;
+    let p_key = |k: u64| p_rank.as_ref().map_or(k, |r| u64::from(r[k as usize]));
+    let order = |s: Side| -> Side {
+        let gaps = s
+            .gaps
+            .into_iter()
+            .map(|(p, c, cl, st)| (p_key(p), c_rank[c as usize], cl, st))
+            .collect();
+        let alive = s.alive.into_iter().map(|(p, cl)| (p_key(p), cl)).collect();
+        Side {
+            gaps: sorted_last(gaps, |g| (g.0, g.1)),
+            alive: sorted_last(alive, |a| a.0),
+        }
+    };
+    let (sa, sb) = rayon::join(|| order(sa), || order(sb));
+    let (ga, gb, alive_b) = (sa.gaps, sb.gaps, sb.alive);
+
+    // (patient, criterion, clinic, change), in key order.
+    let mut rows: Vec<(u64, u32, u32, u8)> = Vec::new();
+    let (mut i, mut j) = (0, 0);
+    while i < ga.len() || j < gb.len() {
+        let ka = ga.get(i).map(|g| (g.0, g.1));
+        let kb = gb.get(j).map(|g| (g.0, g.1));
+        match (ka, kb) {
+            (Some(x), Some(y)) if x == y => {
+                let ((p, c, _, st_a), (_, _, cl_b, st_b)) = (ga[i], gb[j]);
+                match (st_a, st_b) {
+                    (0, 0) => rows.push((p, c, cl_b, 2)),
+                    (_, 0) => rows.push((p, c, cl_b, 0)),
+                    (0, _) => rows.push((p, c, cl_b, 3)),
+                    _ => {}
+                }
+                i += 1;
+                j += 1;
+            }
+            (Some(x), y) if y.is_none_or(|y| x < y) => {
+                let (p, c, cl_a, st_a) = ga[i];
+                if st_a == 0 {
+                    match alive_b.binary_search_by_key(&p, |a| a.0) {
+                        Ok(k) => rows.push((p, c, alive_b[k].1, 1)),
+                        Err(_) => rows.push((p, c, cl_a, 3)),
+                    }
+                }
+                i += 1;
+            }
+            _ => {
+                let (p, c, cl_b, st_b) = gb[j];
+                if st_b == 0 {
+                    rows.push((p, c, cl_b, 0));
+                }
+                j += 1;
+            }
+        }
+    }
+    drop((ga, gb, alive_b));
 
     let pid: ArrayRef = if int_ids {
-        Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| {
-            pats.names[r.0 as usize].parse::<i64>().unwrap_or_default()
-        })))
+        Arc::new(Int64Array::from_iter_values(
+            rows.iter().map(|r| key_int(r.0)),
+        ))
     } else {
         Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| pats.names[r.0 as usize].as_str()),
+            rows.iter().map(|r| pats[r.0 as usize].as_str()),
         ))
     };
     let schema = Arc::new(Schema::new(vec![
@@ -302,10 +424,10 @@ pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
         vec![
             pid,
             Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| clinics.names[r.2 as usize].as_str()),
+                rows.iter().map(|r| clinics[r.2 as usize].as_str()),
             )),
             Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| crits.names[r.1 as usize].as_str()),
+                rows.iter().map(|r| crits[r.1 as usize].as_str()),
             )),
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| CHANGES[r.3 as usize]),
@@ -317,10 +439,7 @@ pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
     // Clinic × criterion counts, per change; criteria and clinics by name.
     let mut counts: BTreeMap<(&str, &str), [u64; 4]> = BTreeMap::new();
     for r in &rows {
-        let k = (
-            crits.names[r.1 as usize].as_str(),
-            clinics.names[r.2 as usize].as_str(),
-        );
+        let k = (crits[r.1 as usize].as_str(), clinics[r.2 as usize].as_str());
         counts.entry(k).or_default()[r.3 as usize] += 1;
     }
     let crit_list: Vec<&str> = counts
@@ -419,8 +538,8 @@ pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
     let summary = DiffSummary {
         run_a: name_of(a),
         run_b: name_of(b),
-        as_of_a: sa.as_of.clone(),
-        as_of_b: sb.as_of.clone(),
+        as_of_a,
+        as_of_b,
         min_cell,
         opened: total(0),
         closed: total(1),

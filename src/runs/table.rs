@@ -8,38 +8,57 @@ use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Float64Type};
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
+};
+use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
 /// Reads a Parquet file into one batch; `columns` limits it to those present
-/// (`None`: every column).
+/// (`None`: every column). Row groups are decoded in parallel (each by its
+/// own reader and file handle, over the footer read once) and joined in
+/// file order.
 pub fn read(path: &Path, columns: Option<&[&str]>) -> Result<RecordBatch, RunError> {
+    let reading = |e: &dyn std::fmt::Display| RunError::new(path, format!("reading: {e}"));
     let file = std::fs::File::open(path).map_err(|e| RunError::io(path, "opening", e))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
         .map_err(|e| RunError::new(path, format!("not a readable Parquet file: {e}")))?;
-    let builder = match columns {
-        None => builder,
-        Some(names) => {
-            let schema = builder.parquet_schema();
-            let roots: Vec<usize> = (0..schema.root_schema().get_fields().len())
-                .filter(|&i| names.contains(&schema.root_schema().get_fields()[i].name()))
-                .collect();
-            let mask = ProjectionMask::roots(schema, roots);
-            builder.with_projection(mask)
-        }
+    let mask = columns.map(|names| {
+        let schema = meta.parquet_schema();
+        let fields = schema.root_schema().get_fields();
+        let roots: Vec<usize> = (0..fields.len())
+            .filter(|&i| names.contains(&fields[i].name()))
+            .collect();
+        ProjectionMask::roots(schema, roots)
+    });
+    let builder = |groups: Vec<usize>| -> Result<_, RunError> {
+        // Opened anew: clones of one `File` share its offset, and the
+        // readers seek.
+        let f = std::fs::File::open(path).map_err(|e| RunError::io(path, "opening", e))?;
+        let b = ParquetRecordBatchReaderBuilder::new_with_metadata(f, meta.clone())
+            .with_row_groups(groups);
+        Ok(match &mask {
+            Some(m) => b.with_projection(m.clone()),
+            None => b,
+        })
     };
-    let schema = builder.schema().clone();
-    let reader = builder
-        .build()
-        .map_err(|e| RunError::new(path, format!("reading: {e}")))?;
-    let batches: Vec<RecordBatch> = reader
-        .collect::<Result<_, _>>()
-        .map_err(|e| RunError::new(path, format!("reading: {e}")))?;
+    let schema = builder(Vec::new())?.schema().clone();
+    let parts: Vec<Vec<RecordBatch>> = (0..meta.metadata().num_row_groups())
+        .into_par_iter()
+        .map(|g| {
+            builder(vec![g])?
+                .build()
+                .map_err(|e| reading(&e))?
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| reading(&e))
+        })
+        .collect::<Result<_, _>>()?;
+    let batches: Vec<&RecordBatch> = parts.iter().flatten().collect();
     let schema = match columns {
         None => schema,
         Some(_) => batches.first().map_or(schema, |b| b.schema()),
     };
-    concat_batches(&schema, &batches).map_err(|e| RunError::new(path, format!("reading: {e}")))
+    concat_batches(&schema, batches).map_err(|e| reading(&e))
 }
 
 /// Where a data-folder table lives: `dir/name.parquet`, or the `*.parquet`

@@ -46,7 +46,7 @@ pub fn run(args: Args) -> Result<()> {
         bail!("--capacities: give one or more whole numbers above 0, e.g. 50,200,1000");
     }
     let config = read_config(args.config.as_deref(), None)?;
-    let files = RunFiles::read(&args.run, args.config.as_deref(), &config)?;
+    let files = RunFiles::read(&args.run, args.config.as_deref(), &config, None)?;
     let data = args.data.clone().unwrap_or_else(|| files.info.data.clone());
     let outcomes_file = data.join("outcomes.parquet");
     if !outcomes_file.is_file() {

@@ -9,7 +9,6 @@ use arrow::compute::concat_batches;
 use arrow::datatypes::SchemaRef;
 use caregap::data::Day;
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use std::io::Write;
@@ -17,15 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// Reads one Parquet file into a single batch.
 pub fn read_parquet(path: &Path) -> Result<RecordBatch> {
-    let file = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-        .with_context(|| format!("{} is not a readable Parquet file", path.display()))?;
-    let schema = reader.schema().clone();
-    let batches: Vec<RecordBatch> = reader
-        .build()?
-        .collect::<Result<_, _>>()
-        .with_context(|| format!("reading {}", path.display()))?;
-    Ok(concat_batches(&schema, &batches)?)
+    Ok(caregap::runs::table::read(path, None)?)
 }
 
 /// Where a table lives in a data folder: `dir/name.parquet` or `dir/name/*.parquet`.
