@@ -61,20 +61,10 @@ pub fn read_table(dir: &Path, name: &str) -> Result<Option<(PathBuf, RecordBatch
 
 pub use caregap::rank::columns::{IdIndex, counts, days, opt_strings, patient_ids, strings};
 
-/// Writes `bytes` to `path` atomically: a temporary file in the same folder, then rename.
+/// Writes `bytes` as `path` atomically and durably (`output::write_file_atomic`:
+/// a synced temporary file beside it, renamed; removed on error).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path(path);
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
-}
-
-pub fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+    Ok(caregap::output::write_file_atomic(path, bytes)?)
 }
 
 pub fn parquet_bytes(batch: &RecordBatch) -> Result<Vec<u8>> {
