@@ -21,3 +21,11 @@ pub mod users;
 pub mod diff;
 pub mod effect;
 pub mod nightly;
+
+/// Says what a command removed before writing: what runs killed earlier left
+/// beside its output (`output::StagingDir`, `replace_file`, `remove_leftovers`).
+pub fn say_removed(stale: &[std::path::PathBuf]) {
+    for path in stale {
+        eprintln!("removed {}, left behind by a killed run", path.display());
+    }
+}

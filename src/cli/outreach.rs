@@ -275,9 +275,9 @@ fn existing_keys(b: &RecordBatch, file: &Path) -> Result<HashSet<LogKey>> {
 fn append(data: &Path, rows: Vec<NewRow>) -> Result<()> {
     let _lock = caregap::output::OutputLock::wait(&data.join("outreach"))?;
     // Under the log's lock: what killed writers left beside the log goes.
-    for stale in caregap::output::remove_leftovers(&data.join("outreach.parquet"))? {
-        eprintln!("removed {}, left behind by a killed run", stale.display());
-    }
+    super::say_removed(&caregap::output::remove_leftovers(
+        &data.join("outreach.parquet"),
+    )?);
     let Some((pfile, patients)) = io::read_table(data, "patients")? else {
         bail!("{}: no patients table", data.display());
     };

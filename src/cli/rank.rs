@@ -213,9 +213,7 @@ pub fn run_with(args: Args, tables: Option<DataTables>) -> Result<()> {
     // (a new version of the folder, the score's files hard-linked): a killed
     // rank leaves the previous ranking whole, never a mix of two.
     let staging = StagingDir::update(&run_dir)?;
-    for stale in staging.removed_stale() {
-        eprintln!("removed {}, left behind by a killed run", stale.display());
-    }
+    super::say_removed(staging.removed_stale());
     let calllists = staging.path("calllists");
     if calllists.exists() {
         // Links to the previous version's lists: removing them leaves those whole.

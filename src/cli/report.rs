@@ -185,9 +185,7 @@ pub fn run(args: Args) -> Result<()> {
         sections.push(caregap::report::nightly::effect_section(&e));
     }
     let html = render_html_with(&data, args.min_cell, &sections);
-    for stale in caregap::output::replace_file(&args.out, html.as_bytes())? {
-        eprintln!("removed {}, left behind by a killed run", stale.display());
-    }
+    super::say_removed(&caregap::output::replace_file(&args.out, html.as_bytes())?);
     eprintln!(
         "wrote {} (cells under {} suppressed)",
         args.out.display(),

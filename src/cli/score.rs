@@ -98,9 +98,7 @@ pub fn execute(args: ScoreArgs) -> Result<Scored> {
     // The output is locked (a second run into it is refused at once) and
     // what killed runs left beside it is cleared before the long work starts.
     let staging = StagingDir::new(&args.out)?;
-    for stale in staging.removed_stale() {
-        eprintln!("removed {}, left behind by a killed run", stale.display());
-    }
+    super::say_removed(staging.removed_stale());
 
     let t = Instant::now();
     let library = super::check::load_library(&args.criteria)?;
