@@ -31,7 +31,9 @@
 //! of its own, so the other tables do not depend on them.
 
 use crate::codes::Cond;
-use crate::model::{Calendar, Day, Ev, Output, OutreachRow, Person, normal, poisson};
+use crate::model::{
+    Calendar, Day, Ev, Output, OutreachRow, Person, normal, outreach_outcome, poisson,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -74,16 +76,7 @@ pub(crate) fn add(
                     continue;
                 }
                 let date = rng.random_range(first..=last);
-                let r: f64 = rng.random();
-                let outcome = if r < 0.4 {
-                    "booked"
-                } else if r < 0.55 {
-                    "declined"
-                } else if r < 0.85 {
-                    "no_answer"
-                } else {
-                    "not_reachable"
-                };
+                let outcome = outreach_outcome(rng.random());
                 out.outreach.push(OutreachRow {
                     date,
                     criterion: Some(criterion),
