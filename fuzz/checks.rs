@@ -22,6 +22,18 @@ fn people() -> (data::Population, data::Day) {
     (testcase::build_population(&file), file.as_of)
 }
 
+/// The folder the `loader` and `import` targets write each input into:
+/// one per process, memory-backed (`/dev/shm`) where available.
+pub fn scratch_dir() -> &'static Path {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        tempfile::tempdir_in("/dev/shm")
+            .or_else(|_| tempfile::tempdir())
+            .unwrap()
+    })
+    .path()
+}
+
 /// The criteria language, whole: a TOML library file as bytes. Compiles it;
 /// a library with an error is refused (`None`) and one without is returned;
 /// every diagnostic points into the file on character boundaries and renders;
