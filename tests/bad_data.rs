@@ -5,6 +5,7 @@
 //! population. The full-size run is a documented command
 //! (`CAREGAP_BAD_DATA_PATIENTS=640000 cargo test --release --test bad_data`).
 
+mod cli_util;
 mod data_util;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -18,21 +19,13 @@ use arrow::array::{
 };
 use arrow::compute::cast;
 use arrow::datatypes::{DataType, Date32Type, Float64Type, Int64Type};
+use cli_util::ok;
 
 fn caregap(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_caregap"))
         .args(args)
         .output()
         .unwrap()
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 fn text(b: &RecordBatch, name: &str) -> StringArray {

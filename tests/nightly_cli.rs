@@ -6,36 +6,19 @@
 //! --run RUNS/latest` shows the diff, the effect and "closed since the call",
 //! and follows new nights.
 
+mod cli_util;
+mod data_util;
 mod serve_util;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::Arc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use arrow::array::{Date32Array, Float64Array, Int64Array, RecordBatch, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use caregap::runs::nightly::{self, HistoryEntry};
 use caregap::runs::table;
-
-fn caregap() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_caregap"))
-}
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use cli_util::{caregap, ok, root};
 
 /// A generated population whose events are a folder of parts, so that a test
 /// can add events by adding a part.
@@ -96,32 +79,20 @@ fn day(s: &str) -> i32 {
 }
 
 fn add_events(data: &Path, part: &str, rows: &[Ev]) {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("patient_id", DataType::Int64, false),
-        Field::new("date", DataType::Date32, false),
-        Field::new("kind", DataType::Utf8, false),
-        Field::new("system", DataType::Utf8, false),
-        Field::new("code", DataType::Utf8, false),
-        Field::new("value", DataType::Float64, true),
-        Field::new("unit", DataType::Utf8, true),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(Date32Array::from_iter_values(rows.iter().map(|r| r.1))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.2))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.3))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.4))),
-            Arc::new(Float64Array::from_iter(rows.iter().map(|r| r.5))),
-            Arc::new(StringArray::from_iter(rows.iter().map(|r| r.6))),
-        ],
-    )
-    .unwrap();
-    let f = fs::File::create(data.join("events").join(part)).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(f, schema, None).unwrap();
-    w.write(&batch).unwrap();
-    w.close().unwrap();
+    let rows: Vec<data_util::Ev> = rows
+        .iter()
+        .map(
+            |&(pid, date, kind, system, code, value, unit)| data_util::Ev {
+                unit: unit.map(Into::into),
+                ..data_util::ev(pid, date, kind, system, code, value)
+            },
+        )
+        .collect();
+    data_util::write(
+        &data.join("events").join(part),
+        &data_util::events_batch(&rows),
+        rows.len(),
+    );
 }
 
 /// (patient, criterion) → status of a run's firings.parquet.

@@ -7,25 +7,12 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn caregap() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_caregap"))
-}
+mod cli_util;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
+use cli_util::{assert_reported, caregap, ok, root};
 
 fn synth(dir: &Path, patients: u32) {
     ok(caregap()
@@ -164,14 +151,7 @@ fn a_killed_score_leaves_the_previous_run_or_the_new_one_never_a_mix() {
 
     // The next run clears what the killed ones left, and says so.
     let left = leftovers(&work);
-    let out = ok(score(&data, &run, dates[0]).output().unwrap());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    for name in &left {
-        assert!(
-            stderr.contains(name.as_str()) && stderr.contains("left behind by a killed run"),
-            "{name} not reported:\n{stderr}"
-        );
-    }
+    assert_reported(&left, &ok(score(&data, &run, dates[0]).output().unwrap()));
     assert_eq!(leftovers(&work), Vec::<String>::new());
     assert_eq!(snapshot(&run), whole[0]);
 }
@@ -426,14 +406,7 @@ fn a_killed_rank_leaves_the_previous_ranking_or_the_new_one_never_a_mix() {
 
     // The next rank clears what the killed ones left, and says so.
     let left = leftovers(&work);
-    let out = ok(rank(&run, orders[0]).output().unwrap());
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    for name in &left {
-        assert!(
-            stderr.contains(name.as_str()) && stderr.contains("left behind by a killed run"),
-            "{name} not reported:\n{stderr}"
-        );
-    }
+    assert_reported(&left, &ok(rank(&run, orders[0]).output().unwrap()));
     assert_eq!(leftovers(&work), Vec::<String>::new());
     assert_eq!(snapshot_tree(&run), whole[0]);
     // Every rank that finished wrote its audit lines; none was lost.
@@ -496,14 +469,7 @@ fn a_killed_report_leaves_the_previous_report_or_the_new_one_and_the_next_clears
         "report.html",
     );
     let left = file_leftovers(tmp.path(), "report.html");
-    let done = ok(report(cells[0]).output().unwrap());
-    let stderr = String::from_utf8_lossy(&done.stderr);
-    for name in &left {
-        assert!(
-            stderr.contains(name.as_str()),
-            "{name} not reported:\n{stderr}"
-        );
-    }
+    assert_reported(&left, &ok(report(cells[0]).output().unwrap()));
     assert_eq!(
         file_leftovers(tmp.path(), "report.html"),
         Vec::<String>::new()
@@ -555,14 +521,7 @@ fn a_killed_outreach_record_leaves_the_log_with_or_without_its_row_never_torn() 
         count = now;
     }
     let left = file_leftovers(&data, "outreach.parquet");
-    let done = ok(record(steps + 1).output().unwrap());
-    let stderr = String::from_utf8_lossy(&done.stderr);
-    for name in &left {
-        assert!(
-            stderr.contains(name.as_str()),
-            "{name} not reported:\n{stderr}"
-        );
-    }
+    assert_reported(&left, &ok(record(steps + 1).output().unwrap()));
     assert_eq!(
         file_leftovers(&data, "outreach.parquet"),
         Vec::<String>::new()
