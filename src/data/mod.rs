@@ -77,4 +77,6 @@ pub use days::*;
 pub use error::DataError;
 pub use load::{Dataset, LoadOptions, MemoryTable, MemoryTables, load, load_tables};
 pub use population::*;
+/// String interning of the loader, for the run files' readers too.
+pub(crate) use read::{Interner, NULL_ID, intern_column};
 pub use report::*;

@@ -22,12 +22,12 @@
 //! all-clinics count as row total) and `diff.json` ([`DiffSummary`]).
 
 use super::{RunError, table};
+use crate::data::{Interner, NULL_ID, intern_column};
 use crate::output::{self, write_file_atomic};
 use crate::report::suppress::{Counts, suppress};
 use arrow::array::{Array, ArrayRef, AsArray, Int64Array, RecordBatch, StringArray};
 use arrow::datatypes::{DataType, Field, Int64Type, Schema};
 use rayon::prelude::*;
-use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -131,58 +131,39 @@ fn read_run(run: &Path) -> Result<RunTables, RunError> {
     })
 }
 
-/// Interns strings into small ids.
-#[derive(Default)]
-struct Names {
-    ids: FxHashMap<String, u32>,
-    names: Vec<String>,
-    /// The last string looked up and its id (runs of one clinic or
-    /// criterion are common).
-    last: Option<u32>,
+/// Each id's place in the sorted order of an interner's strings, and the
+/// strings in that order.
+fn ranks(i: &Interner) -> (Vec<u32>, Vec<&str>) {
+    let mut order: Vec<u32> = (0..i.values.len() as u32).collect();
+    order.sort_unstable_by(|&x, &y| i.values[x as usize].cmp(&i.values[y as usize]));
+    let mut rank = vec![0u32; i.values.len()];
+    for (r, &id) in order.iter().enumerate() {
+        rank[id as usize] = r as u32;
+    }
+    let sorted = order.iter().map(|&id| &*i.values[id as usize]).collect();
+    (rank, sorted)
 }
 
-impl Names {
-    fn id(&mut self, s: &str) -> u32 {
-        if let Some(i) = self.last
-            && self.names[i as usize] == s
-        {
-            return i;
-        }
-        let i = match self.ids.get(s) {
-            Some(&i) => i,
-            None => {
-                let i = self.names.len() as u32;
-                self.ids.insert(s.to_string(), i);
-                self.names.push(s.to_string());
-                i
-            }
-        };
-        self.last = Some(i);
-        i
-    }
-
-    /// Each id's place in the names' sorted order, and the names in that order.
-    fn ranks(self) -> (Vec<u32>, Vec<String>) {
-        let mut order: Vec<u32> = (0..self.names.len() as u32).collect();
-        order.sort_unstable_by(|&x, &y| self.names[x as usize].cmp(&self.names[y as usize]));
-        let mut rank = vec![0u32; self.names.len()];
-        for (r, &i) in order.iter().enumerate() {
-            rank[i as usize] = r as u32;
-        }
-        let mut names: Vec<Option<String>> = self.names.into_iter().map(Some).collect();
-        let sorted = order
-            .iter()
-            .map(|&i| names[i as usize].take().unwrap_or_default())
-            .collect();
-        (rank, sorted)
-    }
+/// The interned id of every row of a text column (`NULL_ID` for a null);
+/// a column of another type is read as text.
+fn ids(b: &RecordBatch, name: &str, file: &Path, i: &mut Interner) -> Result<Vec<u32>, RunError> {
+    let col = column(b, name, file)?;
+    let col = match col.data_type() {
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => col.clone(),
+        _ => arrow::compute::cast(col, &DataType::Utf8).map_err(|e| {
+            RunError::new(file, format!("column `{name}` cannot be read as text: {e}"))
+        })?,
+    };
+    let mut out = Vec::new();
+    intern_column(col.as_ref(), i, &mut out);
+    Ok(out)
 }
 
 /// Patient ids of both runs: integers when both runs wrote integers (ordered
 /// numerically), else text (interned, then ordered as text).
 enum PatientIds {
     Int,
-    Text(Names),
+    Text(Interner),
 }
 
 /// An integer id as a key that sorts as the integer does.
@@ -208,9 +189,9 @@ impl PatientIds {
                     .map(|v| v.map(int_key))
                     .collect()
             }
-            PatientIds::Text(names) => utf8(b, "patient_id", file)?
-                .iter()
-                .map(|v| v.map(|s| u64::from(names.id(s))))
+            PatientIds::Text(names) => ids(b, "patient_id", file, names)?
+                .into_iter()
+                .map(|id| (id != NULL_ID).then_some(u64::from(id)))
                 .collect(),
         })
     }
@@ -227,19 +208,27 @@ struct Side {
 
 fn side(
     t: &RunTables,
-    ids: &mut PatientIds,
-    crits: &mut Names,
-    clinics: &mut Names,
+    ids_of: &mut PatientIds,
+    crits: &mut Interner,
+    clinics: &mut Interner,
 ) -> Result<Side, RunError> {
+    // A run that left a clinic empty: the clinic "".
+    let clinic_of = |id: u32, clinics: &mut Interner| {
+        if id == NULL_ID {
+            clinics.intern("")
+        } else {
+            id
+        }
+    };
     let ff = &t.firings_file;
-    let pid = ids.keys(&t.firings, ff)?;
-    let clinic = utf8(&t.firings, "clinic_id", ff)?;
-    let crit = utf8(&t.firings, "criterion_id", ff)?;
+    let pid = ids_of.keys(&t.firings, ff)?;
+    let clinic = ids(&t.firings, "clinic_id", ff, clinics)?;
+    let crit = ids(&t.firings, "criterion_id", ff, crits)?;
     let status = utf8(&t.firings, "status", ff)?;
     let mut gaps = Vec::with_capacity(pid.len());
     for (i, p) in pid.iter().enumerate() {
         let Some(p) = *p else { continue };
-        if crit.is_null(i) || status.is_null(i) {
+        if crit[i] == NULL_ID || status.is_null(i) {
             continue;
         }
         let st = match status.value(i) {
@@ -247,23 +236,15 @@ fn side(
             "excluded" => 1,
             _ => continue,
         };
-        let cl = clinics.id(if clinic.is_null(i) {
-            ""
-        } else {
-            clinic.value(i)
-        });
-        gaps.push((p, crits.id(crit.value(i)), cl, st));
+        gaps.push((p, crit[i], clinic_of(clinic[i], clinics), st));
     }
     let rf = &t.risk_file;
-    let rp = ids.keys(&t.risk, rf)?;
-    let rc = utf8(&t.risk, "clinic_id", rf)?;
+    let rp = ids_of.keys(&t.risk, rf)?;
+    let rc = ids(&t.risk, "clinic_id", rf, clinics)?;
     let alive = rp
         .iter()
-        .enumerate()
-        .filter_map(|(i, p)| {
-            let c = if rc.is_null(i) { "" } else { rc.value(i) };
-            p.map(|p| (p, clinics.id(c)))
-        })
+        .zip(rc)
+        .filter_map(|(p, c)| p.map(|p| (p, clinic_of(c, clinics))))
         .collect();
     Ok(Side { gaps, alive })
 }
@@ -320,26 +301,26 @@ pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
             .is_some_and(|c| c.data_type().is_integer())
     };
     let int_ids = is_int(&ta) && is_int(&tb);
-    let mut ids = if int_ids {
+    let mut patient_ids = if int_ids {
         PatientIds::Int
     } else {
-        PatientIds::Text(Names::default())
+        PatientIds::Text(Interner::default())
     };
-    let (mut crits, mut clinics) = (Names::default(), Names::default());
-    let sa = side(&ta, &mut ids, &mut crits, &mut clinics)?;
-    let sb = side(&tb, &mut ids, &mut crits, &mut clinics)?;
+    let (mut crits, mut clinics) = (Interner::default(), Interner::default());
+    let sa = side(&ta, &mut patient_ids, &mut crits, &mut clinics)?;
+    let sb = side(&tb, &mut patient_ids, &mut crits, &mut clinics)?;
     let (as_of_a, as_of_b) = (ta.as_of, tb.as_of);
     // Keys in output order: patients by id (their text order for text ids),
     // criteria by id.
-    let (p_rank, pats) = match ids {
+    let (p_rank, pats) = match &patient_ids {
         PatientIds::Int => (None, Vec::new()),
         PatientIds::Text(names) => {
-            let (rank, sorted) = names.ranks();
+            let (rank, sorted) = ranks(names);
             (Some(rank), sorted)
         }
     };
-    let (c_rank, crits) = crits.ranks();
-    let clinics = clinics.names;
+    let (c_rank, crits) = ranks(&crits);
+    let clinics = &clinics.values;
     let p_key = |k: u64| p_rank.as_ref().map_or(k, |r| u64::from(r[k as usize]));
     let order = |s: Side| -> Side {
         let gaps = s
@@ -401,7 +382,7 @@ pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
         ))
     } else {
         Arc::new(StringArray::from_iter_values(
-            rows.iter().map(|r| pats[r.0 as usize].as_str()),
+            rows.iter().map(|r| pats[r.0 as usize]),
         ))
     };
     let schema = Arc::new(Schema::new(vec![
@@ -424,10 +405,10 @@ pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
         vec![
             pid,
             Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| clinics[r.2 as usize].as_str()),
+                rows.iter().map(|r| &*clinics[r.2 as usize]),
             )),
             Arc::new(StringArray::from_iter_values(
-                rows.iter().map(|r| crits[r.1 as usize].as_str()),
+                rows.iter().map(|r| crits[r.1 as usize]),
             )),
             Arc::new(StringArray::from_iter_values(
                 rows.iter().map(|r| CHANGES[r.3 as usize]),
@@ -439,7 +420,7 @@ pub fn diff_runs(a: &Path, b: &Path, min_cell: u64) -> Result<Diff, RunError> {
     // Clinic × criterion counts, per change; criteria and clinics by name.
     let mut counts: BTreeMap<(&str, &str), [u64; 4]> = BTreeMap::new();
     for r in &rows {
-        let k = (crits[r.1 as usize].as_str(), clinics[r.2 as usize].as_str());
+        let k = (crits[r.1 as usize], &*clinics[r.2 as usize]);
         counts.entry(k).or_default()[r.3 as usize] += 1;
     }
     let crit_list: Vec<&str> = counts
