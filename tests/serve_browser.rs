@@ -176,6 +176,22 @@ async fn text_when(
     Ok(last)
 }
 
+/// Waits (up to 10 s) until the browser is on a page whose path ends with
+/// `path`: a click that submits a form returns before the browser has
+/// followed the answer's redirect.
+async fn at_path(b: &fantoccini::Client, path: &str) -> R {
+    let start = std::time::Instant::now();
+    while !b.current_url().await?.path().ends_with(path) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(10),
+            "not at {path}: {}",
+            b.current_url().await?
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Ok(())
+}
+
 async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[String]) -> R {
     // Log in.
     b.goto(&format!("{url}/login?lang=en")).await?;
@@ -187,20 +203,7 @@ async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[Str
     b.find(Locator::Id("login")).await?.click().await?;
     // The list of the scheduler's clinic (once the browser has followed the
     // login's redirect: the click returns before the next page is loaded).
-    let start = std::time::Instant::now();
-    while !b
-        .current_url()
-        .await?
-        .path()
-        .ends_with("/clinics/HC01/list")
-    {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(10),
-            "{}",
-            b.current_url().await?
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    at_path(b, "/clinics/HC01/list").await?;
     let ids = listed(b).await?;
     assert_eq!(&ids[..2], &mine[..2]);
     let text = text_when(b, Locator::Css("main"), |t| t.contains("Call list of HC01")).await?;
@@ -284,7 +287,7 @@ async fn story(b: &fantoccini::Client, url: &str, mine: &[String], theirs: &[Str
     assert_eq!(text, "Samtalslista HC01");
     // Log out: the list is behind the login again.
     b.find(Locator::Id("logout")).await?.click().await?;
-    assert!(b.current_url().await?.path().ends_with("/login"));
+    at_path(b, "/login").await?;
     b.goto(&format!("{url}/clinics/HC01/list")).await?;
     assert!(b.current_url().await?.path().ends_with("/login"));
     Ok(())
