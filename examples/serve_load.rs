@@ -192,6 +192,7 @@ async fn main() {
         min_cell: 5,
         watch: Duration::from_millis(500),
         session: Duration::from_secs(24 * 3600),
+        reidentification: None,
     };
     let app = App::new(cfg).expect("the service");
     let (tx, rx) = tokio::sync::oneshot::channel();

@@ -292,6 +292,7 @@ pub fn service(run: &Path) -> Service {
         min_cell: 5,
         watch: std::time::Duration::from_secs(3600),
         session: std::time::Duration::from_secs(24 * 3600),
+        reidentification: None,
     };
     let app = std::sync::Arc::new(App::new(config).unwrap_or_else(|e| panic!("{e}")));
     let run = app.run.load();

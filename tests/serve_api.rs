@@ -1322,3 +1322,121 @@ fn extra_call_list_columns_are_kept_and_shown() {
         assert!(gaps.contains(crit.as_str().unwrap()));
     }
 }
+
+/// Issue 18's re-identification through the service: only a scheduler of the
+/// person's clinic, only on a request carrying the CSRF token, never in a
+/// page or list unasked, and every reveal (found or not) audited.
+#[test]
+fn a_scheduler_reveals_an_original_identifier_only_of_her_clinic_and_every_reveal_is_audited() {
+    let plain = Server::start(&demo().run, &[]);
+    let hc01 = listed(&plain, "HC01", 3);
+    let hc02 = listed(&plain, "HC02", 1);
+    // Without a re-identification file: no button, and the API says how to give one.
+    let mut c = Client::new(&plain.url);
+    c.login("s1");
+    assert!(
+        !c.get(&format!("/people/{}", hc01[0]))
+            .body
+            .contains("id=\"reveal\"")
+    );
+    let r = c.api_post(&format!("/api/people/{}/reveal", hc01[0]), json!({}));
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(r.body.contains("--reidentification FILE"), "{}", r.body);
+    drop(plain);
+
+    // The file as `caregap import --reidentification` writes it; hc01[2] is not in it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("reidentification.csv");
+    let original = |id: &str| format!("ORIG-{id}, \"quoted\"");
+    let mut text = String::from("patient_id,original_id\n");
+    for id in [&hc01[0], &hc01[1], &hc02[0]] {
+        text.push_str(&format!("{id},\"{}\"\n", original(id).replace('"', "\"\"")));
+    }
+    std::fs::write(&file, text).unwrap();
+    let s = Server::start(&demo().run, &["--reidentification", file.to_str().unwrap()]);
+    let mut c = Client::new(&s.url);
+    c.login("s1");
+    let path = |id: &str| format!("/api/people/{id}/reveal");
+
+    let r = c.api_post(&path(&hc01[0]), json!({}));
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["original_id"], original(&hc01[0]));
+    assert_eq!(r.json()["patient_id"], hc01[0].as_str());
+    // No CSRF token, another clinic's person, an analyst: refused.
+    assert_eq!(
+        c.post(&path(&hc01[0]), "application/json", "{}", None)
+            .status,
+        403
+    );
+    assert_eq!(c.api_post(&path(&hc02[0]), json!({})).status, 403);
+    let mut a = Client::new(&s.url);
+    a.login("analyst");
+    assert_eq!(a.api_post(&path(&hc01[0]), json!({})).status, 403);
+    // Not in the file: 404, audited all the same.
+    let r = c.api_post(&path(&hc01[2]), json!({}));
+    assert_eq!(r.status, 404, "{}", r.body);
+    assert!(
+        r.body.contains("not in the re-identification file"),
+        "{}",
+        r.body
+    );
+
+    // The page: the original only after the button's POST.
+    let page = c.get(&format!("/people/{}", hc01[1]));
+    assert!(page.body.contains("id=\"reveal\""), "no reveal button");
+    assert!(!page.body.contains(&format!("ORIG-{}", hc01[1])));
+    assert!(!c.get("/clinics/HC01/list").body.contains("ORIG-"));
+    assert!(!c.get("/api/clinics/HC01/export.csv").body.contains("ORIG-"));
+    let csrf = c.csrf.clone();
+    let shown = c.form(&format!("/people/{}/reveal", hc01[1]), &[("csrf", &csrf)]);
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert!(
+        shown
+            .body
+            .contains(&format!("ORIG-{}, &quot;quoted&quot;", hc01[1])),
+        "{}",
+        shown.body
+    );
+    assert_eq!(
+        c.form(&format!("/people/{}/reveal", hc01[1]), &[("csrf", "wrong")])
+            .status,
+        403
+    );
+
+    let db = s.db.to_str().unwrap().to_string();
+    let reveals = |id: &str| -> Vec<(String, String)> {
+        caregap(
+            &["audit", "show", "--db", &db, "--patient", id, "--json"],
+            "",
+        )
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|r| r["action"] == "reveal")
+        .map(|r| {
+            (
+                r["user"].as_str().unwrap().to_string(),
+                r["detail"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+    };
+    let shown = ("s1".to_string(), "original identifier shown".to_string());
+    assert_eq!(reveals(&hc01[0]), vec![shown.clone()]);
+    assert_eq!(
+        reveals(&hc01[1]),
+        vec![shown],
+        "one reveal: the refused one is not"
+    );
+    assert_eq!(
+        reveals(&hc01[2]),
+        vec![(
+            "s1".to_string(),
+            "not in the re-identification file".to_string()
+        )]
+    );
+    assert!(
+        reveals(&hc02[0]).is_empty(),
+        "the refused reveal is a `denied` row"
+    );
+    assert!(caregap(&["audit", "verify", "--db", &db], "").contains("audit trail intact"));
+}

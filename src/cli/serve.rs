@@ -45,6 +45,12 @@ pub struct Args {
     /// How long a login lasts, in hours.
     #[arg(long, default_value_t = 8.0)]
     pub session_hours: f64,
+    /// The re-identification file of a pseudonymising import
+    /// (`caregap import --reidentification`): a scheduler may then reveal the
+    /// original identifier of a person of her clinic, each reveal audited.
+    /// Keep it apart from the data and run folders.
+    #[arg(long, value_name = "FILE")]
+    pub reidentification: Option<PathBuf>,
 }
 
 fn read_text(p: &Path) -> Result<String> {
@@ -75,6 +81,7 @@ pub fn config(args: &Args) -> Result<Config> {
         min_cell: args.min_cell,
         watch: Duration::from_millis(args.watch_ms.max(50)),
         session: Duration::from_secs_f64(args.session_hours * 3600.0),
+        reidentification: args.reidentification.clone(),
     })
 }
 
@@ -169,6 +176,7 @@ pub fn demo(out: &Path, run: &Path, clinic: Option<&str>) -> Result<()> {
         min_cell: 5,
         watch: Duration::from_secs(5),
         session: Duration::from_secs(8 * 3600),
+        reidentification: None,
     };
     println!(
         "\nthe scheduler service, with its store in {}:",

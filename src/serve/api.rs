@@ -125,6 +125,17 @@ pub async fn person(
     ))
 }
 
+/// `POST /api/people/{id}/reveal`: the original identifier (audited).
+pub async fn reveal(
+    State(app): State<Shared>,
+    access: PersonAccess,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let original = ops::reveal(&app, &access.auth, &access.run, access.person).await?;
+    Ok(Json(
+        json!({"patient_id": access.id(), "original_id": original}),
+    ))
+}
+
 #[derive(Deserialize)]
 pub struct NewOutcome {
     pub outcome: String,

@@ -359,7 +359,29 @@ pub async fn person(
         Some("consent") => Some(f.tr.t("notice-consent")),
         _ => None,
     };
-    Ok(Html(pages::person(&f, &p, notice.as_deref()).into_string()))
+    let reveal = match app.reidentification {
+        Some(_) => pages::Reveal::Offered,
+        None => pages::Reveal::Unavailable,
+    };
+    Ok(Html(
+        pages::person(&f, &p, notice.as_deref(), reveal).into_string(),
+    ))
+}
+
+/// The person page with the original identifier shown (a `POST`, so that
+/// the CSRF token is checked and no address holds it; audited in
+/// [`ops::reveal`]).
+pub async fn reveal(
+    State(app): State<Shared>,
+    access: PersonAccess,
+) -> Result<Html<String>, AppError> {
+    let original = ops::reveal(&app, &access.auth, &access.run, access.person).await?;
+    let p = ops::person(&app, &access.auth, &access.run, access.person).await?;
+    let here = format!("/people/{}", segment(&p.patient_id));
+    let f = frame(&app, &access.auth, &here);
+    Ok(Html(
+        pages::person(&f, &p, None, pages::Reveal::Shown(&original)).into_string(),
+    ))
 }
 
 #[derive(Deserialize)]

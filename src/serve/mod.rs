@@ -11,6 +11,7 @@
 //! | `ops.rs` | the operations both doors call: list, person, record, overview, export |
 //! | `pages.rs`, `handlers.rs` | the HTML pages (maud) and their routes |
 //! | `api.rs`, `openapi.json` | the JSON API and its description |
+//! | `reveal.rs` | the re-identification file: original identifiers shown to a person's scheduler, audited |
 //! | `i18n.rs`, `locales/` | Finnish, Swedish and English texts (Fluent) |
 //!
 //! The run is held in an [`ArcSwap`]: a request takes the run once, when it
@@ -25,6 +26,7 @@ pub mod i18n;
 pub mod ops;
 pub mod overlay;
 pub mod pages;
+pub mod reveal;
 pub mod store;
 pub mod writer;
 
@@ -65,6 +67,10 @@ pub struct Config {
     pub watch: Duration,
     /// How long a session lasts.
     pub session: Duration,
+    /// The import's re-identification file (`patient_id,original_id`): lets
+    /// a scheduler reveal the original identifier of a person of her clinic,
+    /// each reveal audited ([`reveal`]). None: nothing can be revealed.
+    pub reidentification: Option<PathBuf>,
 }
 
 /// The service's state, shared by every request.
@@ -78,6 +84,7 @@ pub struct App {
     pub limiter: Limiter,
     /// Cookies get `Secure` (served over TLS).
     pub secure: bool,
+    pub reidentification: Option<reveal::Reidentification>,
 }
 
 pub type Shared = Arc<App>;
@@ -110,9 +117,16 @@ impl App {
             store::recent(&conn, &since).map_err(|e| ServeError(e.to_string()))?;
         let overlay = Arc::new(RwLock::new(Overlay::from_rows(&outcomes, &consents)));
         let run = Run::open(&config.run).map_err(|e| ServeError(e.to_string()))?;
+        let reidentification = config
+            .reidentification
+            .as_deref()
+            .map(reveal::Reidentification::open)
+            .transpose()
+            .map_err(ServeError)?;
         let writer =
             Writer::start(&config.db, overlay.clone()).map_err(|e| ServeError(e.to_string()))?;
         Ok(App {
+            reidentification,
             run: ArcSwap::from_pointee(run),
             secure: config.tls.is_some(),
             config,
@@ -191,6 +205,7 @@ pub fn router(app: Shared) -> Router {
         .route("/people/{id}", get(handlers::person))
         .route("/people/{id}/outcome", post(handlers::outcome))
         .route("/people/{id}/consent", post(handlers::consent))
+        .route("/people/{id}/reveal", post(handlers::reveal))
         .route("/overview", get(handlers::overview))
         .route("/style.css", get(handlers::style));
     let api = Router::new()
@@ -204,6 +219,7 @@ pub fn router(app: Shared) -> Router {
         .route("/api/people/{id}", get(api::person))
         .route("/api/people/{id}/outcomes", post(api::outcome))
         .route("/api/people/{id}/consents", post(api::consent))
+        .route("/api/people/{id}/reveal", post(api::reveal))
         .route("/api/overview", get(api::overview));
     pages
         .merge(api)

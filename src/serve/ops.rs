@@ -462,6 +462,56 @@ pub async fn person(
     })
 }
 
+/// The original identifier of a person of the scheduler's clinic, from the
+/// service's re-identification file ([`super::reveal`]). The audit row
+/// `reveal` is committed first, also when the person is not in the file; a
+/// reveal that cannot be audited is not made.
+pub async fn reveal(app: &Shared, auth: &Auth, run: &Run, person: u32) -> Result<String, AppError> {
+    if app.reidentification.is_none() {
+        return Err(AppError::new(
+            auth.api,
+            StatusCode::NOT_FOUND,
+            "this service has no re-identification file: start it with \
+             `caregap serve --reidentification FILE` (the file that \
+             `caregap import --pseudonymise KEY --reidentification FILE` wrote)",
+        ));
+    }
+    let p = &run.people[person as usize];
+    let clinic = run.clinics[p.clinic as usize].clone();
+    let (a, id) = (app.clone(), p.id.clone());
+    // A stat, and a read when the file changed: off the async threads.
+    let original = tokio::task::spawn_blocking(move || match &a.reidentification {
+        Some(r) => r.original(&id),
+        None => Ok(None),
+    })
+    .await
+    .map_err(|e| AppError::internal(auth.api, e))?
+    .map_err(|e| AppError::internal(auth.api, e))?;
+    let mut a = auth.audit("reveal", &clinic);
+    a.patients = vec![p.id.clone()];
+    a.count = 1;
+    a.detail = match original {
+        Some(_) => "original identifier shown",
+        None => "not in the re-identification file",
+    }
+    .to_string();
+    app.writer
+        .write(Write::AuditOnly, a)
+        .await
+        .map_err(|e| AppError::internal(auth.api, e))?;
+    original.ok_or_else(|| {
+        AppError::new(
+            auth.api,
+            StatusCode::NOT_FOUND,
+            format!(
+                "{} is not in the re-identification file: it was imported without \
+                 --pseudonymise, or by another import than the file's",
+                p.id
+            ),
+        )
+    })
+}
+
 /// Longest note kept, in characters.
 pub const MAX_NOTE: usize = 2000;
 

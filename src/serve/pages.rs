@@ -180,7 +180,18 @@ pub fn list(f: &Frame, l: &ListPage) -> Markup {
 }
 
 /// One person.
-pub fn person(f: &Frame, p: &PersonDetail, notice: Option<&str>) -> Markup {
+/// The original identifier on the person page ([`super::reveal`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reveal<'a> {
+    /// The service has no re-identification file: no button.
+    Unavailable,
+    /// A button that asks for it.
+    Offered,
+    /// Asked for, audited and shown.
+    Shown(&'a str),
+}
+
+pub fn person(f: &Frame, p: &PersonDetail, notice: Option<&str>, reveal: Reveal) -> Markup {
     let tr = f.tr;
     let title = tr.ta("person-title", &[("id", p.patient_id.clone())]);
     let back = format!("/clinics/{}/list", segment(&p.clinic));
@@ -192,6 +203,19 @@ pub fn person(f: &Frame, p: &PersonDetail, notice: Option<&str>) -> Markup {
             p { a href=(back) { (tr.ta("back-to-list", &[("clinic", p.clinic.clone())])) } }
             h1 { (title) }
             @if let Some(n) = notice { p.notice role="status" { (n) } }
+            @match reveal {
+                Reveal::Unavailable => {}
+                Reveal::Offered => {
+                    form.inline id="reveal-form" method="post" action={"/people/" (segment(&p.patient_id)) "/reveal"} {
+                        input type="hidden" name="csrf" value=(f.csrf);
+                        button type="submit" id="reveal" { (tr.t("reveal-button")) }
+                        " " small { (tr.t("reveal-help")) }
+                    }
+                }
+                Reveal::Shown(original) => {
+                    p.notice id="original-id" role="status" { (tr.ta("reveal-shown", &[("id", original.to_string())])) }
+                }
+            }
             @if p.consents.iter().any(|c| c.scope == "outreach" && !c.allowed) {
                 p.warning id="consent-withdrawn" { (tr.t("person-outreach-withdrawn")) }
             }
