@@ -215,6 +215,7 @@ pub fn run(args: Args) -> Result<()> {
         status: false,
         strict: false,
         by_clinic: false,
+        chunk_events: score::DEFAULT_CHUNK_EVENTS,
     })?;
     step("score", &run, t);
 

@@ -63,6 +63,7 @@ impl Steps for CliSteps {
             status: cfg.status,
             strict: false,
             by_clinic: false,
+            chunk_events: super::score::DEFAULT_CHUNK_EVENTS,
         })
         .map(|scored| self.scored = Some(scored.tables))
         .map_err(|e| msg(&e))

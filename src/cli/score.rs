@@ -52,7 +52,18 @@ pub struct ScoreArgs {
     /// has every clinic; by default stdout shows the all-clinics rows).
     #[arg(long)]
     pub by_clinic: bool,
+    /// Event rows per chunk of the streaming evaluation: events sorted by
+    /// patient (as `caregap synth` and `caregap import` write them) are read,
+    /// evaluated and dropped a patient range of about this many rows at a
+    /// time, so memory is bounded by the chunk, not the population. Unsorted
+    /// events, or fewer rows than this, are read whole; 0 always reads them
+    /// whole. The outputs are the same either way.
+    #[arg(long, value_name = "ROWS", default_value_t = DEFAULT_CHUNK_EVENTS)]
+    pub chunk_events: u64,
 }
+
+/// [`ScoreArgs::chunk_events`]' default: about 1 GB of event columns.
+pub const DEFAULT_CHUNK_EVENTS: u64 = 50_000_000;
 
 /// Parses `YYYY-MM-DD`, or today when absent.
 pub fn parse_as_of(arg: Option<&str>) -> Result<Day> {
@@ -106,79 +117,50 @@ pub fn execute(args: ScoreArgs) -> Result<Scored> {
     let plan = plan::compile(&library);
     let compile_s = t.elapsed().as_secs_f64();
 
-    let t = Instant::now();
     let opts = LoadOptions {
         as_of,
         strict: args.strict,
         extra_event_files: Vec::new(),
     };
-    let mut dataset = data::load(&args.data, &opts)
-        .with_context(|| format!("cannot load the population from {}", args.data.display()))?;
-    let pop = &dataset.population;
-    let load_s = t.elapsed().as_secs_f64();
-
-    let t = Instant::now();
-    let bar = progress_bar(pop.patients.len() as u64);
-    let tick = |n: usize| {
-        if let Some(b) = &bar {
-            b.inc(n as u64);
-        }
+    let evidence = if args.status {
+        EvidenceMode::InPopulation
+    } else {
+        EvidenceMode::Firings
     };
-    let eval_opts = EvalOptions {
-        evidence: if args.status {
-            EvidenceMode::InPopulation
-        } else {
-            EvidenceMode::Firings
-        },
-        progress: Some(&tick),
+    let streaming = match args.chunk_events {
+        0 => None,
+        n => data::open_streaming(&args.data, &opts, n)
+            .with_context(|| format!("cannot load the population from {}", args.data.display()))?,
     };
-    // Part by part and block by block, while they are in cache, the
-    // evaluation's results become row groups of firings.parquet and
-    // features.parquet and summary counts; nothing of the size of the
-    // population is kept (so the evaluation time includes encoding the two
-    // files).
-    let sink = tables::ScoreSink::create(staging.dir(), &plan, pop)?;
-    let (done, blocks) =
-        eval::evaluate_blocks(&plan, pop, as_of, &eval_opts, tables::BLOCK_PEOPLE, &sink)?;
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
-    let mut rows = tables::FiringsRows::default();
-    // (No block when nobody is alive: every criterion's row is then zeros.)
-    let mut counts = eval::SummaryCounts::zeros(&plan, pop);
-    for block in blocks {
-        let block = block?;
-        rows.open += block.firings.open;
-        rows.rows += block.firings.rows;
-        counts.add(&block.counts);
-    }
-    let summary = counts.rows(&plan, pop);
-    let eval_s = t.elapsed().as_secs_f64();
-
+    let scored = match streaming {
+        Some(s) => score_streaming(s, &args.data, &plan, evidence, staging.dir())?,
+        None => score_in_memory(&args, &opts, &plan, evidence, staging.dir())?,
+    };
+    let Evaluated {
+        dataset,
+        summary,
+        open,
+        firings_rows,
+        n_alive,
+        n_events,
+        unit_mismatches: mismatches,
+        load_s,
+        eval_s,
+        write_s: files_s,
+        patient_ranges,
+    } = scored;
     let t = Instant::now();
-    let (open, firings_rows) = (rows.open, rows.rows);
-    let (n_patients, n_events) = (pop.patients.len(), pop.events.len());
-    let (firings, features) = sink.into_files()?;
-    // The events (most of the memory) are not needed any more: their pages
-    // are given back on another thread while the files are closed.
-    let events = std::mem::take(&mut dataset.population.events);
-    std::thread::spawn(move || drop(events));
-    let (firings, features) = rayon::join(
-        || firings.finish(),
-        || features.map_or(Ok(()), InOrderFile::finish),
-    );
-    firings?;
-    features?;
     output::write_parquet(
         &staging.path("criteria_summary.parquet"),
         &tables::summary_batch(&summary)?,
     )?;
-    let write_s = t.elapsed().as_secs_f64();
+    let write_s = files_s + t.elapsed().as_secs_f64();
+    let n_patients = dataset.population.patients.len();
 
     let unit_mismatches: serde_json::Map<String, serde_json::Value> = plan
         .value_sets
         .iter()
-        .zip(&done.unit_mismatches)
+        .zip(&mismatches)
         .filter(|(vs, _)| vs.unit.is_some())
         .map(|(vs, &n)| (vs.name.clone(), json!(n)))
         .collect();
@@ -208,12 +190,14 @@ pub fn execute(args: ScoreArgs) -> Result<Scored> {
         "unit_mismatches": unit_mismatches,
         "counts": {
             "patients": n_patients,
-            "alive": done.alive.len(),
+            "alive": n_alive,
             "events": n_events,
             "firings": open,
             "firings_rows": firings_rows,
         },
-        "options": {"status": args.status, "strict": args.strict},
+        "options": {"status": args.status, "strict": args.strict, "chunk_events": args.chunk_events},
+        // 1: the events were read whole; more: a patient range at a time.
+        "patient_ranges": patient_ranges,
         "timings_s": {
             "compile": compile_s,
             "load": load_s,
@@ -239,7 +223,7 @@ pub fn execute(args: ScoreArgs) -> Result<Scored> {
     };
     eprintln!(
         "scored {} people alive on {} against {} criteria: {open} open gaps; wrote {}",
-        done.alive.len(),
+        n_alive,
         data::format_day(as_of),
         plan.criteria.len(),
         out.display()
@@ -247,5 +231,198 @@ pub fn execute(args: ScoreArgs) -> Result<Scored> {
     Ok(Scored {
         summary: text,
         tables: super::rank::DataTables::from_dataset(&args.data, as_of, dataset),
+    })
+}
+
+/// What scoring leaves before the summary file and `run.json` are written.
+struct Evaluated {
+    /// The data folder's tables; the population's events are not kept.
+    dataset: data::Dataset,
+    summary: Vec<eval::SummaryRow>,
+    open: usize,
+    firings_rows: usize,
+    n_alive: usize,
+    n_events: usize,
+    unit_mismatches: Vec<u64>,
+    load_s: f64,
+    eval_s: f64,
+    /// Closing `firings.parquet` and `features.parquet`.
+    write_s: f64,
+    /// The patient ranges read one after another (1: read whole).
+    patient_ranges: usize,
+}
+
+/// Adds a block's rows and counts.
+fn add_blocks(
+    blocks: Vec<Result<tables::ScoredBlock, output::OutputError>>,
+    rows: &mut tables::FiringsRows,
+    counts: &mut eval::SummaryCounts,
+) -> Result<()> {
+    for block in blocks {
+        let block = block?;
+        rows.open += block.firings.open;
+        rows.rows += block.firings.rows;
+        counts.add(&block.counts);
+    }
+    Ok(())
+}
+
+fn eval_options<'a>(evidence: EvidenceMode, tick: &'a (dyn Fn(usize) + Sync)) -> EvalOptions<'a> {
+    EvalOptions {
+        evidence,
+        progress: Some(tick),
+    }
+}
+
+/// Reads the whole population, then evaluates it.
+fn score_in_memory(
+    args: &ScoreArgs,
+    opts: &LoadOptions,
+    plan: &plan::Plan,
+    evidence: EvidenceMode,
+    dir: &std::path::Path,
+) -> Result<Evaluated> {
+    let as_of = opts.as_of;
+    let t = Instant::now();
+    let mut dataset = data::load(&args.data, opts)
+        .with_context(|| format!("cannot load the population from {}", args.data.display()))?;
+    let pop = &dataset.population;
+    let load_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let bar = progress_bar(pop.patients.len() as u64);
+    let tick = |n: usize| {
+        if let Some(b) = &bar {
+            b.inc(n as u64);
+        }
+    };
+    let eval_opts = eval_options(evidence, &tick);
+    // Part by part and block by block, while they are in cache, the
+    // evaluation's results become row groups of firings.parquet and
+    // features.parquet and summary counts; nothing of the size of the
+    // population is kept (so the evaluation time includes encoding the two
+    // files).
+    let sink = tables::ScoreSink::create(dir, plan, pop)?;
+    let (done, blocks) =
+        eval::evaluate_blocks(plan, pop, as_of, &eval_opts, tables::BLOCK_PEOPLE, &sink)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let mut rows = tables::FiringsRows::default();
+    // (No block when nobody is alive: every criterion's row is then zeros.)
+    let mut counts = eval::SummaryCounts::zeros(plan, pop);
+    add_blocks(blocks, &mut rows, &mut counts)?;
+    let summary = counts.rows(plan, pop);
+    let eval_s = t.elapsed().as_secs_f64();
+
+    let t = Instant::now();
+    let n_events = pop.events.len();
+    let (firings, features) = sink.into_files()?;
+    // The events (most of the memory) are not needed any more: their pages
+    // are given back on another thread while the files are closed.
+    let events = std::mem::take(&mut dataset.population.events);
+    std::thread::spawn(move || drop(events));
+    finish_files(firings, features)?;
+    Ok(Evaluated {
+        dataset,
+        summary,
+        open: rows.open,
+        firings_rows: rows.rows,
+        n_alive: done.alive.len(),
+        n_events,
+        unit_mismatches: done.unit_mismatches,
+        load_s,
+        eval_s,
+        write_s: t.elapsed().as_secs_f64(),
+        patient_ranges: 1,
+    })
+}
+
+fn finish_files(firings: InOrderFile, features: Option<InOrderFile>) -> Result<()> {
+    let (firings, features) = rayon::join(
+        || firings.finish(),
+        || features.map_or(Ok(()), InOrderFile::finish),
+    );
+    firings?;
+    features?;
+    Ok(())
+}
+
+/// Reads and evaluates a patient range at a time ([`data::Streaming`]): the
+/// blocks of every range go to one sink, numbered on from the range before,
+/// so the files hold the same rows in the same order as [`score_in_memory`]
+/// writes them.
+fn score_streaming(
+    mut s: data::Streaming,
+    data_dir: &std::path::Path,
+    plan: &plan::Plan,
+    evidence: EvidenceMode,
+    dir: &std::path::Path,
+) -> Result<Evaluated> {
+    let as_of = s.as_of();
+    let cannot = || format!("cannot load the population from {}", data_dir.display());
+    let everyone = s.patients_only();
+    let sink = tables::ScoreSink::create(dir, plan, &everyone)?;
+    let bar = progress_bar(s.n_patients() as u64);
+    let tick = |n: usize| {
+        if let Some(b) = &bar {
+            b.inc(n as u64);
+        }
+    };
+    let eval_opts = eval_options(evidence, &tick);
+    let s_chunks = s.chunks();
+    let mut rows = tables::FiringsRows::default();
+    let mut counts = eval::SummaryCounts::zeros(plan, &everyone);
+    let mut unit_mismatches = vec![0u64; plan.value_sets.len()];
+    let (mut n_alive, mut n_events, mut next_block) = (0, 0, 0);
+    let (mut load_s, mut eval_s) = (0.0, 0.0);
+    for k in 0..s.chunks() {
+        let t = Instant::now();
+        let chunk = s.read_chunk(k).with_context(cannot)?;
+        load_s += t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let (done, blocks) = eval::evaluate_blocks_in(
+            plan,
+            &chunk.population,
+            as_of,
+            &eval_opts,
+            tables::BLOCK_PEOPLE,
+            chunk.people.clone(),
+            next_block,
+            &sink,
+        )?;
+        next_block += blocks.len();
+        add_blocks(blocks, &mut rows, &mut counts)?;
+        n_alive += done.alive.len();
+        n_events += chunk.population.events.len();
+        for (sum, x) in unit_mismatches.iter_mut().zip(&done.unit_mismatches) {
+            *sum += x;
+        }
+        s.restore(chunk);
+        eval_s += t.elapsed().as_secs_f64();
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let summary = counts.rows(plan, &everyone);
+    let t = Instant::now();
+    let (firings, features) = sink.into_files()?;
+    finish_files(firings, features)?;
+    let write_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let dataset = s.finish().with_context(cannot)?;
+    load_s += t.elapsed().as_secs_f64();
+    Ok(Evaluated {
+        dataset,
+        summary,
+        open: rows.open,
+        firings_rows: rows.rows,
+        n_alive,
+        n_events,
+        unit_mismatches,
+        load_s,
+        eval_s,
+        write_s,
+        patient_ranges: s_chunks,
     })
 }

@@ -12,7 +12,7 @@ use super::days::format_day;
 use super::error::DataError;
 use super::population::*;
 use super::read::*;
-use super::report::{LoadReport, Reason, Table, TableReport, Tally};
+use super::report::{FileRows, LoadReport, Reason, Table, TableReport, Tally};
 
 /// How to load a dataset.
 #[derive(Debug, Clone, PartialEq)]
@@ -130,30 +130,44 @@ fn open_source(
     }
 }
 
-fn load_sources(sources: Sources, opts: &LoadOptions) -> Result<Dataset, DataError> {
-    let mut report = LoadReport {
-        as_of: format_day(opts.as_of),
-        tables: Vec::new(),
-        rejected: Vec::new(),
-    };
-    let mut account = |table, files: &[TableFile], used: u64, after_as_of: u64, tally: Tally| {
+/// The load report being put together, table by table, in the data model's
+/// order (patients, events, consents, outreach).
+struct Accounts<'o> {
+    opts: &'o LoadOptions,
+    report: LoadReport,
+}
+
+impl Accounts<'_> {
+    fn new(opts: &LoadOptions) -> Accounts<'_> {
+        Accounts {
+            opts,
+            report: LoadReport {
+                as_of: format_day(opts.as_of),
+                tables: Vec::new(),
+                rejected: Vec::new(),
+            },
+        }
+    }
+
+    /// Adds a table's report; under `strict`, its first unusable row is the error.
+    fn account(
+        &mut self,
+        table: Table,
+        files: &[TableFile],
+        used: u64,
+        after_as_of: u64,
+        tally: Tally,
+    ) -> Result<(), DataError> {
         let files = file_rows(files);
         let rows_read = files.iter().map(|f| f.rows).sum();
-        if opts.strict
-            && let Some((reason, ex)) = tally.first()
-        {
-            return Err(DataError::Rejected {
-                table,
-                file: files[ex.file].path.clone(),
-                row: ex.row,
-                reason: reason.to_string(),
-                value: ex.value.clone(),
-                total: tally.total(),
-            });
+        if self.opts.strict {
+            strict_check(table, &files, &tally)?;
         }
         let rows_rejected = tally.total();
-        report.rejected.extend(tally.into_rejections(table, &files));
-        report.tables.push(TableReport {
+        self.report
+            .rejected
+            .extend(tally.into_rejections(table, &files));
+        self.report.tables.push(TableReport {
             table,
             files,
             rows_read,
@@ -162,9 +176,33 @@ fn load_sources(sources: Sources, opts: &LoadOptions) -> Result<Dataset, DataErr
             rows_after_as_of: after_as_of,
         });
         Ok(())
-    };
+    }
+}
 
-    let files = open_source(sources.patients, Table::Patients, PATIENT_COLUMNS, None)?;
+/// Under `--strict`, the first unusable row of a table (by file, then row).
+fn strict_check(table: Table, files: &[FileRows], tally: &Tally) -> Result<(), DataError> {
+    match tally.first() {
+        Some((reason, ex)) => Err(DataError::Rejected {
+            table,
+            file: files[ex.file].path.clone(),
+            row: ex.row,
+            reason: reason.to_string(),
+            value: ex.value.clone(),
+            total: tally.total(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// The patients table, read first: every other table refers to it.
+struct PatientsRead {
+    patients: Patients,
+    index: PatientIndex,
+    id_type: IdType,
+}
+
+fn read_patients_table(source: Source, acc: &mut Accounts) -> Result<PatientsRead, DataError> {
+    let files = open_source(source, Table::Patients, PATIENT_COLUMNS, None)?;
     let id_type = files[0].id_type;
     if let Some(other) = files.iter().find(|f| f.id_type != id_type) {
         return Err(DataError::IdTypeMismatch {
@@ -175,54 +213,83 @@ fn load_sources(sources: Sources, opts: &LoadOptions) -> Result<Dataset, DataErr
         });
     }
     let (patients, index, tally) = load_patients(&files, id_type)?;
-    account(Table::Patients, &files, patients.len() as u64, 0, tally)?;
+    acc.account(Table::Patients, &files, patients.len() as u64, 0, tally)?;
+    Ok(PatientsRead {
+        patients,
+        index,
+        id_type,
+    })
+}
 
-    let mut files = open_source(sources.events, Table::Events, EVENT_COLUMNS, Some(id_type))?;
+/// The events table's files (and the extra event files of `opts`).
+fn open_events(
+    source: Source,
+    opts: &LoadOptions,
+    id_type: IdType,
+) -> Result<Vec<TableFile>, DataError> {
+    let mut files = open_source(source, Table::Events, EVENT_COLUMNS, Some(id_type))?;
     files.extend(open_table(
         &opts.extra_event_files,
         Table::Events,
         EVENT_COLUMNS,
         Some(id_type),
     )?);
+    Ok(files)
+}
+
+/// The optional consents and outreach tables, accounted after the events.
+fn read_contact_tables(
+    consents_source: Option<Source>,
+    outreach_source: Option<Source>,
+    p: &PatientsRead,
+    acc: &mut Accounts,
+) -> Result<(Consents, Outreach), DataError> {
+    let mut consents = Consents {
+        n_patients: p.patients.len(),
+        rows: Vec::new(),
+    };
+    if let Some(source) = consents_source {
+        let files = open_source(source, Table::Consents, CONSENT_COLUMNS, Some(p.id_type))?;
+        let (rows, tally) = load_consents(&files, &p.index)?;
+        acc.account(Table::Consents, &files, rows.len() as u64, 0, tally)?;
+        consents.rows = rows;
+    }
+    let mut outreach = Outreach::default();
+    if let Some(source) = outreach_source {
+        let files = open_source(source, Table::Outreach, OUTREACH_COLUMNS, Some(p.id_type))?;
+        let (rows, tally) = load_outreach(&files, &p.index)?;
+        acc.account(Table::Outreach, &files, rows.len() as u64, 0, tally)?;
+        outreach.rows = rows;
+    }
+    Ok((consents, outreach))
+}
+
+fn load_sources(sources: Sources, opts: &LoadOptions) -> Result<Dataset, DataError> {
+    let mut acc = Accounts::new(opts);
+    let p = read_patients_table(sources.patients, &mut acc)?;
+    let files = open_events(sources.events, opts, p.id_type)?;
     let (events, codes, units, after_as_of, tally) =
-        load_events(&files, &index, patients.len(), opts.as_of)?;
-    account(
+        load_events(&files, &p.index, p.patients.len(), opts.as_of, None)?;
+    acc.account(
         Table::Events,
         &files,
         events.len() as u64,
         after_as_of,
         tally,
     )?;
-
-    let mut consents = Consents {
-        n_patients: patients.len(),
-        rows: Vec::new(),
-    };
-    if let Some(source) = sources.consents {
-        let files = open_source(source, Table::Consents, CONSENT_COLUMNS, Some(id_type))?;
-        let (rows, tally) = load_consents(&files, &index)?;
-        account(Table::Consents, &files, rows.len() as u64, 0, tally)?;
-        consents.rows = rows;
-    }
-    let mut outreach = Outreach::default();
-    if let Some(source) = sources.outreach {
-        let files = open_source(source, Table::Outreach, OUTREACH_COLUMNS, Some(id_type))?;
-        let (rows, tally) = load_outreach(&files, &index)?;
-        account(Table::Outreach, &files, rows.len() as u64, 0, tally)?;
-        outreach.rows = rows;
-    }
-
+    let (consents, outreach) =
+        read_contact_tables(sources.consents, sources.outreach, &p, &mut acc)?;
     Ok(Dataset {
         population: Population {
             as_of: opts.as_of,
-            patients,
+            patients: p.patients,
             events,
             codes,
             units,
         },
         consents,
         outreach,
-        report,
+        report: acc.report,
     })
 }
 
@@ -568,13 +635,28 @@ struct EventChunk {
     after_as_of: u64,
 }
 
+/// The rows of a row group that one patient range of a streaming load
+/// takes: the events are sorted by patient, so a range's rows of a row group
+/// it shares with the range before or after are a contiguous run. Rows whose
+/// id names no person go with the run they stand in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct UnitFilter {
+    /// Skip the rows before the first of a person at or after this one.
+    from: Option<u32>,
+    /// Stop at the first row of a person at or after this one.
+    until: Option<u32>,
+}
+
 fn read_event_unit(
     unit: Unit<'_>,
     out: EventSlots<'_>,
     index: &PatientIndex,
     as_of: Day,
+    filter: UnitFilter,
 ) -> Result<EventChunk, DataError> {
     let mut ch = EventChunk::default();
+    let mut taking = filter.from.is_none();
+    let mut stopped = false;
     let file_index = unit.file_index;
     let (path, first_row, capacity) = (unit.file.path.clone(), unit.first_row, out.date.len());
     let mut overflow = false;
@@ -584,6 +666,9 @@ fn read_event_unit(
     let mut kind_of: Vec<Option<EventKind>> = Vec::new();
     let mut triple_ids: FxMap<(u32, u32, u32), u32> = FxMap::default();
     unit.for_each_batch(|batch, first| {
+        if stopped {
+            return;
+        }
         let n = batch.num_rows();
         let pid_col = required(batch, "patient_id");
         index.resolve(pid_col, &mut pid);
@@ -609,6 +694,18 @@ fn read_event_unit(
         let mut last_triple = None;
         for i in 0..n {
             let p = pid[i];
+            let person = p < REJECTED;
+            if !taking {
+                if person && filter.from.is_some_and(|f| p >= f) {
+                    taking = true;
+                } else {
+                    continue;
+                }
+            }
+            if person && filter.until.is_some_and(|u| p >= u) {
+                stopped = true;
+                break;
+            }
             let (kind_id, sys, code) = (kind_ids[i], sys_ids[i], code_ids[i]);
             let kind = if kind_id == NULL_ID {
                 None
@@ -771,6 +868,7 @@ fn load_events(
     index: &PatientIndex,
     n_patients: usize,
     as_of: Day,
+    filters: Option<&[UnitFilter]>,
 ) -> Result<EventsOut, DataError> {
     // Every row group writes its usable rows straight into its share of the
     // final columns (sized by the row counts in the files' metadata), so the
@@ -808,8 +906,13 @@ fn load_events(
             unit,
         })
         .collect();
-    let mut chunks = read_units_with(files, slots, |unit, out| {
-        read_event_unit(unit, out, index, as_of)
+    let filters = match filters {
+        Some(f) => f.to_vec(),
+        None => vec![UnitFilter::default(); slots.len()],
+    };
+    let states: Vec<_> = slots.into_iter().zip(filters).collect();
+    let mut chunks = read_units_with(files, states, |unit, (out, filter)| {
+        read_event_unit(unit, out, index, as_of, filter)
     })?;
 
     // Close the gaps left by rejected rows (none in clean data).
@@ -1103,4 +1206,366 @@ fn concat<T>(chunks: Vec<(Vec<T>, Tally)>) -> (Vec<T>, Tally) {
         tally.merge(t);
     }
     (rows, tally)
+}
+
+// ---------------------------------------------------------------- streaming
+
+/// A population read a patient range at a time ([`open_streaming`]): when
+/// the events are sorted by patient (as `caregap synth` and the importers
+/// write them), each range's events are read, evaluated and dropped before
+/// the next range's are read, so memory is bounded by the range, not the
+/// population.
+///
+/// The patients table is read whole (it is small); the events are planned
+/// into chunks of whole row groups, cut only where every row group before
+/// the cut holds people listed before every row group after it. Chunk `k`
+/// holds the people `[start_k, start_{k+1})` of the patients table, with
+/// `start_0 = 0` and the last chunk ending with the table, so every person
+/// is in exactly one chunk, with all of their events. Every event row is read
+/// once, in the same order as [`load`] reads it, so the counts and examples
+/// of the load report are the same.
+pub struct Streaming {
+    opts: LoadOptions,
+    acc_report: LoadReport,
+    patients: PatientsRead,
+    files: Vec<TableFile>,
+    chunks: Vec<PlannedChunk>,
+    consents: Option<Source>,
+    outreach: Option<Source>,
+    used: u64,
+    after_as_of: u64,
+    tally: Tally,
+}
+
+/// One chunk: per event file the row groups read, the rows taken of each
+/// (in reading order), and the people.
+struct PlannedChunk {
+    units: Vec<std::ops::Range<usize>>,
+    filters: Vec<UnitFilter>,
+    people: std::ops::Range<u32>,
+}
+
+/// One chunk's events with every person of the patients table: evaluate only
+/// `people` (the others have no events loaded), then give the population
+/// back with [`Streaming::restore`].
+pub struct StreamChunk {
+    pub population: Population,
+    pub people: std::ops::Range<u32>,
+}
+
+/// Plans a streaming load of `dir` with chunks of about `chunk_rows` event
+/// rows. `Ok(None)` when the events are not sorted by patient (then [`load`]
+/// reads them whole) or come in a single chunk anyway.
+pub fn open_streaming(
+    dir: &Path,
+    opts: &LoadOptions,
+    chunk_rows: u64,
+) -> Result<Option<Streaming>, DataError> {
+    let required = |table| {
+        table_paths(dir, table)?.ok_or_else(|| DataError::MissingTable {
+            table,
+            dir: dir.to_path_buf(),
+        })
+    };
+    let patients_files = required(Table::Patients)?;
+    let events_files = required(Table::Events)?;
+    let mut acc = Accounts::new(opts);
+    let p = read_patients_table(Source::Files(patients_files), &mut acc)?;
+    let files = open_events(Source::Files(events_files), opts, p.id_type)?;
+    let Some(chunks) = plan_chunks(&files, &p, chunk_rows)? else {
+        return Ok(None);
+    };
+    if chunks.len() < 2 {
+        return Ok(None);
+    }
+    Ok(Some(Streaming {
+        opts: opts.clone(),
+        acc_report: acc.report,
+        patients: p,
+        files,
+        chunks,
+        consents: table_paths(dir, Table::Consents)?.map(Source::Files),
+        outreach: table_paths(dir, Table::Outreach)?.map(Source::Files),
+        used: 0,
+        after_as_of: 0,
+        tally: Tally::default(),
+    }))
+}
+
+/// What the planning reads of one row group: its rows, and of the rows whose
+/// id names a person, the first and last person, and whether they never go
+/// back to an earlier person.
+struct UnitPeople {
+    rows: u64,
+    people: Option<(u32, u32)>,
+    sorted: bool,
+}
+
+/// Where a chunk starts: in row group `unit`, at the first row of person
+/// `person` or later (`None`: at the row group's first row).
+#[derive(Clone, Copy)]
+struct Cut {
+    unit: usize,
+    person: u32,
+    inside: bool,
+}
+
+/// Reads the patient ids of every row group (that column only) and cuts the
+/// event rows into chunks of about `chunk_rows`, each cut before the first
+/// row of a person; `None` when the rows are not sorted by patient (a row
+/// names a person listed before the person of an earlier row).
+fn plan_chunks(
+    files: &[TableFile],
+    p: &PatientsRead,
+    chunk_rows: u64,
+) -> Result<Option<Vec<PlannedChunk>>, DataError> {
+    const ID_ONLY: &[ColumnSpec] = &[col("patient_id", Expect::PatientId, true)];
+    let paths: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+    let ids_only = open_table(&paths, Table::Events, ID_ONLY, Some(p.id_type))?;
+    let units = read_units(&ids_only, |unit| {
+        let mut resolved = Vec::new();
+        let mut u = UnitPeople {
+            rows: 0,
+            people: None,
+            sorted: true,
+        };
+        unit.for_each_batch(|batch, _| {
+            u.rows += batch.num_rows() as u64;
+            p.index
+                .resolve(required(batch, "patient_id"), &mut resolved);
+            for &x in resolved.iter().filter(|&&x| x < REJECTED) {
+                u.people = Some(match u.people {
+                    None => (x, x),
+                    Some((first, last)) => {
+                        u.sorted &= x >= last;
+                        (first, x)
+                    }
+                });
+            }
+        })?;
+        Ok(u)
+    })?;
+    if units.is_empty() {
+        return Ok(None);
+    }
+    let mut cuts = vec![Cut {
+        unit: 0,
+        person: 0,
+        inside: false,
+    }];
+    let mut highest: Option<u32> = None;
+    let mut rows_since_cut = 0u64;
+    for (i, u) in units.iter().enumerate() {
+        if let Some((first, last)) = u.people {
+            if !u.sorted || highest.is_some_and(|h| first < h) {
+                return Ok(None);
+            }
+            if rows_since_cut >= chunk_rows {
+                if highest.is_none_or(|h| first > h) {
+                    // The row group starts with a new person: cut before it.
+                    cuts.push(Cut {
+                        unit: i,
+                        person: first,
+                        inside: false,
+                    });
+                    rows_since_cut = 0;
+                } else if last > first {
+                    // A person goes on from the row group before: cut before
+                    // this row group's last person.
+                    cuts.push(Cut {
+                        unit: i,
+                        person: last,
+                        inside: true,
+                    });
+                    rows_since_cut = 0;
+                }
+            }
+            highest = Some(last);
+        }
+        rows_since_cut += u.rows;
+    }
+    // Global row-group numbers to (file, row group).
+    let mut file_of = Vec::new();
+    for (fi, f) in files.iter().enumerate() {
+        file_of.extend((0..f.n_units()).map(|rg| (fi, rg)));
+    }
+    let n_patients = p.patients.len() as u32;
+    let mut chunks = Vec::with_capacity(cuts.len());
+    for (k, cut) in cuts.iter().enumerate() {
+        let next = cuts.get(k + 1);
+        let last_unit = match next {
+            Some(c) if c.inside => c.unit,
+            Some(c) => c.unit - 1,
+            None => units.len() - 1,
+        };
+        let mut ranges = vec![0..0; files.len()];
+        let mut filters = Vec::new();
+        for (g, &(fi, rg)) in file_of
+            .iter()
+            .enumerate()
+            .take(last_unit + 1)
+            .skip(cut.unit)
+        {
+            let r = &mut ranges[fi];
+            *r = if r.start == r.end {
+                rg..rg + 1
+            } else {
+                r.start..rg + 1
+            };
+            filters.push(UnitFilter {
+                from: (g == cut.unit && cut.inside).then_some(cut.person),
+                until: next.filter(|c| c.inside && c.unit == g).map(|c| c.person),
+            });
+        }
+        chunks.push(PlannedChunk {
+            units: ranges,
+            filters,
+            people: cut.person..next.map_or(n_patients, |c| c.person),
+        });
+    }
+    Ok(Some(chunks))
+}
+
+impl Streaming {
+    /// The scoring date the load was opened for.
+    pub fn as_of(&self) -> Day {
+        self.opts.as_of
+    }
+
+    /// The number of chunks.
+    pub fn chunks(&self) -> usize {
+        self.chunks.len()
+    }
+
+    /// The people of the patients table.
+    pub fn n_patients(&self) -> usize {
+        self.patients.patients.len()
+    }
+
+    /// Every person, with no events: for what needs the patients only (the
+    /// output writers' ids and clinics).
+    pub fn patients_only(&self) -> Population {
+        Population {
+            as_of: self.opts.as_of,
+            patients: self.patients.patients.clone(),
+            events: Events {
+                offsets: vec![0; self.patients.patients.len() + 1],
+                ..Events::default()
+            },
+            codes: CodeTable::default(),
+            units: vec![String::new()],
+        }
+    }
+
+    /// Reads chunk `k`'s events (under `--strict`, its first unusable row is
+    /// the error, as [`load`] would report it). The patients move into the
+    /// chunk's population until [`Streaming::restore`].
+    pub fn read_chunk(&mut self, k: usize) -> Result<StreamChunk, DataError> {
+        let files = self.chunk_files(k);
+        let chunk = &self.chunks[k];
+        let n = self.patients.patients.len();
+        let (events, codes, units, after_as_of, tally) = load_events(
+            &files,
+            &self.patients.index,
+            n,
+            self.opts.as_of,
+            Some(&chunk.filters),
+        )?;
+        self.used += events.len() as u64;
+        self.after_as_of += after_as_of;
+        self.tally.merge(tally);
+        if self.opts.strict && self.tally.total() > 0 {
+            // The error names the first unusable row and how many there are
+            // in all, as `load` does: count the rest of the rows first.
+            drop(events);
+            for later in k + 1..self.chunks.len() {
+                let files = self.chunk_files(later);
+                let (_, _, _, _, tally) = load_events(
+                    &files,
+                    &self.patients.index,
+                    n,
+                    self.opts.as_of,
+                    Some(&self.chunks[later].filters),
+                )?;
+                self.tally.merge(tally);
+            }
+            // Cannot fire: a tally with a row has a first example.
+            return Err(
+                strict_check(Table::Events, &file_rows(&self.files), &self.tally)
+                    .expect_err("the tally holds a row"),
+            );
+        }
+        let patients = std::mem::replace(&mut self.patients.patients, empty_patients());
+        Ok(StreamChunk {
+            population: Population {
+                as_of: self.opts.as_of,
+                patients,
+                events,
+                codes,
+                units,
+            },
+            people: chunk.people.clone(),
+        })
+    }
+
+    /// The event files as chunk `k` reads them.
+    fn chunk_files(&self, k: usize) -> Vec<TableFile> {
+        self.files
+            .iter()
+            .zip(&self.chunks[k].units)
+            .map(|(f, u)| f.with_units(u.clone()))
+            .collect()
+    }
+
+    /// Takes the patients back from a chunk's population (its events are dropped).
+    pub fn restore(&mut self, chunk: StreamChunk) {
+        self.patients.patients = chunk.population.patients;
+    }
+
+    /// After the last chunk: the events' report, then the consents and
+    /// outreach tables, as [`load`] gives them (the population without events).
+    pub fn finish(self) -> Result<Dataset, DataError> {
+        let mut acc = Accounts {
+            opts: &self.opts,
+            report: self.acc_report,
+        };
+        acc.account(
+            Table::Events,
+            &self.files,
+            self.used,
+            self.after_as_of,
+            self.tally,
+        )?;
+        let (consents, outreach) =
+            read_contact_tables(self.consents, self.outreach, &self.patients, &mut acc)?;
+        let n = self.patients.patients.len();
+        Ok(Dataset {
+            population: Population {
+                as_of: self.opts.as_of,
+                patients: self.patients.patients,
+                events: Events {
+                    offsets: vec![0; n + 1],
+                    ..Events::default()
+                },
+                codes: CodeTable::default(),
+                units: vec![String::new()],
+            },
+            consents,
+            outreach,
+            report: acc.report,
+        })
+    }
+}
+
+/// A placeholder while the patients are lent to a chunk.
+fn empty_patients() -> Patients {
+    Patients {
+        ids: PatientIds::Int(Vec::new()),
+        birth_date: Vec::new(),
+        sex: DictColumn::default(),
+        clinic: DictColumn::default(),
+        death_date: Vec::new(),
+        municipality: DictColumn::default(),
+        language: DictColumn::default(),
+    }
 }

@@ -75,7 +75,10 @@ mod report;
 pub use consents::*;
 pub use days::*;
 pub use error::DataError;
-pub use load::{Dataset, LoadOptions, MemoryTable, MemoryTables, load, load_tables};
+pub use load::{
+    Dataset, LoadOptions, MemoryTable, MemoryTables, StreamChunk, Streaming, load, load_tables,
+    open_streaming,
+};
 pub use population::*;
 /// String interning of the loader, for the run files' readers too.
 pub(crate) use read::{Interner, NULL_ID, intern_column};

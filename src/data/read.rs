@@ -304,16 +304,44 @@ impl IdType {
 
 /// One checked Parquet file of a table, ready to be read row group by row
 /// group, or a table given in memory ([`memory_table`]), read unit by unit.
+#[derive(Clone)]
 pub(crate) struct TableFile {
     pub path: PathBuf,
     source: Source,
     /// First row (0-based) of each row group (or unit) within the file.
     rg_start: Vec<u64>,
+    /// The row groups read (all unless [`TableFile::with_units`] chose some).
+    units: std::ops::Range<usize>,
     pub rows: u64,
     pub id_type: IdType,
 }
 
+impl TableFile {
+    /// The number of row groups (units) of the file.
+    pub fn n_units(&self) -> usize {
+        self.rg_start.len()
+    }
+
+    /// The same file, reading only the row groups `units` (the streaming
+    /// load reads a patient range at a time); `rows` stays the file's.
+    pub fn with_units(&self, units: std::ops::Range<usize>) -> TableFile {
+        TableFile {
+            units,
+            ..self.clone()
+        }
+    }
+
+    fn unit_range(&self, rg: usize) -> (u64, u64) {
+        let start = self.rg_start[rg];
+        (
+            start,
+            self.rg_start.get(rg + 1).copied().unwrap_or(self.rows) - start,
+        )
+    }
+}
+
 /// Where a [`TableFile`]'s rows come from.
+#[derive(Clone)]
 enum Source {
     Parquet {
         meta: ArrowReaderMetadata,
@@ -439,6 +467,7 @@ pub(crate) fn open_table_file(
     Ok(TableFile {
         path: path.to_path_buf(),
         source: Source::Parquet { meta, projection },
+        units: 0..rg_start.len(),
         rg_start,
         rows,
         id_type: file_id_type,
@@ -486,6 +515,7 @@ pub(crate) fn memory_table(
     Ok(TableFile {
         path: label.to_path_buf(),
         source: Source::Memory(units),
+        units: 0..rg_start.len(),
         rg_start,
         rows,
         id_type: file_id_type,
@@ -667,10 +697,7 @@ fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 pub(crate) fn unit_rows(files: &[TableFile]) -> Vec<usize> {
     files
         .iter()
-        .flat_map(|f| {
-            let ends = f.rg_start.iter().skip(1).copied().chain([f.rows]);
-            f.rg_start.iter().zip(ends).map(|(s, e)| (e - s) as usize)
-        })
+        .flat_map(|f| f.units.clone().map(|rg| f.unit_range(rg).1 as usize))
         .collect()
 }
 
@@ -700,7 +727,7 @@ where
     let units: Vec<(usize, usize)> = files
         .iter()
         .enumerate()
-        .flat_map(|(fi, file)| (0..file.rg_start.len()).map(move |rg| (fi, rg)))
+        .flat_map(|(fi, file)| file.units.clone().map(move |rg| (fi, rg)))
         .collect();
     assert_eq!(units.len(), states.len(), "one state per row group");
     units
@@ -729,11 +756,12 @@ where
                     UnitReader::Parquet(reader)
                 }
             };
+            let (first_row, rows) = file.unit_range(rg);
             let unit = Unit {
                 file_index: fi,
                 file,
-                first_row: file.rg_start[rg],
-                rows: file.rg_start.get(rg + 1).copied().unwrap_or(file.rows) - file.rg_start[rg],
+                first_row,
+                rows,
                 reader,
             };
             f(unit, state)

@@ -317,6 +317,17 @@ fn prepare<'a>(
     as_of: Day,
     opts: &'a EvalOptions<'a>,
 ) -> Result<(Vec<u32>, Context<'a>), EvalError> {
+    prepare_in(plan, pop, as_of, opts, 0..pop.patients.len() as u32)
+}
+
+/// [`prepare`] for the people with population indices in `people` only.
+fn prepare_in<'a>(
+    plan: &'a Plan,
+    pop: &'a Population,
+    as_of: Day,
+    opts: &'a EvalOptions<'a>,
+    people: Range<u32>,
+) -> Result<(Vec<u32>, Context<'a>), EvalError> {
     if as_of > pop.as_of {
         return Err(EvalError::AsOfAfterLoad {
             as_of: calendar::format_day(as_of),
@@ -324,9 +335,8 @@ fn prepare<'a>(
         });
     }
     let patients = &pop.patients;
-    let alive: Vec<u32> = (0..patients.len())
-        .filter(|&p| patients.is_alive(p, as_of))
-        .map(|p| p as u32)
+    let alive: Vec<u32> = people
+        .filter(|&p| patients.is_alive(p as usize, as_of))
         .collect();
     Ok((alive, Context::new(plan, pop, as_of, opts)))
 }
@@ -447,7 +457,26 @@ pub fn evaluate_blocks<S: BlockSink>(
     block_people: usize,
     sink: &S,
 ) -> Result<(BlocksDone, Vec<S::Done>), EvalError> {
-    let (alive, ctx) = prepare(plan, pop, as_of, opts)?;
+    let everyone = 0..pop.patients.len() as u32;
+    evaluate_blocks_in(plan, pop, as_of, opts, block_people, everyone, 0, sink)
+}
+
+/// [`evaluate_blocks`] for the people with population indices in `people`
+/// only, the blocks numbered from `first_block` (the streaming score
+/// evaluates a patient range at a time, with only that range's events
+/// loaded, and hands every range's blocks to one sink).
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate_blocks_in<S: BlockSink>(
+    plan: &Plan,
+    pop: &Population,
+    as_of: Day,
+    opts: &EvalOptions,
+    block_people: usize,
+    people: Range<u32>,
+    first_block: usize,
+    sink: &S,
+) -> Result<(BlocksDone, Vec<S::Done>), EvalError> {
+    let (alive, ctx) = prepare_in(plan, pop, as_of, opts, people)?;
     let per_block = block_people.div_ceil(CHUNK).max(1) * CHUNK;
     let mut per_part = PART_PEOPLE;
     if opts.evidence != EvidenceMode::None {
@@ -480,6 +509,7 @@ pub fn evaluate_blocks<S: BlockSink>(
             let Some(range) = blocks.get(index) else {
                 break;
             };
+            let index = first_block + index;
             let people = &alive[range.clone()];
             let n = people.len();
             for (values, valid) in features.iter_mut() {
