@@ -11,12 +11,7 @@ set -euo pipefail
 N=${1:-640000}
 W=${2:-target/bench-nightly}
 # CAREGAP_BIN=path: use that binary instead of building target/release/caregap.
-if [ -n "${CAREGAP_BIN:-}" ]; then
-  BIN=$CAREGAP_BIN
-else
-  BIN=target/release/caregap
-  cargo build --release --quiet
-fi
+. benches/release_bin.sh
 mkdir -p "$W"
 POP="$W/pop-$N"
 if [ ! -f "$POP/patients.parquet" ]; then

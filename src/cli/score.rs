@@ -127,15 +127,19 @@ pub fn execute(args: ScoreArgs) -> Result<Scored> {
     } else {
         EvidenceMode::Firings
     };
+    // (Planning the ranges reads the patients and the events' ids: load time.)
+    let t = Instant::now();
     let streaming = match args.chunk_events {
         0 => None,
         n => data::open_streaming(&args.data, &opts, n)
             .with_context(|| format!("cannot load the population from {}", args.data.display()))?,
     };
-    let scored = match streaming {
+    let planned_s = t.elapsed().as_secs_f64();
+    let mut scored = match streaming {
         Some(s) => score_streaming(s, &args.data, &plan, evidence, staging.dir())?,
         None => score_in_memory(&args, &opts, &plan, evidence, staging.dir())?,
     };
+    scored.load_s += planned_s;
     let Evaluated {
         dataset,
         summary,

@@ -1272,6 +1272,9 @@ pub fn open_streaming(
     let mut acc = Accounts::new(opts);
     let p = read_patients_table(Source::Files(patients_files), &mut acc)?;
     let files = open_events(Source::Files(events_files), opts, p.id_type)?;
+    if files.iter().map(|f| f.rows).sum::<u64>() <= chunk_rows {
+        return Ok(None);
+    }
     let Some(chunks) = plan_chunks(&files, &p, chunk_rows)? else {
         return Ok(None);
     };
