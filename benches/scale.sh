@@ -2,7 +2,8 @@
 # A whole country on one machine (issue 21): `caregap score` with the shipped
 # library on 5.6 million people with ten years of history, read a patient
 # range at a time, against 640,000 people with five: wall time, peak memory
-# and seconds per million people (targets: peak under 4 GB at 5.6 million;
+# and seconds per million people, with 640,000 people at five and at ten
+# years for the same history per person (targets: peak under 4 GB at 5.6 million;
 # time per person no worse than at 640,000).
 #
 #   benches/scale.sh [WORKDIR] [CHUNK_EVENTS]   # defaults: target/bench-scale, score's default
@@ -17,7 +18,7 @@ CHUNK=${2:-}
 . benches/release_bin.sh
 mkdir -p "$W"
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, load $(cut -d' ' -f1-3 /proc/loadavg)"
-for spec in 640000:5 5600000:10; do
+for spec in 640000:5 640000:10 5600000:10; do
   N=${spec%:*}
   Y=${spec#*:}
   POP="$W/pop-$N-$Y"
