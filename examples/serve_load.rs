@@ -17,6 +17,12 @@
 //! failed requests, outcome writes per second, the outcomes counted in the
 //! database afterwards (none may be lost), the swaps seen, and the process's
 //! resident memory over time.
+//!
+//! The simulated schedulers run on a runtime of their own (one thread,
+//! `load-client`) beside the service's, and read no more of an answer than
+//! they need (the ids of a list page are found in its text, not by parsing
+//! the whole JSON); the CPU time of the load generator and of the rest of
+//! the process are printed apart, with the machine's load average.
 
 use axum::body::Body;
 use caregap::serve::{App, Config, store};
@@ -98,6 +104,54 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |k| k / 1024.0)
 }
 
+/// CPU seconds (user + system) of this process's threads, split into those
+/// whose name starts with `prefix` and the rest.
+fn cpu_split(prefix: &str) -> (f64, f64) {
+    // SAFETY: sysconf reads a constant.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let (mut mine, mut rest) = (0.0, 0.0);
+    for t in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ... utime stime: fields 14 and 15; comm may hold spaces.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+        let secs = (ticks(11) + ticks(12)) / tick;
+        if comm.starts_with(prefix) {
+            mine += secs;
+        } else {
+            rest += secs;
+        }
+    }
+    (mine, rest)
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// The `patient_id`s of a list page's rows, found in the JSON text (the rows
+/// come before `closed_since_call`).
+fn row_ids(body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(body);
+    let rows = text.split("\"closed_since_call\"").next().unwrap_or("");
+    rows.split("\"patient_id\":\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next().map(str::to_string))
+        .collect()
+}
+
 fn hardlink_copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -121,6 +175,12 @@ fn swap_link(link: &Path, to: &Path) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args = <Args as clap::Parser>::parse();
+    let clients = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("load-client")
+        .enable_all()
+        .build()
+        .expect("the load generator's runtime");
     let run = std::fs::canonicalize(&args.run).expect("the run folder");
     let tmp = tempfile::tempdir().unwrap();
     // A second run: the same files, hard-linked into another folder. Its
@@ -208,6 +268,8 @@ async fn main() {
         args.users, args.seconds, args.swap_every
     );
     let rss_start = rss_mib();
+    let load_start = load_average();
+    let cpu_start = cpu_split("load-client");
 
     let http: Http = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(args.users)
@@ -223,7 +285,7 @@ async fn main() {
         let (http, stats, stop, base) = (http.clone(), stats.clone(), stop.clone(), base.clone());
         let clinic = clinics[u % clinics.len()].clone();
         let write_every = args.write_every.max(1);
-        tasks.push(tokio::spawn(async move {
+        tasks.push(clients.spawn(async move {
             let body = serde_json::json!({"user": format!("s{u}"), "password": password}).to_string();
             let (status, bytes, set) = call(&http, "POST", &format!("{base}/api/login"), "", None, Some(body)).await.unwrap();
             assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
@@ -253,12 +315,7 @@ async fn main() {
                 let ids: Vec<String> = match call(&http, "GET", &format!("{base}/api/clinics/{clinic}/list?page={page}"), &cookie, None, None).await {
                     Ok((200, b, _)) => {
                         record("list (API)", t).await;
-                        serde_json::from_slice::<serde_json::Value>(&b).unwrap()["rows"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|r| r["patient_id"].as_str().unwrap().to_string())
-                            .collect()
+                        row_ids(&b)
                     }
                     Ok((s, b, _)) => {
                         fail("list api", format!("{s} {}", String::from_utf8_lossy(&b))).await;
@@ -315,8 +372,11 @@ async fn main() {
     for t in tasks {
         t.await.unwrap();
     }
+    clients.shutdown_background();
     let secs = started.elapsed().as_secs_f64();
     rss.push((secs as u64, rss_mib()));
+    let cpu_end = cpu_split("load-client");
+    let load_end = load_average();
 
     println!(
         "\n{:<22} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9}",
@@ -366,6 +426,12 @@ async fn main() {
         }
     );
     println!("run swaps: {swaps} (the service reloads within 0.5 s of each)");
+    println!(
+        "CPU seconds over the {secs:.0} s: load generator {:.1}, service (and the rest of the process) {:.1}",
+        cpu_end.0 - cpu_start.0,
+        cpu_end.1 - cpu_start.1
+    );
+    println!("load average (1, 5, 15 min): at the start {load_start}, at the end {load_end}");
     println!(
         "resident memory (MiB) by second: {}",
         rss.iter()

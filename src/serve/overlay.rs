@@ -92,6 +92,22 @@ impl Overlay {
         }
     }
 
+    /// Whether the service has recorded nothing (no one is off any list).
+    pub fn is_empty(&self) -> bool {
+        self.contacts.is_empty() && self.consents.is_empty()
+    }
+
+    /// Every person the service has records of (each once): the only ones
+    /// [`Overlay::off_list`] can take off.
+    pub fn people(&self) -> impl Iterator<Item = &str> {
+        self.contacts.keys().map(String::as_str).chain(
+            self.consents
+                .keys()
+                .filter(|k| !self.contacts.contains_key(*k))
+                .map(String::as_str),
+        )
+    }
+
     /// Whether the latest decision recorded in the service withdraws `scope`.
     pub fn withdrawn(&self, person: &str, scope: &str) -> bool {
         self.consents
@@ -115,7 +131,7 @@ impl Overlay {
         today: Day,
         cd: &Cooldowns,
     ) -> Option<Off> {
-        if self.consents.is_empty() && self.contacts.is_empty() {
+        if self.is_empty() {
             return None;
         }
         if self.withdrawn(person, "outreach") {
