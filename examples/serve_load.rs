@@ -2,7 +2,7 @@
 //! command, not a test):
 //!
 //! ```sh
-//! cargo run --release --example serve_load -- --run RUN [--users 50] [--seconds 60] [--swap-every 30] [--write-every 5]
+//! cargo run --release --example serve_load -- --run RUN [--users 50] [--seconds 60] [--swap-every 30] [--write-every 5] [--think-ms 0]
 //! cargo run --release --example serve_load -- --run RUN --seconds 600 --swap-every 60   # the soak
 //! ```
 //!
@@ -47,6 +47,10 @@ struct Args {
     swap_every: u64,
     #[arg(long, default_value_t = 5)]
     write_every: u64,
+    /// Each scheduler pauses this long before every request (0: none, the
+    /// saturation test: latency is then the queue of 50 busy clients).
+    #[arg(long, default_value_t = 0)]
+    think_ms: u64,
 }
 
 type Http = Client<HttpConnector, Body>;
@@ -133,6 +137,12 @@ fn cpu_split(prefix: &str) -> (f64, f64) {
         }
     }
     (mine, rest)
+}
+
+async fn think_for(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
 }
 
 fn load_average() -> String {
@@ -264,8 +274,8 @@ async fn main() {
     });
     let base = rx.await.unwrap();
     println!(
-        "serving on {base}; {} schedulers for {} s, a run swap every {} s",
-        args.users, args.seconds, args.swap_every
+        "serving on {base}; {} schedulers for {} s, a run swap every {} s, {} ms pause before each request",
+        args.users, args.seconds, args.swap_every, args.think_ms
     );
     let rss_start = rss_mib();
     let load_start = load_average();
@@ -285,6 +295,7 @@ async fn main() {
         let (http, stats, stop, base) = (http.clone(), stats.clone(), stop.clone(), base.clone());
         let clinic = clinics[u % clinics.len()].clone();
         let write_every = args.write_every.max(1);
+        let think = Duration::from_millis(args.think_ms);
         tasks.push(clients.spawn(async move {
             let body = serde_json::json!({"user": format!("s{u}"), "password": password}).to_string();
             let (status, bytes, set) = call(&http, "POST", &format!("{base}/api/login"), "", None, Some(body)).await.unwrap();
@@ -305,12 +316,14 @@ async fn main() {
                     let key = format!("{name}: {}", what.chars().take(80).collect::<String>());
                     async move { *stats.errors.lock().await.entry(key).or_default() += 1 }
                 };
+                think_for(think).await;
                 let t = Instant::now();
                 match call(&http, "GET", &format!("{base}/clinics/{clinic}/list?page={page}"), &cookie, None, None).await {
                     Ok((200, _, _)) => record("list page (HTML)", t).await,
                     Ok((s, b, _)) => fail("list page", format!("{s} {}", String::from_utf8_lossy(&b))).await,
                     Err(e) => fail("list page", e).await,
                 }
+                think_for(think).await;
                 let t = Instant::now();
                 let ids: Vec<String> = match call(&http, "GET", &format!("{base}/api/clinics/{clinic}/list?page={page}"), &cookie, None, None).await {
                     Ok((200, b, _)) => {
@@ -327,6 +340,7 @@ async fn main() {
                     }
                 };
                 let Some(id) = ids.get((round as usize * 7 + u) % ids.len().max(1)).cloned() else { continue };
+                think_for(think).await;
                 let t = Instant::now();
                 match call(&http, "GET", &format!("{base}/api/people/{id}"), &cookie, None, None).await {
                     Ok((200, _, _)) => record("person (API)", t).await,
@@ -334,7 +348,8 @@ async fn main() {
                     Err(e) => fail("person", e).await,
                 }
                 if round.is_multiple_of(write_every) {
-                    let t = Instant::now();
+                    think_for(think).await;
+                let t = Instant::now();
                     let body = serde_json::json!({"outcome": "no_answer", "note": format!("load {u}/{round}")}).to_string();
                     match call(&http, "POST", &format!("{base}/api/people/{id}/outcomes"), &cookie, Some(&csrf), Some(body)).await {
                         Ok((201, _, _)) => {

@@ -74,6 +74,8 @@ pub struct App {
     readers: Mutex<Vec<Connection>>,
     pub writer: Writer,
     pub overlay: Arc<RwLock<Overlay>>,
+    /// The rows the overlay takes off, per run, overlay epoch and day.
+    pub off_cache: Mutex<ops::OffCache>,
     pub texts: i18n::Texts,
     pub limiter: Limiter,
     /// Cookies get `Secure` (served over TLS).
@@ -119,6 +121,7 @@ impl App {
             readers: Mutex::new(vec![conn]),
             writer,
             overlay,
+            off_cache: Mutex::default(),
             texts: i18n::Texts::new(),
             limiter: Limiter::default(),
         })

@@ -217,37 +217,59 @@ impl<'r> CurrentList<'r> {
     }
 }
 
-/// The rows of the clinic's list the overlay takes off on `day`: only the
-/// people the service has records of can be off, so only their rows are
-/// tested (through the run's person → list-row index), never the whole list.
-pub fn taken_off(run: &Run, clinic: usize, o: &Overlay, day: Day, cd: &Cooldowns) -> Vec<usize> {
-    let mut off = Vec::new();
+/// Per clinic, the rows of its list the overlay takes off on `day`
+/// (ascending positions): only the people the service has records of can be
+/// off, so only their rows are tested (through the run's person → list-row
+/// index), never the whole lists.
+pub fn taken_off(run: &Run, o: &Overlay, day: Day, cd: &Cooldowns) -> Vec<Vec<usize>> {
+    let mut off = vec![Vec::new(); run.lists.len()];
     if o.is_empty() {
         return off;
     }
-    let rows = &run.lists[clinic];
     for id in o.people() {
         let Some(p) = run.by_canonical_id(id) else {
             continue;
         };
         for (c, i) in run.list_positions(p) {
-            if c == clinic && o.off_list(id, &rows[i].criteria, day, cd).is_some() {
-                off.push(i);
+            if o.off_list(id, &run.lists[c][i].criteria, day, cd).is_some() {
+                off[c].push(i);
             }
         }
     }
-    off.sort_unstable();
-    off.dedup();
+    for v in &mut off {
+        v.sort_unstable();
+        v.dedup();
+    }
     off
+}
+
+/// [`taken_off`] as last computed, and for what: the run (its version key),
+/// the overlay's [`Overlay::epoch`] and the day. Every list, person page and
+/// export of the same state shares it; a write or a new run or day
+/// recomputes it once.
+#[derive(Debug, Default)]
+pub struct OffCache {
+    of: Option<(String, u64, Day)>,
+    off: std::sync::Arc<Vec<Vec<usize>>>,
 }
 
 /// The clinic's list as it is now: the run's list less the people the
 /// service's records take off (see `overlay`).
 pub fn current_list<'r>(app: &App, run: &'r Run, clinic: usize) -> CurrentList<'r> {
+    let day = today();
     let o = app.overlay.read().unwrap_or_else(|e| e.into_inner());
+    let mut cache = app.off_cache.lock().unwrap_or_else(|e| e.into_inner());
+    let fresh = cache
+        .of
+        .as_ref()
+        .is_some_and(|(k, e, d)| *k == run.key && *e == o.epoch && *d == day);
+    if !fresh {
+        cache.off = std::sync::Arc::new(taken_off(run, &o, day, &app.config.cooldowns));
+        cache.of = Some((run.key.clone(), o.epoch, day));
+    }
     CurrentList {
         rows: &run.lists[clinic],
-        off: taken_off(run, clinic, &o, today(), &app.config.cooldowns),
+        off: cache.off.get(clinic).cloned().unwrap_or_default(),
     }
 }
 
@@ -961,8 +983,9 @@ mod tests {
         #[test]
         fn indexed_list_equals_a_full_scan((run, o, today) in case()) {
             let cd = Cooldowns::default();
-            for clinic in 0..run.clinics.len() {
-                let off = taken_off(&run, clinic, &o, today, &cd);
+            let all = taken_off(&run, &o, today, &cd);
+            prop_assert_eq!(all.len(), run.clinics.len());
+            for (clinic, off) in all.into_iter().enumerate() {
                 prop_assert_eq!(&off, &slow_scan(&run, clinic, &o, today, &cd));
                 let list = CurrentList { rows: &run.lists[clinic], off };
                 let now: Vec<&ListRow> = run.lists[clinic]

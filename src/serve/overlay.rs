@@ -36,6 +36,9 @@ pub struct Overlay {
     pub contacts: HashMap<String, Vec<Contact>>,
     /// Latest decision per person and scope: (scope, time, granted).
     pub consents: HashMap<String, Vec<(String, String, bool)>>,
+    /// Counts the records added: what was computed from the overlay at one
+    /// epoch holds until it changes.
+    pub epoch: u64,
 }
 
 /// Why a person is off the list now.
@@ -70,6 +73,7 @@ impl Overlay {
 
     pub fn add_outcome(&mut self, r: &OutcomeRow) {
         let Some(day) = parse_day(&r.day) else { return };
+        self.epoch += 1;
         self.contacts
             .entry(r.patient_id.clone())
             .or_default()
@@ -84,6 +88,7 @@ impl Overlay {
     }
 
     pub fn add_consent(&mut self, c: &ConsentRow) {
+        self.epoch += 1;
         let scopes = self.consents.entry(c.patient_id.clone()).or_default();
         match scopes.iter_mut().find(|(s, _, _)| *s == c.scope) {
             Some(d) if d.1 <= c.time => *d = (c.scope.clone(), c.time.clone(), c.granted),
