@@ -587,11 +587,19 @@ impl Run {
             .map_err(|e| RunError::new(&ff, e.to_string()))?;
             use arrow::array::{Array, AsArray};
             let ids = col.as_string::<i32>();
+            // A person's firings are written together: look an id up once per run of rows.
+            let mut last: Option<(&str, Option<u32>)> = None;
             for r in 0..ids.len() {
                 if ids.is_null(r) {
                     continue;
                 }
-                let Some(&p) = index.get(ids.value(r)) else {
+                let id = ids.value(r);
+                let person = match last {
+                    Some((l, p)) if l == id => p,
+                    _ => index.get(id).copied(),
+                };
+                last = Some((id, person));
+                let Some(p) = person else {
                     continue;
                 };
                 let ranges = firing_rows.entry(p).or_default();

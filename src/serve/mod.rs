@@ -246,13 +246,17 @@ pub fn router(app: Shared) -> Router {
 ///
 /// - the new run is read at a lower CPU priority (the thread and the small
 ///   rayon pool its Parquet decoding runs on are `nice` [`LOADER_NICE`]), so
-///   requests keep the CPU while a run loads beside the one they use;
+///   requests keep most of the CPU while a run loads beside the one they use;
 /// - a replaced run is kept until its last request ends, then freed *here*,
 ///   not by whichever request happened to hold it last (freeing a run's
 ///   millions of allocations takes a while), and the allocator is asked to
 ///   give the freed pages back ([`trim_allocator`]);
-/// - every run is allocated by this one thread, so they all come from the
-///   same malloc arena, where the next run reuses the last one's space.
+/// - every run is read by these same few threads, so its memory comes from
+///   their malloc arenas, where the next run reuses the last one's space.
+///
+/// `nice` 5, not more: under a load that keeps both cores busy a lower
+/// priority starved the reading (no swap within 40 s at `nice` 10 in the
+/// load benchmark); a swap must still happen.
 ///
 /// The thread holds the service weakly and ends when the service is gone.
 fn watch(app: &Shared) -> Result<(), ServeError> {
@@ -302,7 +306,7 @@ fn watch(app: &Shared) -> Result<(), ServeError> {
 }
 
 /// The `nice` value of the threads that read a new run.
-pub const LOADER_NICE: i32 = 10;
+pub const LOADER_NICE: i32 = 5;
 
 /// Lowers the calling thread's CPU priority to [`LOADER_NICE`] (Linux: a
 /// thread's own; elsewhere nothing).
