@@ -2,7 +2,7 @@
 //! command, not a test):
 //!
 //! ```sh
-//! cargo run --release --example serve_load -- --run RUN [--users 50] [--seconds 60] [--swap-every 30] [--write-every 5]
+//! cargo run --release --example serve_load -- --run RUN [--users 50] [--seconds 60] [--swap-every 30] [--write-every 5] [--think-ms 0]
 //! cargo run --release --example serve_load -- --run RUN --seconds 600 --swap-every 60   # the soak
 //! ```
 //!
@@ -17,6 +17,12 @@
 //! failed requests, outcome writes per second, the outcomes counted in the
 //! database afterwards (none may be lost), the swaps seen, and the process's
 //! resident memory over time.
+//!
+//! The simulated schedulers run on a runtime of their own (one thread,
+//! `load-client`) beside the service's, and read no more of an answer than
+//! they need (the ids of a list page are found in its text, not by parsing
+//! the whole JSON); the CPU time of the load generator and of the rest of
+//! the process are printed apart, with the machine's load average.
 
 use axum::body::Body;
 use caregap::serve::{App, Config, store};
@@ -41,6 +47,10 @@ struct Args {
     swap_every: u64,
     #[arg(long, default_value_t = 5)]
     write_every: u64,
+    /// Each scheduler pauses this long before every request (0: none, the
+    /// saturation test: latency is then the queue of 50 busy clients).
+    #[arg(long, default_value_t = 0)]
+    think_ms: u64,
 }
 
 type Http = Client<HttpConnector, Body>;
@@ -98,6 +108,60 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |k| k / 1024.0)
 }
 
+/// CPU seconds (user + system) of this process's threads, split into those
+/// whose name starts with `prefix` and the rest.
+fn cpu_split(prefix: &str) -> (f64, f64) {
+    // SAFETY: sysconf reads a constant.
+    let tick = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let (mut mine, mut rest) = (0.0, 0.0);
+    for t in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ... utime stime: fields 14 and 15; comm may hold spaces.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ticks = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+        let secs = (ticks(11) + ticks(12)) / tick;
+        if comm.starts_with(prefix) {
+            mine += secs;
+        } else {
+            rest += secs;
+        }
+    }
+    (mine, rest)
+}
+
+async fn think_for(d: Duration) {
+    if !d.is_zero() {
+        tokio::time::sleep(d).await;
+    }
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// The `patient_id`s of a list page's rows, found in the JSON text (the rows
+/// come before `closed_since_call`).
+fn row_ids(body: &[u8]) -> Vec<String> {
+    let text = String::from_utf8_lossy(body);
+    let rows = text.split("\"closed_since_call\"").next().unwrap_or("");
+    rows.split("\"patient_id\":\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next().map(str::to_string))
+        .collect()
+}
+
 fn hardlink_copy(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
@@ -121,6 +185,12 @@ fn swap_link(link: &Path, to: &Path) {
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let args = <Args as clap::Parser>::parse();
+    let clients = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("load-client")
+        .enable_all()
+        .build()
+        .expect("the load generator's runtime");
     let run = std::fs::canonicalize(&args.run).expect("the run folder");
     let tmp = tempfile::tempdir().unwrap();
     // A second run: the same files, hard-linked into another folder. Its
@@ -205,10 +275,12 @@ async fn main() {
     });
     let base = rx.await.unwrap();
     println!(
-        "serving on {base}; {} schedulers for {} s, a run swap every {} s",
-        args.users, args.seconds, args.swap_every
+        "serving on {base}; {} schedulers for {} s, a run swap every {} s, {} ms pause before each request",
+        args.users, args.seconds, args.swap_every, args.think_ms
     );
     let rss_start = rss_mib();
+    let load_start = load_average();
+    let cpu_start = cpu_split("load-client");
 
     let http: Http = Client::builder(TokioExecutor::new())
         .pool_max_idle_per_host(args.users)
@@ -224,7 +296,8 @@ async fn main() {
         let (http, stats, stop, base) = (http.clone(), stats.clone(), stop.clone(), base.clone());
         let clinic = clinics[u % clinics.len()].clone();
         let write_every = args.write_every.max(1);
-        tasks.push(tokio::spawn(async move {
+        let think = Duration::from_millis(args.think_ms);
+        tasks.push(clients.spawn(async move {
             let body = serde_json::json!({"user": format!("s{u}"), "password": password}).to_string();
             let (status, bytes, set) = call(&http, "POST", &format!("{base}/api/login"), "", None, Some(body)).await.unwrap();
             assert_eq!(status, 200, "{}", String::from_utf8_lossy(&bytes));
@@ -244,22 +317,19 @@ async fn main() {
                     let key = format!("{name}: {}", what.chars().take(80).collect::<String>());
                     async move { *stats.errors.lock().await.entry(key).or_default() += 1 }
                 };
+                think_for(think).await;
                 let t = Instant::now();
                 match call(&http, "GET", &format!("{base}/clinics/{clinic}/list?page={page}"), &cookie, None, None).await {
                     Ok((200, _, _)) => record("list page (HTML)", t).await,
                     Ok((s, b, _)) => fail("list page", format!("{s} {}", String::from_utf8_lossy(&b))).await,
                     Err(e) => fail("list page", e).await,
                 }
+                think_for(think).await;
                 let t = Instant::now();
                 let ids: Vec<String> = match call(&http, "GET", &format!("{base}/api/clinics/{clinic}/list?page={page}"), &cookie, None, None).await {
                     Ok((200, b, _)) => {
                         record("list (API)", t).await;
-                        serde_json::from_slice::<serde_json::Value>(&b).unwrap()["rows"]
-                            .as_array()
-                            .unwrap()
-                            .iter()
-                            .map(|r| r["patient_id"].as_str().unwrap().to_string())
-                            .collect()
+                        row_ids(&b)
                     }
                     Ok((s, b, _)) => {
                         fail("list api", format!("{s} {}", String::from_utf8_lossy(&b))).await;
@@ -271,6 +341,7 @@ async fn main() {
                     }
                 };
                 let Some(id) = ids.get((round as usize * 7 + u) % ids.len().max(1)).cloned() else { continue };
+                think_for(think).await;
                 let t = Instant::now();
                 match call(&http, "GET", &format!("{base}/api/people/{id}"), &cookie, None, None).await {
                     Ok((200, _, _)) => record("person (API)", t).await,
@@ -278,7 +349,8 @@ async fn main() {
                     Err(e) => fail("person", e).await,
                 }
                 if round.is_multiple_of(write_every) {
-                    let t = Instant::now();
+                    think_for(think).await;
+                let t = Instant::now();
                     let body = serde_json::json!({"outcome": "no_answer", "note": format!("load {u}/{round}")}).to_string();
                     match call(&http, "POST", &format!("{base}/api/people/{id}/outcomes"), &cookie, Some(&csrf), Some(body)).await {
                         Ok((201, _, _)) => {
@@ -316,8 +388,11 @@ async fn main() {
     for t in tasks {
         t.await.unwrap();
     }
+    clients.shutdown_background();
     let secs = started.elapsed().as_secs_f64();
     rss.push((secs as u64, rss_mib()));
+    let cpu_end = cpu_split("load-client");
+    let load_end = load_average();
 
     println!(
         "\n{:<22} {:>9} {:>8} {:>8} {:>8} {:>8} {:>9}",
@@ -367,6 +442,12 @@ async fn main() {
         }
     );
     println!("run swaps: {swaps} (the service reloads within 0.5 s of each)");
+    println!(
+        "CPU seconds over the {secs:.0} s: load generator {:.1}, service (and the rest of the process) {:.1}",
+        cpu_end.0 - cpu_start.0,
+        cpu_end.1 - cpu_start.1
+    );
+    println!("load average (1, 5, 15 min): at the start {load_start}, at the end {load_end}");
     println!(
         "resident memory (MiB) by second: {}",
         rss.iter()

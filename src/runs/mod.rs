@@ -72,23 +72,70 @@ pub struct Person {
     pub utilisation_tier: Option<String>,
 }
 
-/// One row of a clinic's call list, in the run's order.
+/// One row of a clinic's call list, in the run's order. Its texts stay in
+/// the run's Arrow columns ([`Run::list_text`], [`Run::list_extra`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ListRow {
     pub person: u32,
     pub rank: u32,
     pub score: Option<f64>,
-    pub language: Option<String>,
     /// Criterion ids of the listed gaps.
     pub criteria: Vec<String>,
-    pub reasons: String,
-    pub evidence: String,
-    pub risk: String,
-    pub utilisation: String,
-    pub action: String,
-    pub resting_gaps: String,
-    /// Values of [`Run::extra_columns`], in that order.
-    pub extras: Vec<Option<String>>,
+    /// The row of `calllist.parquet` (of the run's text columns).
+    pub row: u32,
+}
+
+/// A text column of the call list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListText {
+    Language,
+    Reasons,
+    Evidence,
+    Risk,
+    Utilisation,
+    Action,
+    RestingGaps,
+}
+
+impl ListText {
+    const ALL: [ListText; 7] = [
+        ListText::Language,
+        ListText::Reasons,
+        ListText::Evidence,
+        ListText::Risk,
+        ListText::Utilisation,
+        ListText::Action,
+        ListText::RestingGaps,
+    ];
+
+    fn column(self) -> &'static str {
+        match self {
+            ListText::Language => "language",
+            ListText::Reasons => "reasons",
+            ListText::Evidence => "evidence",
+            ListText::Risk => "risk",
+            ListText::Utilisation => "utilisation",
+            ListText::Action => "action",
+            ListText::RestingGaps => "resting_gaps",
+        }
+    }
+}
+
+/// The call list's texts as Arrow arrays: one buffer per column for the
+/// whole city, not a `String` per cell (the texts are most of a run's size).
+#[derive(Debug, Default)]
+struct ListTexts {
+    /// As [`ListText::ALL`]; `None` when the run has no such column.
+    known: Vec<Option<arrow::array::StringArray>>,
+    /// As [`Run::extra_columns`].
+    extras: Vec<arrow::array::StringArray>,
+}
+
+fn cell(col: Option<&arrow::array::StringArray>, row: u32) -> Option<&str> {
+    use arrow::array::Array;
+    let col = col?;
+    let r = row as usize;
+    (r < col.len() && !col.is_null(r)).then(|| col.value(r))
 }
 
 /// A contact of the data folder's `outreach` table.
@@ -227,6 +274,25 @@ pub struct Run {
     firings_meta: Option<parquet::arrow::arrow_reader::ArrowReaderMetadata>,
     /// Per person: row ranges `(first, count)` of `firings.parquet`.
     firing_rows: HashMap<u32, Vec<(u64, u32)>>,
+    list_texts: ListTexts,
+    /// Every list row as `(person, clinic, position in the clinic's list)`,
+    /// sorted: where a person is listed ([`Run::list_positions`]).
+    list_at: Vec<(u32, u32, u32)>,
+}
+
+/// `(person, clinic, position)` of every list row, sorted.
+fn list_index(lists: &[Vec<ListRow>]) -> Vec<(u32, u32, u32)> {
+    let mut at: Vec<(u32, u32, u32)> = lists
+        .iter()
+        .enumerate()
+        .flat_map(|(c, l)| {
+            l.iter()
+                .enumerate()
+                .map(move |(i, r)| (r.person, c as u32, i as u32))
+        })
+        .collect();
+    at.sort_unstable();
+    at
 }
 
 /// Call-list columns with a meaning here; every other column is an extra.
@@ -424,17 +490,11 @@ impl Run {
         let l_id = table::text_req(&list, "patient_id", &lf)?;
         let l_rank = table::number(&list, "rank");
         let l_score = table::number(&list, "score");
-        let lt = |name: &str| table::text(&list, name, &lf);
-        let (lang, crit, reasons, evidence, lrisk, lutil, action, resting) = (
-            lt("language")?,
-            lt("criteria")?,
-            lt("reasons")?,
-            lt("evidence")?,
-            lt("risk")?,
-            lt("utilisation")?,
-            lt("action")?,
-            lt("resting_gaps")?,
-        );
+        let crit = table::text_array(&list, "criteria", &lf)?;
+        let known = ListText::ALL
+            .iter()
+            .map(|t| table::text_array(&list, t.column(), &lf))
+            .collect::<Result<Vec<_>, _>>()?;
         let extra_columns: Vec<String> = list
             .schema()
             .fields()
@@ -442,12 +502,11 @@ impl Run {
             .map(|f| f.name().clone())
             .filter(|n| !KNOWN.contains(&n.as_str()) && !n.starts_with("score_"))
             .collect();
-        let extras: Vec<Vec<Option<String>>> = extra_columns
+        let extras = extra_columns
             .iter()
-            .map(|n| table::text_req(&list, n, &lf))
-            .collect::<Result<_, _>>()?;
+            .map(|n| table::text_array_req(&list, n, &lf))
+            .collect::<Result<Vec<_>, _>>()?;
         let mut lists: Vec<Vec<ListRow>> = vec![Vec::new(); clinics.len()];
-        let s = |v: &Option<Vec<Option<String>>>, i: usize| at(v, i).unwrap_or_default();
         for r in 0..list.num_rows() {
             let (Some(c), Some(id)) = (&l_clinic[r], &l_id[r]) else {
                 continue;
@@ -472,20 +531,14 @@ impl Run {
                 person,
                 rank: num(&l_rank, r).map_or(row.len() as u32 + 1, |x| x as u32),
                 score: num(&l_score, r),
-                language: at(&lang, r),
-                criteria: s(&crit, r)
+                criteria: cell(crit.as_ref(), r as u32)
+                    .unwrap_or_default()
                     .split(';')
                     .map(str::trim)
                     .filter(|x| !x.is_empty())
                     .map(str::to_string)
                     .collect(),
-                reasons: s(&reasons, r),
-                evidence: s(&evidence, r),
-                risk: s(&lrisk, r),
-                utilisation: s(&lutil, r),
-                action: s(&action, r),
-                resting_gaps: s(&resting, r),
-                extras: extras.iter().map(|col| col[r].clone()).collect(),
+                row: r as u32,
             });
         }
 
@@ -534,11 +587,19 @@ impl Run {
             .map_err(|e| RunError::new(&ff, e.to_string()))?;
             use arrow::array::{Array, AsArray};
             let ids = col.as_string::<i32>();
+            // A person's firings are written together: look an id up once per run of rows.
+            let mut last: Option<(&str, Option<u32>)> = None;
             for r in 0..ids.len() {
                 if ids.is_null(r) {
                     continue;
                 }
-                let Some(&p) = index.get(ids.value(r)) else {
+                let id = ids.value(r);
+                let person = match last {
+                    Some((l, p)) if l == id => p,
+                    _ => index.get(id).copied(),
+                };
+                last = Some((id, person));
+                let Some(p) = person else {
                     continue;
                 };
                 let ranges = firing_rows.entry(p).or_default();
@@ -620,6 +681,7 @@ impl Run {
         };
 
         Ok(Run {
+            list_at: list_index(&lists),
             dir: dir.to_path_buf(),
             key,
             as_of,
@@ -640,10 +702,55 @@ impl Run {
             changes: diff::read_summary(&dir.join("diff")),
             closed_since: Vec::new(),
             effect: effect::read_effect(&dir.join("effect")),
+            list_texts: ListTexts { known, extras },
             firings_file: ff,
             firings_meta,
             firing_rows,
         })
+    }
+
+    /// A run held in memory only (no folder, no firings, no data folder):
+    /// people, clinics (sorted) and their ordered lists. For tests and tools
+    /// that build lists themselves.
+    pub fn in_memory(
+        as_of: Day,
+        clinics: Vec<String>,
+        people: Vec<Person>,
+        lists: Vec<Vec<ListRow>>,
+    ) -> Run {
+        let int_ids = !people.is_empty() && people.iter().all(|p| p.id.parse::<i64>().is_ok());
+        let index = people
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (p.id.clone(), i as u32))
+            .collect();
+        Run {
+            dir: PathBuf::new(),
+            key: String::new(),
+            as_of,
+            as_of_text: crate::data::format_day(as_of),
+            library_hash: None,
+            clinics,
+            people,
+            index,
+            int_ids,
+            list_at: list_index(&lists),
+            list_texts: ListTexts::default(),
+            lists,
+            extra_columns: Vec::new(),
+            exclusions: Vec::new(),
+            summary: Vec::new(),
+            texts: HashMap::new(),
+            history: HashMap::new(),
+            data_consents: HashMap::new(),
+            trend: Vec::new(),
+            changes: None,
+            effect: None,
+            closed_since: Vec::new(),
+            firings_file: PathBuf::new(),
+            firings_meta: None,
+            firing_rows: HashMap::new(),
+        }
     }
 
     /// The person an id names, however it is written: integer ids are
@@ -696,6 +803,32 @@ impl Run {
         self.clinics
             .binary_search_by(|c| c.as_str().cmp(clinic))
             .ok()
+    }
+
+    /// A text of a list row (`None`: null, or the run has no such column).
+    pub fn list_text(&self, row: &ListRow, text: ListText) -> Option<&str> {
+        let i = ListText::ALL.iter().position(|t| *t == text)?;
+        cell(self.list_texts.known.get(i)?.as_ref(), row.row)
+    }
+
+    /// The value of the `k`th of [`Run::extra_columns`] of a list row (`None`: null).
+    pub fn list_extra(&self, row: &ListRow, k: usize) -> Option<&str> {
+        cell(self.list_texts.extras.get(k), row.row)
+    }
+
+    /// The person whose id is exactly `id` as the run writes it (the
+    /// service's records store that text).
+    pub fn by_canonical_id(&self, id: &str) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// Where `person` is listed: `(clinic, position in its list)`, in order.
+    pub fn list_positions(&self, person: u32) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let from = self.list_at.partition_point(|&(p, _, _)| p < person);
+        self.list_at[from..]
+            .iter()
+            .take_while(move |&&(p, _, _)| p == person)
+            .map(|&(_, c, i)| (c as usize, i as usize))
     }
 
     /// Whether person ids are integers.

@@ -4,7 +4,7 @@
 //! `Utf8View` or dictionary texts all read the same).
 
 use super::RunError;
-use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::array::{Array, AsArray, RecordBatch, StringArray};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Float64Type};
 use parquet::arrow::ProjectionMask;
@@ -79,18 +79,42 @@ pub fn table_files(dir: &Path, name: &str) -> Vec<PathBuf> {
     parts
 }
 
+/// A column as an Arrow text array (any type cast to Utf8; a Utf8 column
+/// is shared, not copied); `None` when the column is absent.
+pub fn text_array(
+    b: &RecordBatch,
+    name: &str,
+    file: &Path,
+) -> Result<Option<StringArray>, RunError> {
+    let Some(col) = b.column_by_name(name) else {
+        return Ok(None);
+    };
+    let col = cast(col, &DataType::Utf8)
+        .map_err(|e| RunError::new(file, format!("column `{name}` cannot be read as text: {e}")))?;
+    Ok(Some(col.as_string::<i32>().clone()))
+}
+
+/// A required column as an Arrow text array.
+pub fn text_array_req(b: &RecordBatch, name: &str, file: &Path) -> Result<StringArray, RunError> {
+    text_array(b, name, file)?.ok_or_else(|| missing(name, file))
+}
+
+fn missing(name: &str, file: &Path) -> RunError {
+    RunError::new(
+        file,
+        format!("no column `{name}`: was it written by `caregap score` / `caregap rank`?"),
+    )
+}
+
 /// A column as text (any type cast to Utf8); `None` when the column is absent.
 pub fn text(
     b: &RecordBatch,
     name: &str,
     file: &Path,
 ) -> Result<Option<Vec<Option<String>>>, RunError> {
-    let Some(col) = b.column_by_name(name) else {
+    let Some(s) = text_array(b, name, file)? else {
         return Ok(None);
     };
-    let col = cast(col, &DataType::Utf8)
-        .map_err(|e| RunError::new(file, format!("column `{name}` cannot be read as text: {e}")))?;
-    let s = col.as_string::<i32>();
     Ok(Some(
         (0..s.len())
             .map(|i| (!s.is_null(i)).then(|| s.value(i).to_string()))
@@ -100,12 +124,7 @@ pub fn text(
 
 /// A required text column.
 pub fn text_req(b: &RecordBatch, name: &str, file: &Path) -> Result<Vec<Option<String>>, RunError> {
-    text(b, name, file)?.ok_or_else(|| {
-        RunError::new(
-            file,
-            format!("no column `{name}`: was it written by `caregap score` / `caregap rank`?"),
-        )
-    })
+    text(b, name, file)?.ok_or_else(|| missing(name, file))
 }
 
 /// A column as numbers; `None` when absent or not numeric.

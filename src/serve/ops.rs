@@ -4,12 +4,13 @@
 //! `ClinicAccess` / `PersonAccess` / `AggregateAccess`.
 
 use super::auth::{AppError, Auth};
-use super::overlay::Off;
+use super::overlay::{Off, Overlay};
 use super::store::{self, ConsentRow, OutcomeRow, Write};
 use super::{App, Shared, today};
-use crate::data::format_day;
+use crate::data::{Day, format_day};
+use crate::rank::exclusions::Cooldowns;
 use crate::report::suppress::{Counts, suppress};
-use crate::runs::{DataConsent, DataContact, Firing, ListRow, Run};
+use crate::runs::{DataConsent, DataContact, Firing, ListRow, ListText, Run};
 use axum::http::StatusCode;
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -133,51 +134,143 @@ fn last_contact(app: &App, run: &Run, person: u32) -> Option<LastContact> {
 
 fn item(app: &App, run: &Run, r: &ListRow, position: usize, capacity: Option<u32>) -> ListItem {
     let p = &run.people[r.person as usize];
+    let text = |t: ListText| run.list_text(r, t).unwrap_or_default().to_string();
     ListItem {
         position,
         rank: r.rank,
         patient_id: p.id.clone(),
-        language: r.language.clone(),
+        language: run.list_text(r, ListText::Language).map(str::to_string),
         score: r.score,
         criteria: r.criteria.clone(),
-        reasons: r.reasons.clone(),
-        evidence: r.evidence.clone(),
-        risk: r.risk.clone(),
+        reasons: text(ListText::Reasons),
+        evidence: text(ListText::Evidence),
+        risk: text(ListText::Risk),
         risk_band: p.cv_band.clone(),
-        utilisation: r.utilisation.clone(),
-        action: r.action.clone(),
-        resting_gaps: r.resting_gaps.clone(),
+        utilisation: text(ListText::Utilisation),
+        action: text(ListText::Action),
+        resting_gaps: text(ListText::RestingGaps),
         last_contact: last_contact(app, run, r.person),
         within_capacity: capacity.is_none_or(|c| position <= c as usize),
         extra: run
             .extra_columns
             .iter()
-            .zip(&r.extras)
-            .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), v.clone())))
+            .enumerate()
+            .filter_map(|(k, name)| run.list_extra(r, k).map(|v| (name.clone(), v.to_string())))
             .collect(),
     }
 }
 
+/// A clinic's list as it is now: the run's list less the rows the service's
+/// records take off (see `overlay`), without copying the list.
+#[derive(Debug, Clone)]
+pub struct CurrentList<'r> {
+    /// The run's whole list of the clinic.
+    pub rows: &'r [ListRow],
+    /// Positions in `rows` taken off, ascending.
+    pub off: Vec<usize>,
+}
+
+impl<'r> CurrentList<'r> {
+    /// People on the list now.
+    pub fn len(&self) -> usize {
+        self.rows.len() - self.off.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The rows on the list now from the `start`th (0-based), each with its
+    /// position on the list now (1-based).
+    pub fn from(&self, start: usize) -> impl Iterator<Item = (usize, &'r ListRow)> + '_ {
+        // The run position of the `start`th row still listed: every row taken
+        // off at or before it pushes it one further.
+        let mut at = start;
+        let mut k = 0;
+        while k < self.off.len() && self.off[k] <= at {
+            at += 1;
+            k += 1;
+        }
+        let rows = self.rows;
+        (at..rows.len())
+            .filter(move |i| {
+                while k < self.off.len() && self.off[k] < *i {
+                    k += 1;
+                }
+                self.off.get(k) != Some(i)
+            })
+            .enumerate()
+            .map(move |(n, i)| (start + n + 1, &rows[i]))
+    }
+
+    /// Where `person` is on the list now: position (1-based) and row.
+    pub fn position_of(
+        &self,
+        run: &Run,
+        clinic: usize,
+        person: u32,
+    ) -> Option<(usize, &'r ListRow)> {
+        run.list_positions(person)
+            .filter(|&(c, i)| c == clinic && self.off.binary_search(&i).is_err())
+            .map(|(_, i)| (i + 1 - self.off.partition_point(|&o| o < i), &self.rows[i]))
+            .min_by_key(|&(pos, _)| pos)
+    }
+}
+
+/// Per clinic, the rows of its list the overlay takes off on `day`
+/// (ascending positions): only the people the service has records of can be
+/// off, so only their rows are tested (through the run's person → list-row
+/// index), never the whole lists.
+pub fn taken_off(run: &Run, o: &Overlay, day: Day, cd: &Cooldowns) -> Vec<Vec<usize>> {
+    let mut off = vec![Vec::new(); run.lists.len()];
+    if o.is_empty() {
+        return off;
+    }
+    for id in o.people() {
+        let Some(p) = run.by_canonical_id(id) else {
+            continue;
+        };
+        for (c, i) in run.list_positions(p) {
+            if o.off_list(id, &run.lists[c][i].criteria, day, cd).is_some() {
+                off[c].push(i);
+            }
+        }
+    }
+    for v in &mut off {
+        v.sort_unstable();
+        v.dedup();
+    }
+    off
+}
+
+/// [`taken_off`] as last computed, and for what: the run (its version key),
+/// the overlay's [`Overlay::epoch`] and the day. Every list, person page and
+/// export of the same state shares it; a write or a new run or day
+/// recomputes it once.
+#[derive(Debug, Default)]
+pub struct OffCache {
+    of: Option<(String, u64, Day)>,
+    off: std::sync::Arc<Vec<Vec<usize>>>,
+}
+
 /// The clinic's list as it is now: the run's list less the people the
 /// service's records take off (see `overlay`).
-pub fn current_list<'r>(app: &App, run: &'r Run, clinic: usize) -> (Vec<&'r ListRow>, usize) {
-    let o = app.overlay.read().unwrap_or_else(|e| e.into_inner());
+pub fn current_list<'r>(app: &App, run: &'r Run, clinic: usize) -> CurrentList<'r> {
     let day = today();
-    let all = &run.lists[clinic];
-    let rows: Vec<&ListRow> = all
-        .iter()
-        .filter(|r| {
-            o.off_list(
-                &run.people[r.person as usize].id,
-                &r.criteria,
-                day,
-                &app.config.cooldowns,
-            )
-            .is_none()
-        })
-        .collect();
-    let off = all.len() - rows.len();
-    (rows, off)
+    let o = app.overlay.read().unwrap_or_else(|e| e.into_inner());
+    let mut cache = app.off_cache.lock().unwrap_or_else(|e| e.into_inner());
+    let fresh = cache
+        .of
+        .as_ref()
+        .is_some_and(|(k, e, d)| *k == run.key && *e == o.epoch && *d == day);
+    if !fresh {
+        cache.off = std::sync::Arc::new(taken_off(run, &o, day, &app.config.cooldowns));
+        cache.of = Some((run.key.clone(), o.epoch, day));
+    }
+    CurrentList {
+        rows: &run.lists[clinic],
+        off: cache.off.get(clinic).cloned().unwrap_or_default(),
+    }
 }
 
 /// A page of a clinic's list; audited (`list_view`, the ids shown).
@@ -192,16 +285,14 @@ pub async fn list_page(
     let per_page = per_page.unwrap_or(PER_PAGE).clamp(1, MAX_PER_PAGE);
     let name = run.clinics[clinic].clone();
     let capacity = app.config.capacities.of(&name);
-    let (rows, taken_off) = current_list(app, run, clinic);
-    let pages = rows.len().div_ceil(per_page).max(1);
+    let list = current_list(app, run, clinic);
+    let pages = list.len().div_ceil(per_page).max(1);
     let page = page.unwrap_or(1).clamp(1, pages);
     let start = (page - 1) * per_page;
-    let items: Vec<ListItem> = rows
-        .iter()
-        .enumerate()
-        .skip(start)
+    let items: Vec<ListItem> = list
+        .from(start)
         .take(per_page)
-        .map(|(i, r)| item(app, run, r, i + 1, capacity))
+        .map(|(pos, r)| item(app, run, r, pos, capacity))
         .collect();
     let closed = closed_since_call(app, run, clinic);
     let mut a = auth.audit("list_view", &name);
@@ -222,8 +313,8 @@ pub async fn list_page(
         page,
         per_page,
         pages,
-        total: rows.len(),
-        taken_off,
+        total: list.len(),
+        taken_off: list.off.len(),
         capacity,
         rows: items,
         closed_since_call: closed,
@@ -240,8 +331,8 @@ pub async fn export_csv(
     use crate::rank::export::csv_field;
     let name = run.clinics[clinic].clone();
     let capacity = app.config.capacities.of(&name);
-    let (rows, _) = current_list(app, run, clinic);
-    let n = capacity.map_or(rows.len(), |c| (c as usize).min(rows.len()));
+    let list = current_list(app, run, clinic);
+    let n = capacity.map_or(list.len(), |c| (c as usize).min(list.len()));
     let mut out = String::from(
         "position,rank,patient_id,language,score,criteria,reasons,evidence,risk,risk_band,utilisation,action,resting_gaps,last_contact,last_outcome",
     );
@@ -251,8 +342,8 @@ pub async fn export_csv(
     }
     out.push('\n');
     let mut ids = Vec::with_capacity(n);
-    for (i, r) in rows.iter().take(n).enumerate() {
-        let it = item(app, run, r, i + 1, capacity);
+    for (pos, r) in list.from(0).take(n) {
+        let it = item(app, run, r, pos, capacity);
         let lc = it.last_contact.as_ref();
         let fields = [
             it.position.to_string(),
@@ -367,19 +458,19 @@ pub async fn person(
         .read(move |c| store::person_history(c, &id))
         .await
         .map_err(|e| AppError::internal(auth.api, e))?;
-    let (rows, _) = current_list(app, run, p.clinic as usize);
+    let list = current_list(app, run, p.clinic as usize);
     let capacity = app.config.capacities.of(&clinic);
-    let listed = rows
-        .iter()
-        .position(|r| r.person == person)
-        .map(|i| item(app, run, rows[i], i + 1, capacity));
+    let listed = list
+        .position_of(run, p.clinic as usize, person)
+        .map(|(pos, r)| item(app, run, r, pos, capacity));
     let off_list = {
         let o = app.overlay.read().unwrap_or_else(|e| e.into_inner());
-        let crit = run.lists[p.clinic as usize]
-            .iter()
-            .find(|r| r.person == person)
-            .map(|r| r.criteria.clone());
-        crit.and_then(|c| o.off_list(&p.id, &c, today(), &app.config.cooldowns))
+        // The person's first row of the run's list of their clinic.
+        let crit = run
+            .list_positions(person)
+            .find(|&(c, _)| c == p.clinic as usize)
+            .map(|(c, i)| &run.lists[c][i].criteria);
+        crit.and_then(|c| o.off_list(&p.id, c, today(), &app.config.cooldowns))
             .map(|x| off_name(x).to_string())
     };
     let data_consents = run.data_consents.get(&person).cloned().unwrap_or_default();
@@ -834,4 +925,148 @@ pub async fn overview(
             .as_ref()
             .map_or_else(Vec::new, |e| e.rows.clone()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runs::Person;
+    use proptest::prelude::*;
+
+    /// The list as it is now, by the definition: every row of the run's
+    /// list tested against the overlay, in order.
+    fn slow_scan(run: &Run, clinic: usize, o: &Overlay, day: Day, cd: &Cooldowns) -> Vec<usize> {
+        run.lists[clinic]
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| {
+                o.off_list(&run.people[r.person as usize].id, &r.criteria, day, cd)
+                    .is_some()
+            })
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    const CRITERIA: [&str; 3] = ["A", "B", "C"];
+
+    /// A run of `people` people over `clinics` clinics, lists of random
+    /// people (any clinic, repeats allowed) with random listed gaps; and the
+    /// service's records about random people (some unknown to the run).
+    fn case() -> impl Strategy<Value = (Run, Overlay, Day)> {
+        (1usize..30, 1usize..4).prop_flat_map(|(people, clinics)| {
+            let person = (0..people as u32, 0u8..8);
+            let lists = prop::collection::vec(prop::collection::vec(person, 0..40), clinics);
+            let contact = (0..people as u32 + 2, -100i32..3, 0usize..5, 0usize..4);
+            let contacts = prop::collection::vec(contact, 0..25);
+            let consent = (0..people as u32 + 2, 0u32..50, any::<bool>());
+            let consents = prop::collection::vec(consent, 0..6);
+            let homes = prop::collection::vec(0..clinics as u32, people);
+            (lists, contacts, consents, homes).prop_map(
+                move |(lists, contacts, consents, homes)| {
+                    let today: Day = 20_600;
+                    let people: Vec<Person> = homes
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &c)| Person {
+                            id: (i + 1).to_string(),
+                            clinic: c,
+                            ..Person::default()
+                        })
+                        .collect();
+                    let lists = lists
+                        .into_iter()
+                        .map(|l| {
+                            l.into_iter()
+                                .enumerate()
+                                .map(|(i, (p, gaps))| ListRow {
+                                    person: p,
+                                    rank: i as u32 + 1,
+                                    criteria: CRITERIA
+                                        .iter()
+                                        .enumerate()
+                                        .filter(|(k, _)| gaps & (1 << k) != 0)
+                                        .map(|(_, c)| c.to_string())
+                                        .collect(),
+                                    ..ListRow::default()
+                                })
+                                .collect()
+                        })
+                        .collect();
+                    let clinic_ids = (0..clinics).map(|c| format!("HC{c:02}")).collect();
+                    let run = Run::in_memory(today, clinic_ids, people, lists);
+                    let mut o = Overlay::default();
+                    for (p, d, outcome, crit) in contacts {
+                        o.add_outcome(&OutcomeRow {
+                            id: 0,
+                            time: format!("t{:03}", d + 100),
+                            day: format_day(today + d),
+                            user: "u".into(),
+                            clinic: "HC00".into(),
+                            patient_id: (p + 1).to_string(),
+                            criterion_id: CRITERIA.get(crit).map(|c| c.to_string()),
+                            outcome: store::OUTCOMES[outcome].into(),
+                            note: String::new(),
+                        });
+                    }
+                    for (p, t, granted) in consents {
+                        o.add_consent(&ConsentRow {
+                            id: 0,
+                            time: format!("t{t:03}"),
+                            day: format_day(today),
+                            user: "u".into(),
+                            clinic: "HC00".into(),
+                            patient_id: (p + 1).to_string(),
+                            scope: "outreach".into(),
+                            granted,
+                            note: String::new(),
+                        });
+                    }
+                    (run, o, today)
+                },
+            )
+        })
+    }
+
+    proptest! {
+        /// The indexed list (rows taken off, pages, a person's position)
+        /// equals a scan of the whole list.
+        #[test]
+        fn indexed_list_equals_a_full_scan((run, o, today) in case()) {
+            let cd = Cooldowns::default();
+            let all = taken_off(&run, &o, today, &cd);
+            prop_assert_eq!(all.len(), run.clinics.len());
+            for (clinic, off) in all.into_iter().enumerate() {
+                prop_assert_eq!(&off, &slow_scan(&run, clinic, &o, today, &cd));
+                let list = CurrentList { rows: &run.lists[clinic], off };
+                let now: Vec<&ListRow> = run.lists[clinic]
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| list.off.binary_search(i).is_err())
+                    .map(|(_, r)| r)
+                    .collect();
+                prop_assert_eq!(list.len(), now.len());
+                for start in 0..=now.len() + 1 {
+                    let fast: Vec<(usize, u32)> =
+                        list.from(start).map(|(pos, r)| (pos, r.rank)).collect();
+                    let slow: Vec<(usize, u32)> = now
+                        .iter()
+                        .enumerate()
+                        .skip(start)
+                        .map(|(i, r)| (i + 1, r.rank))
+                        .collect();
+                    prop_assert_eq!(fast, slow);
+                }
+                for person in 0..run.people.len() as u32 {
+                    let fast = list
+                        .position_of(&run, clinic, person)
+                        .map(|(pos, r)| (pos, r.rank));
+                    let slow = now
+                        .iter()
+                        .position(|r| r.person == person)
+                        .map(|i| (i + 1, now[i].rank));
+                    prop_assert_eq!(fast, slow);
+                }
+            }
+        }
+    }
 }

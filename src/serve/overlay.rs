@@ -36,6 +36,9 @@ pub struct Overlay {
     pub contacts: HashMap<String, Vec<Contact>>,
     /// Latest decision per person and scope: (scope, time, granted).
     pub consents: HashMap<String, Vec<(String, String, bool)>>,
+    /// Counts the records added: what was computed from the overlay at one
+    /// epoch holds until it changes.
+    pub epoch: u64,
 }
 
 /// Why a person is off the list now.
@@ -70,6 +73,7 @@ impl Overlay {
 
     pub fn add_outcome(&mut self, r: &OutcomeRow) {
         let Some(day) = parse_day(&r.day) else { return };
+        self.epoch += 1;
         self.contacts
             .entry(r.patient_id.clone())
             .or_default()
@@ -84,12 +88,29 @@ impl Overlay {
     }
 
     pub fn add_consent(&mut self, c: &ConsentRow) {
+        self.epoch += 1;
         let scopes = self.consents.entry(c.patient_id.clone()).or_default();
         match scopes.iter_mut().find(|(s, _, _)| *s == c.scope) {
             Some(d) if d.1 <= c.time => *d = (c.scope.clone(), c.time.clone(), c.granted),
             Some(_) => {}
             None => scopes.push((c.scope.clone(), c.time.clone(), c.granted)),
         }
+    }
+
+    /// Whether the service has recorded nothing (no one is off any list).
+    pub fn is_empty(&self) -> bool {
+        self.contacts.is_empty() && self.consents.is_empty()
+    }
+
+    /// Every person the service has records of (each once): the only ones
+    /// [`Overlay::off_list`] can take off.
+    pub fn people(&self) -> impl Iterator<Item = &str> {
+        self.contacts.keys().map(String::as_str).chain(
+            self.consents
+                .keys()
+                .filter(|k| !self.contacts.contains_key(*k))
+                .map(String::as_str),
+        )
     }
 
     /// Whether the latest decision recorded in the service withdraws `scope`.
@@ -115,7 +136,7 @@ impl Overlay {
         today: Day,
         cd: &Cooldowns,
     ) -> Option<Off> {
-        if self.consents.is_empty() && self.contacts.is_empty() {
+        if self.is_empty() {
             return None;
         }
         if self.withdrawn(person, "outreach") {
