@@ -2,6 +2,7 @@
 //! on a small generated population (`caregap synth --patients 1500`).
 
 mod data_util;
+mod report_util;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -241,6 +242,51 @@ fn bench_compares_every_model_on_one_split() {
 
     let svg = fs::read_to_string(out.join("calibration.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("gbm") && svg.contains("<polyline"));
+
+    // Issue 19: the model report, every model on the test set, by age band.
+    let r = &json["model_report"];
+    let html = report_util::check_report(
+        &out,
+        r,
+        &[
+            report_util::SECTIONS,
+            &["Coefficients", "Feature importance (gain)"],
+        ]
+        .concat(),
+    );
+    assert!(html.contains("by age band"));
+    let sections = r["models"].as_array().unwrap();
+    assert_eq!(sections.len(), 9);
+    for (sec, row) in sections.iter().zip(json["models"].as_array().unwrap()) {
+        assert_eq!(sec["name"], row["model"]);
+        assert_eq!(sec["rows"].as_u64(), Some(test_rows));
+        let est = |m: &str| report_util::metric(sec, m).map(|iv| iv["estimate"].clone());
+        // The report's estimates are the bench's own metrics.
+        assert_eq!(est("top10_share"), Some(row["top10_share"].clone()));
+        match est("deviance") {
+            Some(d) => assert_eq!(d, row["deviance"]),
+            None => assert_eq!(est("auc"), Some(row["auc"].clone())),
+        }
+        let rows_in_bands: u64 = sec["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["n"].as_u64().unwrap())
+            .sum();
+        assert_eq!(rows_in_bands, test_rows);
+    }
+    for f in [
+        "groups.svg",
+        "capture.svg",
+        "calibration_probability.svg",
+        "coefficients_poisson.svg",
+        "coefficients_nb.svg",
+        "coefficients_logistic.svg",
+        "importance_gbm.svg",
+        "importance_gbm_logistic.svg",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
 }
 
 #[test]

@@ -34,6 +34,7 @@ use sha2::{Digest, Sha256};
 use caregap::data::{self, ConsentScope, Day, LoadOptions, Population};
 use caregap::eval::{self, EvalOptions, EvidenceMode, FeatureValues};
 use caregap::lang::ir::{Expr, ExprKind, Feature, Library};
+use caregap::modelreport;
 use caregap::output::{self, StagingDir, tables};
 use caregap::plan::{self, Plan};
 use caregap_models::baseline::{AgeSexBaseline, LastYearBaseline, MeanBaseline};
@@ -42,6 +43,7 @@ use caregap_models::gbm::{self, GbmParams, Objective};
 use caregap_models::glm::{self, GlmParams};
 use caregap_models::logistic::{LogisticModel, LogisticParams};
 use caregap_models::metrics::{self, CalibrationBin, PredictionCheck};
+use caregap_models::report::BootstrapConfig;
 use caregap_models::saved::{FORMAT_VERSION, FittedModel, SavedModel};
 use caregap_models::{Dataset, kfold};
 
@@ -210,9 +212,44 @@ struct FitArgs {
     /// Seed for folds and the booster.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Output folder: model.json, report.json, coefficients.csv, coefficients.json (replaced atomically).
+    /// Output folder: model.json, report.json, coefficients.csv, coefficients.json,
+    /// report.html and its figures as .svg (replaced atomically).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Report: observed against predicted per value of this integer or text column.
+    #[arg(long, value_name = "COL")]
+    group: Option<String>,
+    #[command(flatten)]
+    report: ReportOptions,
+}
+
+#[derive(ClapArgs, Debug, Clone, Copy)]
+struct ReportOptions {
+    /// Bootstrap resamples of the report's 95 % intervals (0 = none).
+    #[arg(long, value_name = "N", default_value_t = caregap_models::report::DEFAULT_RESAMPLES)]
+    bootstrap: usize,
+    /// Seed of the bootstrap resamples.
+    #[arg(long, value_name = "SEED", default_value_t = 42)]
+    bootstrap_seed: u64,
+}
+
+impl ReportOptions {
+    fn config(self) -> BootstrapConfig {
+        BootstrapConfig {
+            resamples: self.bootstrap,
+            seed: self.bootstrap_seed,
+            level: 0.95,
+        }
+    }
+}
+
+/// Writes the model report's files (report.html and the figures) into `staging`.
+fn write_report(staging: &StagingDir, report: &modelreport::ModelReport) -> Result<()> {
+    for (name, text) in modelreport::files(report)? {
+        std::fs::write(staging.path(&name), text)
+            .with_context(|| format!("cannot write {name}"))?;
+    }
+    Ok(())
 }
 
 #[derive(ClapArgs, Debug)]
@@ -224,7 +261,8 @@ struct BenchArgs {
     kfold: Option<usize>,
     #[command(flatten)]
     fit: FitOptions,
-    /// Output folder: bench.csv, bench.json, calibration.svg (replaced atomically).
+    /// Output folder: bench.csv, bench.json, report.html and its figures as .svg
+    /// (calibration.svg, groups.svg, capture.svg, ...), replaced atomically.
     #[arg(long, value_name = "OUTDIR")]
     out: PathBuf,
     /// Also write the bench's exact train and test sets for
@@ -233,6 +271,8 @@ struct BenchArgs {
     /// ours.json (configuration, metrics, timings). Temporal split only.
     #[arg(long, value_name = "DIR")]
     export: Option<PathBuf>,
+    #[command(flatten)]
+    report: ReportOptions,
 }
 
 struct PredictFromPopulation {
@@ -819,8 +859,13 @@ fn score(kind: Kind, y: &[f64], pred: &[f64], train_mean: f64) -> Scored {
     }
 }
 
-/// Out-of-fold predictions of `kind` over `k` random folds of `set`.
-fn cross_validate(kind: Kind, set: &Dataset, k: usize, opts: &FitOptions) -> Result<Scored> {
+/// Out-of-fold predictions of `kind` over `k` random folds of `set`, scored.
+fn cross_validate(
+    kind: Kind,
+    set: &Dataset,
+    k: usize,
+    opts: &FitOptions,
+) -> Result<(Scored, Vec<f64>)> {
     let t = Stopwatch::start();
     let mut oof = vec![f64::NAN; set.n_rows()];
     for fold in kfold(set.n_rows(), k, opts.seed)? {
@@ -832,7 +877,7 @@ fn cross_validate(kind: Kind, set: &Dataset, k: usize, opts: &FitOptions) -> Res
     }
     let mut s = score_checked(kind, set.labels(), &oof, set);
     (s.train_seconds, s.train_cpu_seconds) = t.seconds();
-    Ok(s)
+    Ok((s, oof))
 }
 
 /// Wall and CPU seconds since [`Stopwatch::start`].
@@ -888,7 +933,7 @@ fn train(a: TrainArgs) -> Result<()> {
     metrics.insert("train_label_mean".to_string(), mean_label(&set.data));
     metrics.insert("removed_research_consent".to_string(), set.removed as f64);
     if let Some(k) = a.kfold {
-        let cv = cross_validate(a.model, &set.data, k, &a.fit)?;
+        let (cv, _) = cross_validate(a.model, &set.data, k, &a.fit)?;
         print!("{}", table(&[cv_row(&cv)], None));
         for (name, v) in [
             ("cv_deviance", cv.deviance),
@@ -1041,12 +1086,21 @@ fn fit_table(a: FitArgs) -> Result<()> {
     })?;
     print!("{}", tablemodel::summary(&fitted.report));
     if let Some(out) = &a.out {
+        let model_report = tablemodel::model_report(
+            &fitted,
+            &table,
+            &a.table.display().to_string(),
+            a.group.as_deref(),
+            &a.report.config(),
+        )?;
         let staging = StagingDir::new(out)?;
         let write = |name: &str, text: String| {
             std::fs::write(staging.path(name), text).with_context(|| format!("cannot write {name}"))
         };
         write("model.json", serde_json::to_string_pretty(&fitted.model)?)?;
-        write("report.json", serde_json::to_string_pretty(&fitted.report)?)?;
+        let mut report = serde_json::to_value(&fitted.report)?;
+        report["model_report"] = serde_json::to_value(&model_report)?;
+        write("report.json", serde_json::to_string_pretty(&report)?)?;
         write(
             "coefficients.csv",
             tablemodel::coefficients_csv(&fitted.report),
@@ -1055,8 +1109,9 @@ fn fit_table(a: FitArgs) -> Result<()> {
             "coefficients.json",
             serde_json::to_string_pretty(&tablemodel::coefficients_by_name(&fitted.report))?,
         )?;
+        write_report(&staging, &model_report)?;
         let out = staging.commit()?;
-        eprintln!("wrote {}", out.display());
+        eprintln!("wrote {} (report.html: the model report)", out.display());
     }
     Ok(())
 }
@@ -1179,6 +1234,8 @@ fn bench(a: BenchArgs) -> Result<()> {
         None
     };
     let mut rows = Vec::new();
+    let mut predictions: Vec<(Kind, Vec<f64>)> = Vec::new();
+    let mut explained: Vec<(Kind, Explanation)> = Vec::new();
     let mut poisson_coefficients = None;
     let mut logistic_coefficients = None;
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -1194,7 +1251,7 @@ fn bench(a: BenchArgs) -> Result<()> {
             b.set_message(kind.name());
         }
         let fitted = match (&test, a.kfold) {
-            (Some(test), _) => (|| -> Result<Scored> {
+            (Some(test), _) => (|| -> Result<(Scored, Vec<f64>)> {
                 let t = Stopwatch::start();
                 let m = fit(kind, &train.data, &a.fit)?;
                 let secs = t.seconds();
@@ -1206,21 +1263,28 @@ fn bench(a: BenchArgs) -> Result<()> {
                 if let Fitted::Saved(FittedModel::Logistic(l)) = &m {
                     logistic_coefficients = Some(l.inference.clone());
                 }
+                explained.push((kind, model_explanation(&m, train.data.names())));
                 let pred = m.predict(&test.data)?;
                 let mut s = score_checked(kind, test.data.labels(), &pred, &train.data);
                 (s.train_seconds, s.train_cpu_seconds) = secs;
-                Ok(s)
+                Ok((s, pred))
             })(),
             (None, Some(k)) => cross_validate(kind, &train.data, k, &a.fit),
             (None, None) => unreachable!("temporal has a test set"),
         };
         // One model failing (e.g. a singular NB2 design in a small fold) is a
         // result of the comparison, not a reason to lose the others.
-        let s = fitted.unwrap_or_else(|e| {
-            eprintln!("bench: {} failed: {e:#}", kind.name());
-            let n = test.as_ref().map_or(train.rows.len(), |t| t.rows.len());
-            Scored::failed(kind, n, format!("{e:#}"))
-        });
+        let s = match fitted {
+            Ok((s, pred)) => {
+                predictions.push((kind, pred));
+                s
+            }
+            Err(e) => {
+                eprintln!("bench: {} failed: {e:#}", kind.name());
+                let n = test.as_ref().map_or(train.rows.len(), |t| t.rows.len());
+                Scored::failed(kind, n, format!("{e:#}"))
+            }
+        };
         rows.push(s);
         if let Some(b) = &bar {
             b.inc(1);
@@ -1253,6 +1317,15 @@ fn bench(a: BenchArgs) -> Result<()> {
             "removed_research_consent": {"train": train.removed},
         }),
     };
+    let eval_set = test.as_ref().unwrap_or(&train);
+    let model_report = bench_report(
+        &a,
+        eval_set,
+        mean_label(&train.data),
+        &predictions,
+        &explained,
+        &split,
+    );
     let report = json!({
         "as_of": data::format_day(as_of),
         "data": a.common.data.display().to_string(),
@@ -1264,6 +1337,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         "params": {"rounds": a.fit.rounds, "l2": a.fit.l2, "seed": a.fit.seed},
         "oracle": oracle.map(|(d, n)| json!({"deviance": d, "rows": n})),
         "models": rows,
+        "model_report": model_report,
     });
     let staging = StagingDir::new(&a.out)?;
     std::fs::write(staging.path("bench.csv"), csv(&rows, oracle))
@@ -1273,8 +1347,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         serde_json::to_string_pretty(&report).context("cannot serialise bench.json")?,
     )
     .context("cannot write bench.json")?;
-    std::fs::write(staging.path("calibration.svg"), calibration_svg(&rows)?)
-        .context("cannot write calibration.svg")?;
+    write_report(&staging, &model_report)?;
     let out = staging.commit()?;
     if let (Some(dir), Some(test)) = (&a.export, &test) {
         let ours = ours_json(
@@ -1601,70 +1674,110 @@ fn csv(rows: &[Scored], oracle: Option<(f64, usize)>) -> String {
     out
 }
 
-/// Mean observed against mean predicted visits by decile of prediction, one
-/// line per count model, with the diagonal.
-fn calibration_svg(rows: &[Scored]) -> Result<String> {
-    use plotters::prelude::*;
-    let lines: Vec<(&str, Vec<(f64, f64)>)> = rows
+/// A linear model's coefficients or a booster's feature gains (the other empty).
+type Explanation = (Vec<modelreport::Coef>, Vec<modelreport::Importance>);
+
+/// The coefficients (Wald 95 % intervals) of a linear model and the total
+/// split gain per feature of a booster, for the model report.
+fn model_explanation(m: &Fitted, names: &[String]) -> Explanation {
+    match m {
+        Fitted::Saved(FittedModel::Glm(g)) => {
+            (modelreport::wald_coefs(&g.coefficients), Vec::new())
+        }
+        Fitted::Saved(FittedModel::Logistic(l)) => {
+            (modelreport::wald_coefs(&l.inference), Vec::new())
+        }
+        Fitted::Saved(FittedModel::Gbm(b)) => (
+            Vec::new(),
+            names
+                .iter()
+                .zip(b.feature_importance())
+                .map(|(n, gain)| modelreport::Importance {
+                    feature: n.clone(),
+                    gain,
+                })
+                .collect(),
+        ),
+        _ => (Vec::new(), Vec::new()),
+    }
+}
+
+/// The bench's model report: every fitted model on the evaluation set (the
+/// test set, or the training period's out-of-fold predictions), by age band.
+fn bench_report(
+    a: &BenchArgs,
+    set: &Set,
+    train_mean: f64,
+    predictions: &[(Kind, Vec<f64>)],
+    explained: &[(Kind, Explanation)],
+    split: &serde_json::Value,
+) -> modelreport::ModelReport {
+    let boot = a.report.config();
+    let y = set.data.labels();
+    let top = top10(y);
+    let keys: Option<Vec<modelreport::GroupKey>> = set.data.feature_index(AGE_FEATURE).map(|j| {
+        set.data
+            .column(j)
+            .iter()
+            .map(|&age| {
+                caregap_models::report::age_band(age).map_or(
+                    modelreport::GroupKey::Missing,
+                    modelreport::GroupKey::AgeBand,
+                )
+            })
+            .collect()
+    });
+    let models = predictions
         .iter()
-        .filter(|s| s.deviance.is_some())
-        .map(|s| {
-            (
-                s.model.as_str(),
-                s.calibration
-                    .iter()
-                    .filter(|b| b.n > 0)
-                    .map(|b| (b.mean_pred, b.mean_obs))
-                    .collect(),
+        .map(|(kind, pred)| {
+            let (coefficients, importance) = explained
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map(|(_, e)| e.clone())
+                .unwrap_or_default();
+            modelreport::ModelSection::build(
+                modelreport::Predictions {
+                    name: kind.name(),
+                    pred,
+                    counts: Some(y),
+                    labels: kind.is_classifier().then_some(top.as_slice()),
+                    train_mean,
+                    coefficients,
+                    importance,
+                },
+                keys.as_deref(),
+                &boot,
             )
         })
         .collect();
-    let max = lines
-        .iter()
-        .flat_map(|(_, p)| p.iter().flat_map(|&(a, b)| [a, b]))
-        .filter(|v| v.is_finite())
-        .fold(1.0_f64, f64::max)
-        * 1.05;
-    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot draw the calibration chart: {e}");
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 540)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Calibration by decile of prediction (test set)",
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..max, 0f64..max)
-            .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("mean predicted visits")
-            .y_desc("mean observed visits")
-            .draw()
-            .map_err(|e| err(&e))?;
-        chart
-            .draw_series(LineSeries::new([(0.0, 0.0), (max, max)], BLACK.mix(0.4)))
-            .map_err(|e| err(&e))?;
-        for (i, (name, pts)) in lines.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
-                .map_err(|e| err(&e))?
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
+    let text = |v: &serde_json::Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    };
+    let mut context = vec![
+        ("data".to_string(), a.common.data.display().to_string()),
+        ("as of".to_string(), a.common.as_of.clone()),
+        ("label".to_string(), LABEL_EXPR.to_string()),
+    ];
+    for (k, v) in split.as_object().into_iter().flatten() {
+        context.push((k.replace('_', " "), text(v)));
     }
-    Ok(svg)
+    context.push((
+        "classifiers".to_string(),
+        "logistic and gbm-logistic predict P(top 10 % of the year's visits); their \
+         calibration is against that 0/1 label"
+            .to_string(),
+    ));
+    modelreport::ModelReport {
+        title: "caregap model bench: next-year primary-care visits".to_string(),
+        context,
+        unit: "visits".to_string(),
+        bootstrap: boot,
+        groups_by: keys.is_some().then(|| "age band".to_string()),
+        groups_note: keys
+            .is_none()
+            .then(|| format!("Omitted: the library has no `{AGE_FEATURE}` feature to band.")),
+        models,
+    }
 }
