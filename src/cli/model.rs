@@ -9,6 +9,9 @@
 //!   `visit.primary_care` value set. The label is evaluated with death dates
 //!   ignored, so a person who dies during the label year keeps the visits
 //!   made before death (a partial count).
+//! - **Horizon** H (`train --horizon`, `bench --horizons`; default 1): the
+//!   label is the visits in year H after the feature date; training features
+//!   then sit at `as_of − H years` (labels still in the year to `as_of`).
 //! - **Split**: temporal by default (train on features at `as_of − 1y`, labels
 //!   in `(as_of − 1y, as_of]`; test on features at `as_of`, labels in
 //!   `(as_of, as_of + 1y]`, read from `events_future.parquet` when present);
@@ -47,6 +50,8 @@ use caregap_models::report::BootstrapConfig;
 use caregap_models::saved::{FORMAT_VERSION, FittedModel, SavedModel};
 use caregap_models::{Dataset, kfold};
 
+/// The largest `--horizon` (years ahead) of the population models.
+const MAX_HORIZON: u32 = 3;
 /// The label's expression (also recorded in saved models).
 pub const LABEL_EXPR: &str = "count(visit.primary_care, 12mo)";
 /// The value set the label counts.
@@ -121,6 +126,10 @@ struct TrainArgs {
     /// Also report K-fold cross-validated metrics on the training period.
     #[arg(long, value_name = "K")]
     kfold: Option<usize>,
+    /// Predict visits in year H after the feature date (1, 2 or 3): features
+    /// at AS_OF − H years, labels in (AS_OF − 1y, AS_OF].
+    #[arg(long, value_name = "H", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_HORIZON as i64))]
+    horizon: u32,
     #[command(flatten)]
     fit: FitOptions,
     /// The model file to write (JSON).
@@ -243,11 +252,11 @@ impl ReportOptions {
     }
 }
 
-/// Writes the model report's files (report.html and the figures) into `staging`.
-fn write_report(staging: &StagingDir, report: &modelreport::ModelReport) -> Result<()> {
+/// Writes the model report's files (report.html and the figures) into `dir`
+/// (a staging folder: the command's outputs switch into place together).
+fn write_report(dir: &Path, report: &modelreport::ModelReport) -> Result<()> {
     for (name, text) in modelreport::files(report)? {
-        std::fs::write(staging.path(&name), text)
-            .with_context(|| format!("cannot write {name}"))?;
+        std::fs::write(dir.join(&name), text).with_context(|| format!("cannot write {name}"))?;
     }
     Ok(())
 }
@@ -271,6 +280,18 @@ struct BenchArgs {
     /// ours.json (configuration, metrics, timings). Temporal split only.
     #[arg(long, value_name = "DIR")]
     export: Option<PathBuf>,
+    /// Horizons to bench (comma-separated, each 1..=3): the label is visits in
+    /// year H after the feature date. Several: OUTDIR/horizon-H/ each, and
+    /// OUTDIR/horizons.csv. The data must reach AS_OF + the largest H years
+    /// (`caregap synth --future-years 3`).
+    #[arg(
+        long,
+        value_name = "H,..",
+        value_delimiter = ',',
+        default_value = "1",
+        value_parser = clap::value_parser!(u32).range(1..=MAX_HORIZON as i64)
+    )]
+    horizons: Vec<u32>,
     #[command(flatten)]
     report: ReportOptions,
 }
@@ -532,16 +553,17 @@ struct Set {
     /// People alive on the feature date left out for research consent.
     removed: usize,
     feature_day: Day,
-    label_end: Option<Day>,
+    /// The label year `(from, end]` (year `horizon` after the feature date).
+    label: Option<(Day, Day)>,
 }
 
 impl Set {
     fn describe(&self) -> String {
-        match self.label_end {
-            Some(end) => format!(
+        match self.label {
+            Some((from, end)) => format!(
                 "features at {}, visits in ({}, {}]",
                 data::format_day(self.feature_day),
-                data::format_day(self.feature_day),
+                data::format_day(from),
                 data::format_day(end)
             ),
             None => format!("features at {}", data::format_day(self.feature_day)),
@@ -556,28 +578,35 @@ fn engine_options() -> EvalOptions<'static> {
     }
 }
 
-/// Builds the set of people alive on `feature_day`. With `labels`, counts
-/// their primary-care visits in `(feature_day, feature_day + 12mo]`. With
-/// `research`, leaves out people without research consent on the label end
-/// (or the feature date without labels).
+/// The label year of horizon `h` from `feature_day`: visits in
+/// `(feature_day + (h − 1) years, feature_day + h years]`.
+fn label_year(feature_day: Day, h: u32) -> Result<(Day, Day)> {
+    let months = 12 * h as i32;
+    Ok((
+        add_months(feature_day, months - 12)?,
+        add_months(feature_day, months)?,
+    ))
+}
+
+/// Builds the set of people alive on `feature_day`. With a `horizon` h,
+/// counts their primary-care visits in year h after it ([`label_year`]).
+/// With `research`, leaves out people without research consent on the label
+/// end (or the feature date without labels).
 fn make_set(
     src: &Source,
     loaded: &mut Loaded,
     data_dir: &Path,
     feature_day: Day,
-    labels: bool,
+    horizon: Option<u32>,
     research: bool,
 ) -> Result<Set> {
     let pop = &mut loaded.pop;
     let ev = eval::evaluate(&src.plan, pop, feature_day, &engine_options())
         .context("cannot evaluate the library's features")?;
-    let label_end = if labels {
-        Some(add_months(feature_day, 12)?)
-    } else {
-        None
-    };
-    let label_by_person = match label_end {
-        Some(end) => Some(label_counts(src, pop, feature_day, end, data_dir)?),
+    let label = horizon.map(|h| label_year(feature_day, h)).transpose()?;
+    let label_end = label.map(|(_, end)| end);
+    let label_by_person = match label {
+        Some((from, end)) => Some(label_counts(src, pop, from, end, data_dir)?),
         None => None,
     };
     let allowed = research.then(|| {
@@ -614,7 +643,7 @@ fn make_set(
         rows,
         data,
         feature_day,
-        label_end,
+        label,
     })
 }
 
@@ -920,8 +949,15 @@ fn train(a: TrainArgs) -> Result<()> {
     }
     let src = source(&a.common.criteria)?;
     let mut loaded = load(&a.common, as_of, false)?;
-    let feature_day = add_months(as_of, -12)?;
-    let set = make_set(&src, &mut loaded, &a.common.data, feature_day, true, true)?;
+    let feature_day = add_months(as_of, -12 * a.horizon as i32)?;
+    let set = make_set(
+        &src,
+        &mut loaded,
+        &a.common.data,
+        feature_day,
+        Some(a.horizon),
+        true,
+    )?;
     eprintln!(
         "training set: {} people ({}); {} left out for withdrawn research consent",
         set.rows.len(),
@@ -985,6 +1021,7 @@ fn train(a: TrainArgs) -> Result<()> {
         training: [
             ("as_of", data::format_day(as_of)),
             ("feature_date", data::format_day(feature_day)),
+            ("horizon", a.horizon.to_string()),
             (
                 "label",
                 if a.model.is_classifier() {
@@ -1009,6 +1046,19 @@ fn train(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The horizon a population model was trained for (1 for model files
+/// written before horizons existed).
+fn model_horizon(saved: &SavedModel) -> Result<u32> {
+    match saved.training.get("horizon") {
+        None => Ok(1),
+        Some(h) => h
+            .parse::<u32>()
+            .ok()
+            .filter(|h| (1..=MAX_HORIZON).contains(h))
+            .with_context(|| format!("the model file's training horizon {h:?} is not 1..={MAX_HORIZON}; retrain the model")),
+    }
+}
+
 fn read_model(path: &Path, src: &Source) -> Result<(SavedModel, Kind)> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the model file {}", path.display()))?;
@@ -1028,8 +1078,9 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
     let as_of = parse_date(&a.common.as_of)?;
     let src = source(&a.common.criteria)?;
     let (saved, kind) = read_model(&a.model, &src)?;
-    let mut loaded = load(&a.common, add_months(as_of, 12)?, true)?;
-    let set = make_set(&src, &mut loaded, &a.common.data, as_of, true, true)?;
+    let h = model_horizon(&saved)?;
+    let mut loaded = load(&a.common, label_year(as_of, h)?.1, true)?;
+    let set = make_set(&src, &mut loaded, &a.common.data, as_of, Some(h), true)?;
     let pred = saved.model.predict(&set.data)?;
     let train_mean = saved
         .metrics
@@ -1044,7 +1095,7 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
         }
         s.prediction_check = Some(check);
     }
-    let mu_true = truth_means(&a.common.data, &loaded.pop, &set)?;
+    let mu_true = truth_means(&a.common.data, &loaded.pop, &set, h)?;
     let oracle = oracle(mu_true.as_deref(), &set);
     println!(
         "test set: {} people ({}); {} left out for withdrawn research consent",
@@ -1109,7 +1160,7 @@ fn fit_table(a: FitArgs) -> Result<()> {
             "coefficients.json",
             serde_json::to_string_pretty(&tablemodel::coefficients_by_name(&fitted.report))?,
         )?;
-        write_report(&staging, &model_report)?;
+        write_report(staging.dir(), &model_report)?;
         let out = staging.commit()?;
         eprintln!("wrote {} (report.html: the model report)", out.display());
     }
@@ -1171,7 +1222,7 @@ fn predict(a: PredictArgs) -> Result<()> {
     let src = source(&a.common.criteria)?;
     let (saved, kind) = read_model(&a.model, &src)?;
     let mut loaded = load(&a.common, as_of, false)?;
-    let set = make_set(&src, &mut loaded, &a.common.data, as_of, false, false)?;
+    let set = make_set(&src, &mut loaded, &a.common.data, as_of, None, false)?;
     let pred = saved.model.predict(&set.data)?;
     if let Some(&m) = saved.metrics.get("train_label_max")
         && let Some(w) = check_predictions(kind, &pred, m).warning(kind.name())
@@ -1210,26 +1261,63 @@ fn bench(a: BenchArgs) -> Result<()> {
     let as_of = parse_date(&a.common.as_of)?;
     let src = source(&a.common.criteria)?;
     let temporal = a.kfold.is_none();
+    let mut horizons = a.horizons.clone();
+    horizons.sort_unstable();
+    horizons.dedup();
+    let several = horizons.len() > 1;
     if a.export.is_some() && !temporal {
         bail!("--export writes the temporal split's train and test sets; drop --kfold");
     }
+    if a.export.is_some() && several {
+        bail!("--export writes one horizon's train and test sets; give one --horizons value");
+    }
+    let last = *horizons
+        .last()
+        .context("--horizons needs at least one horizon")?;
     let until = if temporal {
-        add_months(as_of, 12)?
+        label_year(as_of, last)?.1
     } else {
         as_of
     };
     let mut loaded = load(&a.common, until, temporal)?;
-    let train_day = add_months(as_of, -12)?;
-    let train = make_set(&src, &mut loaded, &a.common.data, train_day, true, true)?;
+    let staging = StagingDir::new(&a.out)?;
+    let mut by_horizon = Vec::new();
+    for &h in &horizons {
+        let dir = if several {
+            let d = staging.path(&format!("horizon-{h}"));
+            std::fs::create_dir(&d).with_context(|| format!("cannot create {}", d.display()))?;
+            println!("\nhorizon {h}: visits in year {h} after the feature date");
+            d
+        } else {
+            staging.dir().to_path_buf()
+        };
+        by_horizon.push((h, bench_horizon(&a, &src, &mut loaded, as_of, h, &dir)?));
+    }
+    if several {
+        std::fs::write(staging.path("horizons.csv"), horizons_csv(&by_horizon))
+            .context("cannot write horizons.csv")?;
+        print!("{}", horizons_table(&by_horizon));
+    }
+    let out = staging.commit()?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// One horizon of the bench: fits every model, writes bench.csv, bench.json
+/// and the model report into `dir` (and the export), prints the table.
+fn bench_horizon(
+    a: &BenchArgs,
+    src: &Source,
+    loaded: &mut Loaded,
+    as_of: Day,
+    h: u32,
+    dir: &Path,
+) -> Result<Vec<Scored>> {
+    let temporal = a.kfold.is_none();
+    let train_day = add_months(as_of, -12 * h as i32)?;
+    let train = make_set(src, loaded, &a.common.data, train_day, Some(h), true)?;
     let test = if temporal {
-        Some(make_set(
-            &src,
-            &mut loaded,
-            &a.common.data,
-            as_of,
-            true,
-            true,
-        )?)
+        Some(make_set(src, loaded, &a.common.data, as_of, Some(h), true)?)
     } else {
         None
     };
@@ -1294,7 +1382,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         b.finish_and_clear();
     }
     let mu_true = match &test {
-        Some(test) => truth_means(&a.common.data, &loaded.pop, test)?,
+        Some(test) => truth_means(&a.common.data, &loaded.pop, test, h)?,
         None => None,
     };
     let oracle = test
@@ -1319,7 +1407,7 @@ fn bench(a: BenchArgs) -> Result<()> {
     };
     let eval_set = test.as_ref().unwrap_or(&train);
     let model_report = bench_report(
-        &a,
+        a,
         eval_set,
         mean_label(&train.data),
         &predictions,
@@ -1333,26 +1421,24 @@ fn bench(a: BenchArgs) -> Result<()> {
         "features": src.names,
         "features_hash": src.hash,
         "label": LABEL_EXPR,
+        "horizon": h,
         "split": split,
         "params": {"rounds": a.fit.rounds, "l2": a.fit.l2, "seed": a.fit.seed},
         "oracle": oracle.map(|(d, n)| json!({"deviance": d, "rows": n})),
         "models": rows,
         "model_report": model_report,
     });
-    let staging = StagingDir::new(&a.out)?;
-    std::fs::write(staging.path("bench.csv"), csv(&rows, oracle))
-        .context("cannot write bench.csv")?;
+    std::fs::write(dir.join("bench.csv"), csv(&rows, oracle)).context("cannot write bench.csv")?;
     std::fs::write(
-        staging.path("bench.json"),
+        dir.join("bench.json"),
         serde_json::to_string_pretty(&report).context("cannot serialise bench.json")?,
     )
     .context("cannot write bench.json")?;
-    write_report(&staging, &model_report)?;
-    let out = staging.commit()?;
+    write_report(dir, &model_report)?;
     if let (Some(dir), Some(test)) = (&a.export, &test) {
         let ours = ours_json(
             &rows,
-            &a,
+            a,
             &train,
             test,
             oracle,
@@ -1382,8 +1468,69 @@ fn bench(a: BenchArgs) -> Result<()> {
         ),
     }
     print!("{text}");
-    eprintln!("wrote {}", out.display());
-    Ok(())
+    Ok(rows)
+}
+
+/// The headline metric of a bench row: deviance (counts) or AUC (classifiers).
+fn headline(s: &Scored) -> Option<f64> {
+    s.deviance.or(s.auc)
+}
+
+/// Per model, the headline metric and top-10 % share at each horizon.
+fn horizons_table(by_horizon: &[(u32, Vec<Scored>)]) -> String {
+    let mut out =
+        String::from("\nby horizon (deviance, or AUC for the classifiers; top-10 % share)\n");
+    let _ = write!(out, "{:<14}", "model");
+    for (h, _) in by_horizon {
+        let _ = write!(out, " {:>12}", format!("h{h} dev/auc"));
+    }
+    for (h, _) in by_horizon {
+        let _ = write!(out, " {:>10}", format!("h{h} top10"));
+    }
+    out.push('\n');
+    let Some((_, first)) = by_horizon.first() else {
+        return out;
+    };
+    let cell = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
+    for (i, row) in first.iter().enumerate() {
+        let _ = write!(out, "{:<14}", row.model);
+        for (_, rows) in by_horizon {
+            let _ = write!(out, " {:>12}", cell(rows.get(i).and_then(headline)));
+        }
+        for (_, rows) in by_horizon {
+            let _ = write!(out, " {:>10}", cell(rows.get(i).map(|r| r.top10_share)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `horizon,model,rows,deviance,d2,mae,rmse,spearman,top10_share,auc,brier,error`.
+fn horizons_csv(by_horizon: &[(u32, Vec<Scored>)]) -> String {
+    let mut out = String::from(
+        "horizon,model,rows,deviance,d2,mae,rmse,spearman,top10_share,auc,brier,error\n",
+    );
+    let f = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    for (h, rows) in by_horizon {
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "{h},{},{},{},{},{},{},{},{},{},{},{}",
+                r.model,
+                r.rows,
+                f(r.deviance),
+                f(r.d2),
+                f(r.mae),
+                f(r.rmse),
+                r.spearman,
+                r.top10_share,
+                f(r.auc),
+                f(r.brier),
+                r.error.as_deref().unwrap_or("").replace([',', '\n'], ";")
+            );
+        }
+    }
+    out
 }
 
 // ----------------------------------------------------------------- reports
@@ -1391,9 +1538,10 @@ fn bench(a: BenchArgs) -> Result<()> {
 /// Per row of `test`, the generator's true mean (`expected_visits` of
 /// `truth.parquet`, which is for the year after the generator's as_of); NaN
 /// for a person without a truth row; `None` without the file.
-fn truth_means(dir: &Path, pop: &Population, test: &Set) -> Result<Option<Vec<f64>>> {
+fn truth_means(dir: &Path, pop: &Population, test: &Set, horizon: u32) -> Result<Option<Vec<f64>>> {
     let path = dir.join("truth.parquet");
-    if !path.is_file() {
+    // The truth is the mean of the first year after the generator's as_of.
+    if horizon != 1 || !path.is_file() {
         return Ok(None);
     }
     let truth = read_truth(&path)?;
