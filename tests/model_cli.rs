@@ -668,10 +668,38 @@ fn bench_horizons_label_year_h_after_the_feature_date() {
         }
     }
 
-    // train --horizon 2 records it; evaluate scores year 2 after AS_OF.
-    let model_file = tmp.path().join("m.json");
-    let extra = ["--model", "mean", "--horizon", "2", "--out", s(&model_file)];
-    succeeded(model("train", &data, &criteria(), &extra));
+    // train --horizon 2 records it; evaluate scores year 2 after AS_OF;
+    // --report writes the model report of the out-of-fold predictions.
+    let (model_file, report) = (tmp.path().join("m.json"), tmp.path().join("report"));
+    let extra = [
+        &[
+            "--model",
+            "gbm",
+            "--rounds",
+            "3",
+            "--kfold",
+            "2",
+            "--horizon",
+            "2",
+        ][..],
+        &[
+            "--bootstrap",
+            "20",
+            "--out",
+            s(&model_file),
+            "--report",
+            s(&report),
+        ],
+    ];
+    succeeded(model("train", &data, &criteria(), &extra.concat()));
+    let r: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(report.join("report.json")).unwrap()).unwrap();
+    let html = report_util::check_report(
+        &report,
+        &r["model_report"],
+        &[report_util::SECTIONS, &["Feature importance (gain)"]].concat(),
+    );
+    assert!(html.contains("out-of-fold") && report.join("importance_gbm.svg").is_file());
     let saved: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(&model_file).unwrap()).unwrap();
     assert_eq!(saved["training"]["horizon"], "2");

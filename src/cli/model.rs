@@ -135,6 +135,12 @@ struct TrainArgs {
     /// The model file to write (JSON).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// Also write the model report (report.html, its .svg figures, report.json)
+    /// into this folder: out-of-fold predictions with --kfold, else in-sample.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    report_options: ReportOptions,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -968,8 +974,10 @@ fn train(a: TrainArgs) -> Result<()> {
     metrics.insert("train_rows".to_string(), set.rows.len() as f64);
     metrics.insert("train_label_mean".to_string(), mean_label(&set.data));
     metrics.insert("removed_research_consent".to_string(), set.removed as f64);
+    let mut oof = None;
     if let Some(k) = a.kfold {
-        let (cv, _) = cross_validate(a.model, &set.data, k, &a.fit)?;
+        let (cv, pred) = cross_validate(a.model, &set.data, k, &a.fit)?;
+        oof = Some(pred);
         print!("{}", table(&[cv_row(&cv)], None));
         for (name, v) in [
             ("cv_deviance", cv.deviance),
@@ -1040,6 +1048,41 @@ fn train(a: TrainArgs) -> Result<()> {
         metrics,
         model,
     };
+    if let Some(dir) = &a.report {
+        let (rows, pred) = match oof {
+            Some(p) => (format!("{} out-of-fold", set.rows.len()), p),
+            None => (format!("{} in-sample", set.rows.len()), in_sample),
+        };
+        let explained = [(
+            a.model,
+            model_explanation(&Fitted::Saved(saved.model.clone()), set.data.names()),
+        )];
+        let context = vec![
+            ("data".to_string(), a.common.data.display().to_string()),
+            ("model".to_string(), a.model.name().to_string()),
+            ("training set".to_string(), set.describe()),
+            ("rows described".to_string(), rows),
+            ("horizon".to_string(), a.horizon.to_string()),
+        ];
+        let report = population_report(
+            format!("caregap model train: {} model", a.model.name()),
+            context,
+            &a.report_options.config(),
+            &set,
+            mean_label(&set.data),
+            &[(a.model, pred)],
+            &explained,
+        );
+        let staging = StagingDir::new(dir)?;
+        std::fs::write(
+            staging.path("report.json"),
+            serde_json::to_string_pretty(&json!({ "model_report": report }))?,
+        )
+        .context("cannot write report.json")?;
+        write_report(staging.dir(), &report)?;
+        staging.commit()?;
+        eprintln!("wrote {} (the model report)", dir.display());
+    }
     let text = saved.to_json()?;
     output::write_file_atomic(&a.out, text.as_bytes())?;
     eprintln!("wrote {} ({} model)", a.out.display(), a.model.name());
@@ -1860,7 +1903,47 @@ fn bench_report(
     explained: &[(Kind, Explanation)],
     split: &serde_json::Value,
 ) -> modelreport::ModelReport {
-    let boot = a.report.config();
+    let text = |v: &serde_json::Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    };
+    let mut context = vec![
+        ("data".to_string(), a.common.data.display().to_string()),
+        ("as of".to_string(), a.common.as_of.clone()),
+        ("label".to_string(), LABEL_EXPR.to_string()),
+    ];
+    for (k, v) in split.as_object().into_iter().flatten() {
+        context.push((k.replace('_', " "), text(v)));
+    }
+    context.push((
+        "classifiers".to_string(),
+        "logistic and gbm-logistic predict P(top 10 % of the year's visits); their \
+         calibration is against that 0/1 label"
+            .to_string(),
+    ));
+    population_report(
+        "caregap model bench: primary-care visits".to_string(),
+        context,
+        &a.report.config(),
+        set,
+        train_mean,
+        predictions,
+        explained,
+    )
+}
+
+/// A model report of population models on `set` (its labels, by age band
+/// of the `age` feature).
+fn population_report(
+    title: String,
+    context: Vec<(String, String)>,
+    boot: &BootstrapConfig,
+    set: &Set,
+    train_mean: f64,
+    predictions: &[(Kind, Vec<f64>)],
+    explained: &[(Kind, Explanation)],
+) -> modelreport::ModelReport {
     let y = set.data.labels();
     let top = top10(y);
     let keys: Option<Vec<modelreport::GroupKey>> = set.data.feature_index(AGE_FEATURE).map(|j| {
@@ -1894,34 +1977,15 @@ fn bench_report(
                     importance,
                 },
                 keys.as_deref(),
-                &boot,
+                boot,
             )
         })
         .collect();
-    let text = |v: &serde_json::Value| {
-        v.as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| v.to_string())
-    };
-    let mut context = vec![
-        ("data".to_string(), a.common.data.display().to_string()),
-        ("as of".to_string(), a.common.as_of.clone()),
-        ("label".to_string(), LABEL_EXPR.to_string()),
-    ];
-    for (k, v) in split.as_object().into_iter().flatten() {
-        context.push((k.replace('_', " "), text(v)));
-    }
-    context.push((
-        "classifiers".to_string(),
-        "logistic and gbm-logistic predict P(top 10 % of the year's visits); their \
-         calibration is against that 0/1 label"
-            .to_string(),
-    ));
     modelreport::ModelReport {
-        title: "caregap model bench: next-year primary-care visits".to_string(),
+        title,
         context,
         unit: "visits".to_string(),
-        bootstrap: boot,
+        bootstrap: *boot,
         groups_by: keys.is_some().then(|| "age band".to_string()),
         groups_note: keys
             .is_none()
