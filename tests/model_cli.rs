@@ -2,6 +2,7 @@
 //! on a small generated population (`caregap synth --patients 1500`).
 
 mod data_util;
+mod report_util;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -241,6 +242,51 @@ fn bench_compares_every_model_on_one_split() {
 
     let svg = fs::read_to_string(out.join("calibration.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("gbm") && svg.contains("<polyline"));
+
+    // Issue 19: the model report, every model on the test set, by age band.
+    let r = &json["model_report"];
+    let html = report_util::check_report(
+        &out,
+        r,
+        &[
+            report_util::SECTIONS,
+            &["Coefficients", "Feature importance (gain)"],
+        ]
+        .concat(),
+    );
+    assert!(html.contains("by age band"));
+    let sections = r["models"].as_array().unwrap();
+    assert_eq!(sections.len(), 9);
+    for (sec, row) in sections.iter().zip(json["models"].as_array().unwrap()) {
+        assert_eq!(sec["name"], row["model"]);
+        assert_eq!(sec["rows"].as_u64(), Some(test_rows));
+        let est = |m: &str| report_util::metric(sec, m).map(|iv| iv["estimate"].clone());
+        // The report's estimates are the bench's own metrics.
+        assert_eq!(est("top10_share"), Some(row["top10_share"].clone()));
+        match est("deviance") {
+            Some(d) => assert_eq!(d, row["deviance"]),
+            None => assert_eq!(est("auc"), Some(row["auc"].clone())),
+        }
+        let rows_in_bands: u64 = sec["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["n"].as_u64().unwrap())
+            .sum();
+        assert_eq!(rows_in_bands, test_rows);
+    }
+    for f in [
+        "groups.svg",
+        "capture.svg",
+        "calibration_probability.svg",
+        "coefficients_poisson.svg",
+        "coefficients_nb.svg",
+        "coefficients_logistic.svg",
+        "importance_gbm.svg",
+        "importance_gbm_logistic.svg",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
 }
 
 #[test]
@@ -482,4 +528,204 @@ fn bench_exports_the_sets_it_used() {
     let refused = model("bench", &data, &criteria(), &extra);
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("--kfold"));
+}
+
+/// Primary-care visits (`visit.primary_care`: system VISIT, codes PC_DOCTOR,
+/// PC_NURSE, PC_PHONE) per patient in `(from, end]`, counted here from the
+/// event files independently of the engine.
+fn pc_visits(data: &Path, from: &str, end: &str) -> BTreeMap<i64, u32> {
+    let mut out = BTreeMap::new();
+    for file in ["events.parquet", "events_future.parquet"] {
+        let b = read(&data.join(file));
+        let col = |n: &str| b.column_by_name(n).unwrap().clone();
+        let (ids, dates) = (col("patient_id"), col("date"));
+        let (ids, dates) = (
+            ids.as_primitive::<Int64Type>(),
+            dates.as_primitive::<Date32Type>(),
+        );
+        let (system, code) = (col("system"), col("code"));
+        let (system, code) = (system.as_string::<i32>(), code.as_string::<i32>());
+        for i in 0..b.num_rows() {
+            let d = dates.value(i);
+            if d > day(from)
+                && d <= day(end)
+                && system.value(i) == "VISIT"
+                && ["PC_DOCTOR", "PC_NURSE", "PC_PHONE"].contains(&code.value(i))
+            {
+                *out.entry(ids.value(i)).or_insert(0) += 1;
+            }
+        }
+    }
+    out
+}
+
+/// The labels a set should have, sorted: people born by `feature_day` and
+/// not dead by it, without research consent withdrawn on `end`, each with
+/// their visits in `(from, end]`.
+fn reference_labels(data: &Path, feature_day: &str, from: &str, end: &str) -> Vec<u32> {
+    let p = read(&data.join("patients.parquet"));
+    let ids = p
+        .column_by_name("patient_id")
+        .unwrap()
+        .as_primitive::<Int64Type>();
+    let birth = p
+        .column_by_name("birth_date")
+        .unwrap()
+        .as_primitive::<Date32Type>();
+    let death = p
+        .column_by_name("death_date")
+        .unwrap()
+        .as_primitive::<Date32Type>();
+    let withdrawn = research_withdrawn(data, end);
+    let visits = pc_visits(data, from, end);
+    let t = day(feature_day);
+    let mut y: Vec<u32> = (0..p.num_rows())
+        .filter(|&i| birth.value(i) <= t && (death.is_null(i) || death.value(i) > t))
+        .map(|i| ids.value(i))
+        .filter(|id| !withdrawn.contains(id))
+        .map(|id| visits.get(&id).copied().unwrap_or(0))
+        .collect();
+    y.sort_unstable();
+    y
+}
+
+fn sorted_labels(csv: &Path, column: usize) -> Vec<u32> {
+    let (_, rows) = read_csv(csv);
+    let mut y: Vec<u32> = rows.iter().map(|r| r[column].parse().unwrap()).collect();
+    y.sort_unstable();
+    y
+}
+
+/// Issue 19, horizons: the label of horizon H is the visits in year H after
+/// the feature date (train: features at AS_OF − H years, visits in the year
+/// to AS_OF; test: features at AS_OF, visits in year H after it), checked
+/// against labels counted from the files; `--horizons 1,2,3` benches each.
+#[test]
+fn bench_horizons_label_year_h_after_the_feature_date() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let synth = [
+        "synth",
+        "--patients",
+        "400",
+        "--seed",
+        "5",
+        "--as-of",
+        AS_OF,
+    ];
+    ok(&[&synth[..], &["--future-years", "3", "--out", s(&data)]].concat());
+    let future = read(&data.join("events_future.parquet"));
+    let dates = future
+        .column_by_name("date")
+        .unwrap()
+        .as_primitive::<Date32Type>();
+    let (first, last) = (dates.values().iter().min(), dates.values().iter().max());
+    assert!(*first.unwrap() > day(AS_OF) && *last.unwrap() > day("2027-10-01"));
+    assert!(*last.unwrap() <= day("2028-01-01"));
+    let (out, export) = (tmp.path().join("h3"), tmp.path().join("export"));
+    let fast = ["--rounds", "3", "--bootstrap", "0"];
+    let extra = [
+        &fast[..],
+        &["--horizons", "3", "--out", s(&out), "--export", s(&export)],
+    ];
+    let stdout = succeeded(model("bench", &data, &criteria(), &extra.concat()));
+    assert!(
+        stdout.contains("features at 2022-01-01, visits in (2024-01-01, 2025-01-01]")
+            && stdout.contains("features at 2025-01-01, visits in (2027-01-01, 2028-01-01]"),
+        "{stdout}"
+    );
+    let bench: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
+    assert_eq!(bench["horizon"], 3);
+    assert!(bench["oracle"].is_null(), "the truth is for year 1 only");
+    let y = bench["features"].as_array().unwrap().len();
+    let train = reference_labels(&data, "2022-01-01", "2024-01-01", "2025-01-01");
+    let test = reference_labels(&data, AS_OF, "2027-01-01", "2028-01-01");
+    assert_eq!(sorted_labels(&export.join("train.csv"), y), train);
+    assert_eq!(sorted_labels(&export.join("test.csv"), y), test);
+    // Year 3 is not year 1 (the window really moved).
+    assert_ne!(test, reference_labels(&data, AS_OF, AS_OF, "2026-01-01"));
+
+    // All three horizons in one run: a folder each and horizons.csv.
+    let all = tmp.path().join("all");
+    let extra = [&fast[..], &["--horizons", "1,2,3", "--out", s(&all)]];
+    let stdout = succeeded(model("bench", &data, &criteria(), &extra.concat()));
+    assert!(stdout.contains("by horizon"), "{stdout}");
+    let csv = fs::read_to_string(all.join("horizons.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 3 * 9);
+    for h in 1..=3 {
+        let b: serde_json::Value = serde_json::from_str(
+            &fs::read_to_string(all.join(format!("horizon-{h}/bench.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(b["horizon"], h);
+        assert!(all.join(format!("horizon-{h}/report.html")).is_file());
+        assert_eq!(b["oracle"].is_null(), h != 1);
+        if h == 3 {
+            // The same split and models as the single-horizon run.
+            assert_eq!(b["split"], bench["split"]);
+            assert_eq!(b["models"][5]["deviance"], bench["models"][5]["deviance"]);
+        }
+    }
+
+    // train --horizon 2 records it; evaluate scores year 2 after AS_OF;
+    // --report writes the model report of the out-of-fold predictions.
+    let (model_file, report) = (tmp.path().join("m.json"), tmp.path().join("report"));
+    let extra = [
+        &[
+            "--model",
+            "gbm",
+            "--rounds",
+            "3",
+            "--kfold",
+            "2",
+            "--horizon",
+            "2",
+        ][..],
+        &[
+            "--bootstrap",
+            "20",
+            "--out",
+            s(&model_file),
+            "--report",
+            s(&report),
+        ],
+    ];
+    succeeded(model("train", &data, &criteria(), &extra.concat()));
+    let r: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(report.join("report.json")).unwrap()).unwrap();
+    let html = report_util::check_report(
+        &report,
+        &r["model_report"],
+        &[report_util::SECTIONS, &["Feature importance (gain)"]].concat(),
+    );
+    assert!(html.contains("out-of-fold") && report.join("importance_gbm.svg").is_file());
+    let saved: serde_json::Value =
+        serde_json::from_str(&fs::read_to_string(&model_file).unwrap()).unwrap();
+    assert_eq!(saved["training"]["horizon"], "2");
+    assert_eq!(saved["training"]["feature_date"], "2023-01-01");
+    let stdout = succeeded(model(
+        "evaluate",
+        &data,
+        &criteria(),
+        &["--model", s(&model_file)],
+    ));
+    assert!(
+        stdout.contains("visits in (2026-01-01, 2027-01-01]"),
+        "{stdout}"
+    );
+    // Data without the third future year: the missing year is named.
+    let short = tmp.path().join("short");
+    ok(&[&synth[..], &["--out", s(&short)]].concat());
+    let refused = model(
+        "bench",
+        &short,
+        &criteria(),
+        &[&fast[..], &["--horizons", "3", "--out", s(&out)]].concat(),
+    );
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        !refused.status.success() && err.contains("events_future.parquet"),
+        "{err}"
+    );
 }

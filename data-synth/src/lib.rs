@@ -2,7 +2,8 @@
 //!
 //! [`generate`] writes the tables of the caregap data model
 //! (`patients`, `events`, `consents`, `outreach`) plus, for model work,
-//! `events_future` (events in `(as_of, as_of + 1 year]`, never read by scoring),
+//! `events_future` (events in `(as_of, as_of + future_years]`, one year by
+//! default, never read by scoring),
 //! `truth` (the expected number of primary-care visits in that year that
 //! the generator used, per person alive on `as_of`) and `outcomes` (adverse
 //! outcomes in that year and their probabilities, [`outcomes`]; drawn from a
@@ -56,6 +57,10 @@ pub struct Config {
     pub as_of: NaiveDate,
     /// Years of history before `as_of` (1..=30).
     pub years: u32,
+    /// Years simulated after `as_of` into `events_future` (1..=5; model
+    /// labels of horizons 1..=future_years). 1 gives the same data as before
+    /// the option existed.
+    pub future_years: u32,
     /// Write `patient_id` as Utf8 (`P0000001`) instead of Int64.
     pub string_ids: bool,
     /// Add rows that are unusable per the data model (orphans, unknown kinds,
@@ -81,6 +86,7 @@ impl Config {
             seed,
             as_of,
             years: 5,
+            future_years: 1,
             string_ids: false,
             messy: false,
             chunk_patients: 2048,
@@ -273,6 +279,12 @@ fn calendar(cfg: &Config) -> Result<Calendar, SynthError> {
             cfg.years
         )));
     }
+    if cfg.future_years == 0 || cfg.future_years > 5 {
+        return Err(SynthError::Config(format!(
+            "--future-years must be between 1 and 5, got {}",
+            cfg.future_years
+        )));
+    }
     if cfg.patients == 0 || cfg.patients > 100_000_000 {
         return Err(SynthError::Config(format!(
             "--patients must be between 1 and 100000000, got {}",
@@ -303,7 +315,7 @@ fn calendar(cfg: &Config) -> Result<Calendar, SynthError> {
         .unwrap_or(cfg.as_of)
     };
     let mut periods = Vec::new();
-    for y in 0..=cfg.years as i64 {
+    for y in 0..(cfg.years + cfg.future_years) as i64 {
         let lo = model::day_of(shift(y - cfg.years as i64));
         let hi = model::day_of(shift(y - cfg.years as i64 + 1));
         periods.push((lo, hi));
@@ -311,8 +323,9 @@ fn calendar(cfg: &Config) -> Result<Calendar, SynthError> {
     Ok(Calendar {
         as_of: model::day_of(cfg.as_of),
         start: model::day_of(shift(-(cfg.years as i64))),
-        end: model::day_of(shift(1)),
+        end: model::day_of(shift(i64::from(cfg.future_years))),
         periods,
+        first_future: cfg.years as usize,
     })
 }
 

@@ -1,6 +1,6 @@
 //! The per-person simulation: one person, one RNG stream, all their rows.
 //!
-//! A person is simulated over the whole horizon `(as_of - years, as_of + 1y]`
+//! A person is simulated over the whole horizon `(as_of - years, as_of + future_years]`
 //! at once, so that the future year comes from the same latent state (frailty,
 //! engagement, conditions, treatments) as the history and history predicts it.
 
@@ -22,10 +22,13 @@ pub struct Calendar {
     pub as_of: Day,
     /// Exclusive start of the history: `as_of - years` (calendar years).
     pub start: Day,
-    /// Inclusive end of the future year: `as_of + 1 year`.
+    /// Inclusive end of the future: `as_of + future_years` (1 year by default).
     pub end: Day,
-    /// Yearly periods `(exclusive start, inclusive end)`, the last is the future year.
+    /// Yearly periods `(exclusive start, inclusive end)`: the history's, then
+    /// the future years'.
     pub periods: Vec<(Day, Day)>,
+    /// Index in `periods` of the first future year (the one after `as_of`).
+    pub first_future: usize,
 }
 
 /// Clinics: (id, relative size, municipality, share of Swedish speakers).
@@ -304,8 +307,13 @@ pub fn draw_person(rng: &mut ChaCha8Rng, idx: u64, cal: &Calendar, years: u32) -
         let age = p.age_at(cal.as_of);
         let n = Cond::ALL.iter().filter(|&&c| p.has(c, cal.as_of)).count() as f64;
         let q = mortality(age) * (0.6 + 0.25 * n) * p.frailty.powf(0.3);
-        if rng.random::<f64>() < q.min(0.6) {
-            p.death = cal.as_of + 1 + rng.random_range(0..(cal.end - cal.as_of));
+        // One draw per future year (the first year's draws are those of a
+        // one-year future, so `future_years = 1` keeps the data unchanged).
+        for &(lo, hi) in &cal.periods[cal.first_future..] {
+            if rng.random::<f64>() < q.min(0.6) {
+                p.death = lo + 1 + rng.random_range(0..(hi - lo));
+                break;
+            }
         }
     }
     p
@@ -733,7 +741,7 @@ impl Sim<'_> {
                 .sum();
             let shock = gamma(self.rng, 6.0, 1.0 / 6.0);
             let rate = base * (1.0 + morb).min(6.0) * p.frailty * shock;
-            let future = y + 1 == self.cal.periods.len();
+            let future = y == self.cal.first_future;
             if future && p.alive_on(self.cal.as_of) {
                 self.out.expected_visits = Some(rate);
             }
@@ -757,7 +765,7 @@ impl Sim<'_> {
                 days.push(d);
                 self.contact_content(d, code);
             }
-            if y + 2 == self.cal.periods.len() {
+            if y + 1 == self.cal.first_future {
                 self.out.pc_visits_last_year = n;
             }
             days.sort_unstable();

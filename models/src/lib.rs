@@ -26,6 +26,7 @@ pub mod glm;
 mod linalg;
 pub mod logistic;
 pub mod metrics;
+pub mod report;
 pub mod saved;
 pub mod simulate;
 

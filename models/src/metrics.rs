@@ -187,7 +187,7 @@ pub fn auc(y: &[f64], score: &[f64]) -> f64 {
 }
 
 /// Row indices ordered by prediction, highest first (stable for ties).
-fn by_prediction_desc(pred: &[f64]) -> Vec<usize> {
+pub(crate) fn by_prediction_desc(pred: &[f64]) -> Vec<usize> {
     let mut order: Vec<usize> = (0..pred.len()).collect();
     order.sort_by(|&a, &b| pred[b].total_cmp(&pred[a]));
     order

@@ -9,6 +9,9 @@
 //!   `visit.primary_care` value set. The label is evaluated with death dates
 //!   ignored, so a person who dies during the label year keeps the visits
 //!   made before death (a partial count).
+//! - **Horizon** H (`train --horizon`, `bench --horizons`; default 1): the
+//!   label is the visits in year H after the feature date; training features
+//!   then sit at `as_of − H years` (labels still in the year to `as_of`).
 //! - **Split**: temporal by default (train on features at `as_of − 1y`, labels
 //!   in `(as_of − 1y, as_of]`; test on features at `as_of`, labels in
 //!   `(as_of, as_of + 1y]`, read from `events_future.parquet` when present);
@@ -34,6 +37,7 @@ use sha2::{Digest, Sha256};
 use caregap::data::{self, ConsentScope, Day, LoadOptions, Population};
 use caregap::eval::{self, EvalOptions, EvidenceMode, FeatureValues};
 use caregap::lang::ir::{Expr, ExprKind, Feature, Library};
+use caregap::modelreport;
 use caregap::output::{self, StagingDir, tables};
 use caregap::plan::{self, Plan};
 use caregap_models::baseline::{AgeSexBaseline, LastYearBaseline, MeanBaseline};
@@ -42,9 +46,12 @@ use caregap_models::gbm::{self, GbmParams, Objective};
 use caregap_models::glm::{self, GlmParams};
 use caregap_models::logistic::{LogisticModel, LogisticParams};
 use caregap_models::metrics::{self, CalibrationBin, PredictionCheck};
+use caregap_models::report::BootstrapConfig;
 use caregap_models::saved::{FORMAT_VERSION, FittedModel, SavedModel};
 use caregap_models::{Dataset, kfold};
 
+/// The largest `--horizon` (years ahead) of the population models.
+const MAX_HORIZON: u32 = 3;
 /// The label's expression (also recorded in saved models).
 pub const LABEL_EXPR: &str = "count(visit.primary_care, 12mo)";
 /// The value set the label counts.
@@ -119,11 +126,21 @@ struct TrainArgs {
     /// Also report K-fold cross-validated metrics on the training period.
     #[arg(long, value_name = "K")]
     kfold: Option<usize>,
+    /// Predict visits in year H after the feature date (1, 2 or 3): features
+    /// at AS_OF − H years, labels in (AS_OF − 1y, AS_OF].
+    #[arg(long, value_name = "H", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=MAX_HORIZON as i64))]
+    horizon: u32,
     #[command(flatten)]
     fit: FitOptions,
     /// The model file to write (JSON).
     #[arg(long, value_name = "FILE")]
     out: PathBuf,
+    /// Also write the model report (report.html, its .svg figures, report.json)
+    /// into this folder: out-of-fold predictions with --kfold, else in-sample.
+    #[arg(long, value_name = "DIR")]
+    report: Option<PathBuf>,
+    #[command(flatten)]
+    report_options: ReportOptions,
 }
 
 #[derive(ClapArgs, Debug)]
@@ -210,9 +227,44 @@ struct FitArgs {
     /// Seed for folds and the booster.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Output folder: model.json, report.json, coefficients.csv, coefficients.json (replaced atomically).
+    /// Output folder: model.json, report.json, coefficients.csv, coefficients.json,
+    /// report.html and its figures as .svg (replaced atomically).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Report: observed against predicted per value of this integer or text column.
+    #[arg(long, value_name = "COL")]
+    group: Option<String>,
+    #[command(flatten)]
+    report: ReportOptions,
+}
+
+#[derive(ClapArgs, Debug, Clone, Copy)]
+struct ReportOptions {
+    /// Bootstrap resamples of the report's 95 % intervals (0 = none).
+    #[arg(long, value_name = "N", default_value_t = caregap_models::report::DEFAULT_RESAMPLES)]
+    bootstrap: usize,
+    /// Seed of the bootstrap resamples.
+    #[arg(long, value_name = "SEED", default_value_t = 42)]
+    bootstrap_seed: u64,
+}
+
+impl ReportOptions {
+    fn config(self) -> BootstrapConfig {
+        BootstrapConfig {
+            resamples: self.bootstrap,
+            seed: self.bootstrap_seed,
+            level: 0.95,
+        }
+    }
+}
+
+/// Writes the model report's files (report.html and the figures) into `dir`
+/// (a staging folder: the command's outputs switch into place together).
+fn write_report(dir: &Path, report: &modelreport::ModelReport) -> Result<()> {
+    for (name, text) in modelreport::files(report)? {
+        std::fs::write(dir.join(&name), text).with_context(|| format!("cannot write {name}"))?;
+    }
+    Ok(())
 }
 
 #[derive(ClapArgs, Debug)]
@@ -224,7 +276,8 @@ struct BenchArgs {
     kfold: Option<usize>,
     #[command(flatten)]
     fit: FitOptions,
-    /// Output folder: bench.csv, bench.json, calibration.svg (replaced atomically).
+    /// Output folder: bench.csv, bench.json, report.html and its figures as .svg
+    /// (calibration.svg, groups.svg, capture.svg, ...), replaced atomically.
     #[arg(long, value_name = "OUTDIR")]
     out: PathBuf,
     /// Also write the bench's exact train and test sets for
@@ -233,6 +286,20 @@ struct BenchArgs {
     /// ours.json (configuration, metrics, timings). Temporal split only.
     #[arg(long, value_name = "DIR")]
     export: Option<PathBuf>,
+    /// Horizons to bench (comma-separated, each 1..=3): the label is visits in
+    /// year H after the feature date. Several: OUTDIR/horizon-H/ each, and
+    /// OUTDIR/horizons.csv. The data must reach AS_OF + the largest H years
+    /// (`caregap synth --future-years 3`).
+    #[arg(
+        long,
+        value_name = "H,..",
+        value_delimiter = ',',
+        default_value = "1",
+        value_parser = clap::value_parser!(u32).range(1..=MAX_HORIZON as i64)
+    )]
+    horizons: Vec<u32>,
+    #[command(flatten)]
+    report: ReportOptions,
 }
 
 struct PredictFromPopulation {
@@ -492,16 +559,17 @@ struct Set {
     /// People alive on the feature date left out for research consent.
     removed: usize,
     feature_day: Day,
-    label_end: Option<Day>,
+    /// The label year `(from, end]` (year `horizon` after the feature date).
+    label: Option<(Day, Day)>,
 }
 
 impl Set {
     fn describe(&self) -> String {
-        match self.label_end {
-            Some(end) => format!(
+        match self.label {
+            Some((from, end)) => format!(
                 "features at {}, visits in ({}, {}]",
                 data::format_day(self.feature_day),
-                data::format_day(self.feature_day),
+                data::format_day(from),
                 data::format_day(end)
             ),
             None => format!("features at {}", data::format_day(self.feature_day)),
@@ -516,28 +584,35 @@ fn engine_options() -> EvalOptions<'static> {
     }
 }
 
-/// Builds the set of people alive on `feature_day`. With `labels`, counts
-/// their primary-care visits in `(feature_day, feature_day + 12mo]`. With
-/// `research`, leaves out people without research consent on the label end
-/// (or the feature date without labels).
+/// The label year of horizon `h` from `feature_day`: visits in
+/// `(feature_day + (h − 1) years, feature_day + h years]`.
+fn label_year(feature_day: Day, h: u32) -> Result<(Day, Day)> {
+    let months = 12 * h as i32;
+    Ok((
+        add_months(feature_day, months - 12)?,
+        add_months(feature_day, months)?,
+    ))
+}
+
+/// Builds the set of people alive on `feature_day`. With a `horizon` h,
+/// counts their primary-care visits in year h after it ([`label_year`]).
+/// With `research`, leaves out people without research consent on the label
+/// end (or the feature date without labels).
 fn make_set(
     src: &Source,
     loaded: &mut Loaded,
     data_dir: &Path,
     feature_day: Day,
-    labels: bool,
+    horizon: Option<u32>,
     research: bool,
 ) -> Result<Set> {
     let pop = &mut loaded.pop;
     let ev = eval::evaluate(&src.plan, pop, feature_day, &engine_options())
         .context("cannot evaluate the library's features")?;
-    let label_end = if labels {
-        Some(add_months(feature_day, 12)?)
-    } else {
-        None
-    };
-    let label_by_person = match label_end {
-        Some(end) => Some(label_counts(src, pop, feature_day, end, data_dir)?),
+    let label = horizon.map(|h| label_year(feature_day, h)).transpose()?;
+    let label_end = label.map(|(_, end)| end);
+    let label_by_person = match label {
+        Some((from, end)) => Some(label_counts(src, pop, from, end, data_dir)?),
         None => None,
     };
     let allowed = research.then(|| {
@@ -574,7 +649,7 @@ fn make_set(
         rows,
         data,
         feature_day,
-        label_end,
+        label,
     })
 }
 
@@ -819,8 +894,13 @@ fn score(kind: Kind, y: &[f64], pred: &[f64], train_mean: f64) -> Scored {
     }
 }
 
-/// Out-of-fold predictions of `kind` over `k` random folds of `set`.
-fn cross_validate(kind: Kind, set: &Dataset, k: usize, opts: &FitOptions) -> Result<Scored> {
+/// Out-of-fold predictions of `kind` over `k` random folds of `set`, scored.
+fn cross_validate(
+    kind: Kind,
+    set: &Dataset,
+    k: usize,
+    opts: &FitOptions,
+) -> Result<(Scored, Vec<f64>)> {
     let t = Stopwatch::start();
     let mut oof = vec![f64::NAN; set.n_rows()];
     for fold in kfold(set.n_rows(), k, opts.seed)? {
@@ -832,7 +912,7 @@ fn cross_validate(kind: Kind, set: &Dataset, k: usize, opts: &FitOptions) -> Res
     }
     let mut s = score_checked(kind, set.labels(), &oof, set);
     (s.train_seconds, s.train_cpu_seconds) = t.seconds();
-    Ok(s)
+    Ok((s, oof))
 }
 
 /// Wall and CPU seconds since [`Stopwatch::start`].
@@ -875,8 +955,15 @@ fn train(a: TrainArgs) -> Result<()> {
     }
     let src = source(&a.common.criteria)?;
     let mut loaded = load(&a.common, as_of, false)?;
-    let feature_day = add_months(as_of, -12)?;
-    let set = make_set(&src, &mut loaded, &a.common.data, feature_day, true, true)?;
+    let feature_day = add_months(as_of, -12 * a.horizon as i32)?;
+    let set = make_set(
+        &src,
+        &mut loaded,
+        &a.common.data,
+        feature_day,
+        Some(a.horizon),
+        true,
+    )?;
     eprintln!(
         "training set: {} people ({}); {} left out for withdrawn research consent",
         set.rows.len(),
@@ -887,8 +974,10 @@ fn train(a: TrainArgs) -> Result<()> {
     metrics.insert("train_rows".to_string(), set.rows.len() as f64);
     metrics.insert("train_label_mean".to_string(), mean_label(&set.data));
     metrics.insert("removed_research_consent".to_string(), set.removed as f64);
+    let mut oof = None;
     if let Some(k) = a.kfold {
-        let cv = cross_validate(a.model, &set.data, k, &a.fit)?;
+        let (cv, pred) = cross_validate(a.model, &set.data, k, &a.fit)?;
+        oof = Some(pred);
         print!("{}", table(&[cv_row(&cv)], None));
         for (name, v) in [
             ("cv_deviance", cv.deviance),
@@ -940,6 +1029,7 @@ fn train(a: TrainArgs) -> Result<()> {
         training: [
             ("as_of", data::format_day(as_of)),
             ("feature_date", data::format_day(feature_day)),
+            ("horizon", a.horizon.to_string()),
             (
                 "label",
                 if a.model.is_classifier() {
@@ -958,10 +1048,58 @@ fn train(a: TrainArgs) -> Result<()> {
         metrics,
         model,
     };
+    if let Some(dir) = &a.report {
+        let (rows, pred) = match oof {
+            Some(p) => (format!("{} out-of-fold", set.rows.len()), p),
+            None => (format!("{} in-sample", set.rows.len()), in_sample),
+        };
+        let explained = [(
+            a.model,
+            model_explanation(&Fitted::Saved(saved.model.clone()), set.data.names()),
+        )];
+        let context = vec![
+            ("data".to_string(), a.common.data.display().to_string()),
+            ("model".to_string(), a.model.name().to_string()),
+            ("training set".to_string(), set.describe()),
+            ("rows described".to_string(), rows),
+            ("horizon".to_string(), a.horizon.to_string()),
+        ];
+        let report = population_report(
+            format!("caregap model train: {} model", a.model.name()),
+            context,
+            &a.report_options.config(),
+            &set,
+            mean_label(&set.data),
+            &[(a.model, pred)],
+            &explained,
+        );
+        let staging = StagingDir::new(dir)?;
+        std::fs::write(
+            staging.path("report.json"),
+            serde_json::to_string_pretty(&json!({ "model_report": report }))?,
+        )
+        .context("cannot write report.json")?;
+        write_report(staging.dir(), &report)?;
+        staging.commit()?;
+        eprintln!("wrote {} (the model report)", dir.display());
+    }
     let text = saved.to_json()?;
     output::write_file_atomic(&a.out, text.as_bytes())?;
     eprintln!("wrote {} ({} model)", a.out.display(), a.model.name());
     Ok(())
+}
+
+/// The horizon a population model was trained for (1 for model files
+/// written before horizons existed).
+fn model_horizon(saved: &SavedModel) -> Result<u32> {
+    match saved.training.get("horizon") {
+        None => Ok(1),
+        Some(h) => h
+            .parse::<u32>()
+            .ok()
+            .filter(|h| (1..=MAX_HORIZON).contains(h))
+            .with_context(|| format!("the model file's training horizon {h:?} is not 1..={MAX_HORIZON}; retrain the model")),
+    }
 }
 
 fn read_model(path: &Path, src: &Source) -> Result<(SavedModel, Kind)> {
@@ -983,8 +1121,9 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
     let as_of = parse_date(&a.common.as_of)?;
     let src = source(&a.common.criteria)?;
     let (saved, kind) = read_model(&a.model, &src)?;
-    let mut loaded = load(&a.common, add_months(as_of, 12)?, true)?;
-    let set = make_set(&src, &mut loaded, &a.common.data, as_of, true, true)?;
+    let h = model_horizon(&saved)?;
+    let mut loaded = load(&a.common, label_year(as_of, h)?.1, true)?;
+    let set = make_set(&src, &mut loaded, &a.common.data, as_of, Some(h), true)?;
     let pred = saved.model.predict(&set.data)?;
     let train_mean = saved
         .metrics
@@ -999,7 +1138,7 @@ fn evaluate(a: EvaluateArgs) -> Result<()> {
         }
         s.prediction_check = Some(check);
     }
-    let mu_true = truth_means(&a.common.data, &loaded.pop, &set)?;
+    let mu_true = truth_means(&a.common.data, &loaded.pop, &set, h)?;
     let oracle = oracle(mu_true.as_deref(), &set);
     println!(
         "test set: {} people ({}); {} left out for withdrawn research consent",
@@ -1041,12 +1180,21 @@ fn fit_table(a: FitArgs) -> Result<()> {
     })?;
     print!("{}", tablemodel::summary(&fitted.report));
     if let Some(out) = &a.out {
+        let model_report = tablemodel::model_report(
+            &fitted,
+            &table,
+            &a.table.display().to_string(),
+            a.group.as_deref(),
+            &a.report.config(),
+        )?;
         let staging = StagingDir::new(out)?;
         let write = |name: &str, text: String| {
             std::fs::write(staging.path(name), text).with_context(|| format!("cannot write {name}"))
         };
         write("model.json", serde_json::to_string_pretty(&fitted.model)?)?;
-        write("report.json", serde_json::to_string_pretty(&fitted.report)?)?;
+        let mut report = serde_json::to_value(&fitted.report)?;
+        report["model_report"] = serde_json::to_value(&model_report)?;
+        write("report.json", serde_json::to_string_pretty(&report)?)?;
         write(
             "coefficients.csv",
             tablemodel::coefficients_csv(&fitted.report),
@@ -1055,8 +1203,9 @@ fn fit_table(a: FitArgs) -> Result<()> {
             "coefficients.json",
             serde_json::to_string_pretty(&tablemodel::coefficients_by_name(&fitted.report))?,
         )?;
+        write_report(staging.dir(), &model_report)?;
         let out = staging.commit()?;
-        eprintln!("wrote {}", out.display());
+        eprintln!("wrote {} (report.html: the model report)", out.display());
     }
     Ok(())
 }
@@ -1116,7 +1265,7 @@ fn predict(a: PredictArgs) -> Result<()> {
     let src = source(&a.common.criteria)?;
     let (saved, kind) = read_model(&a.model, &src)?;
     let mut loaded = load(&a.common, as_of, false)?;
-    let set = make_set(&src, &mut loaded, &a.common.data, as_of, false, false)?;
+    let set = make_set(&src, &mut loaded, &a.common.data, as_of, None, false)?;
     let pred = saved.model.predict(&set.data)?;
     if let Some(&m) = saved.metrics.get("train_label_max")
         && let Some(w) = check_predictions(kind, &pred, m).warning(kind.name())
@@ -1155,30 +1304,69 @@ fn bench(a: BenchArgs) -> Result<()> {
     let as_of = parse_date(&a.common.as_of)?;
     let src = source(&a.common.criteria)?;
     let temporal = a.kfold.is_none();
+    let mut horizons = a.horizons.clone();
+    horizons.sort_unstable();
+    horizons.dedup();
+    let several = horizons.len() > 1;
     if a.export.is_some() && !temporal {
         bail!("--export writes the temporal split's train and test sets; drop --kfold");
     }
+    if a.export.is_some() && several {
+        bail!("--export writes one horizon's train and test sets; give one --horizons value");
+    }
+    let last = *horizons
+        .last()
+        .context("--horizons needs at least one horizon")?;
     let until = if temporal {
-        add_months(as_of, 12)?
+        label_year(as_of, last)?.1
     } else {
         as_of
     };
     let mut loaded = load(&a.common, until, temporal)?;
-    let train_day = add_months(as_of, -12)?;
-    let train = make_set(&src, &mut loaded, &a.common.data, train_day, true, true)?;
+    let staging = StagingDir::new(&a.out)?;
+    let mut by_horizon = Vec::new();
+    for &h in &horizons {
+        let dir = if several {
+            let d = staging.path(&format!("horizon-{h}"));
+            std::fs::create_dir(&d).with_context(|| format!("cannot create {}", d.display()))?;
+            println!("\nhorizon {h}: visits in year {h} after the feature date");
+            d
+        } else {
+            staging.dir().to_path_buf()
+        };
+        by_horizon.push((h, bench_horizon(&a, &src, &mut loaded, as_of, h, &dir)?));
+    }
+    if several {
+        std::fs::write(staging.path("horizons.csv"), horizons_csv(&by_horizon))
+            .context("cannot write horizons.csv")?;
+        print!("{}", horizons_table(&by_horizon));
+    }
+    let out = staging.commit()?;
+    eprintln!("wrote {}", out.display());
+    Ok(())
+}
+
+/// One horizon of the bench: fits every model, writes bench.csv, bench.json
+/// and the model report into `dir` (and the export), prints the table.
+fn bench_horizon(
+    a: &BenchArgs,
+    src: &Source,
+    loaded: &mut Loaded,
+    as_of: Day,
+    h: u32,
+    dir: &Path,
+) -> Result<Vec<Scored>> {
+    let temporal = a.kfold.is_none();
+    let train_day = add_months(as_of, -12 * h as i32)?;
+    let train = make_set(src, loaded, &a.common.data, train_day, Some(h), true)?;
     let test = if temporal {
-        Some(make_set(
-            &src,
-            &mut loaded,
-            &a.common.data,
-            as_of,
-            true,
-            true,
-        )?)
+        Some(make_set(src, loaded, &a.common.data, as_of, Some(h), true)?)
     } else {
         None
     };
     let mut rows = Vec::new();
+    let mut predictions: Vec<(Kind, Vec<f64>)> = Vec::new();
+    let mut explained: Vec<(Kind, Explanation)> = Vec::new();
     let mut poisson_coefficients = None;
     let mut logistic_coefficients = None;
     let bar = std::io::stderr().is_terminal().then(|| {
@@ -1194,7 +1382,7 @@ fn bench(a: BenchArgs) -> Result<()> {
             b.set_message(kind.name());
         }
         let fitted = match (&test, a.kfold) {
-            (Some(test), _) => (|| -> Result<Scored> {
+            (Some(test), _) => (|| -> Result<(Scored, Vec<f64>)> {
                 let t = Stopwatch::start();
                 let m = fit(kind, &train.data, &a.fit)?;
                 let secs = t.seconds();
@@ -1206,21 +1394,28 @@ fn bench(a: BenchArgs) -> Result<()> {
                 if let Fitted::Saved(FittedModel::Logistic(l)) = &m {
                     logistic_coefficients = Some(l.inference.clone());
                 }
+                explained.push((kind, model_explanation(&m, train.data.names())));
                 let pred = m.predict(&test.data)?;
                 let mut s = score_checked(kind, test.data.labels(), &pred, &train.data);
                 (s.train_seconds, s.train_cpu_seconds) = secs;
-                Ok(s)
+                Ok((s, pred))
             })(),
             (None, Some(k)) => cross_validate(kind, &train.data, k, &a.fit),
             (None, None) => unreachable!("temporal has a test set"),
         };
         // One model failing (e.g. a singular NB2 design in a small fold) is a
         // result of the comparison, not a reason to lose the others.
-        let s = fitted.unwrap_or_else(|e| {
-            eprintln!("bench: {} failed: {e:#}", kind.name());
-            let n = test.as_ref().map_or(train.rows.len(), |t| t.rows.len());
-            Scored::failed(kind, n, format!("{e:#}"))
-        });
+        let s = match fitted {
+            Ok((s, pred)) => {
+                predictions.push((kind, pred));
+                s
+            }
+            Err(e) => {
+                eprintln!("bench: {} failed: {e:#}", kind.name());
+                let n = test.as_ref().map_or(train.rows.len(), |t| t.rows.len());
+                Scored::failed(kind, n, format!("{e:#}"))
+            }
+        };
         rows.push(s);
         if let Some(b) = &bar {
             b.inc(1);
@@ -1230,7 +1425,7 @@ fn bench(a: BenchArgs) -> Result<()> {
         b.finish_and_clear();
     }
     let mu_true = match &test {
-        Some(test) => truth_means(&a.common.data, &loaded.pop, test)?,
+        Some(test) => truth_means(&a.common.data, &loaded.pop, test, h)?,
         None => None,
     };
     let oracle = test
@@ -1253,6 +1448,15 @@ fn bench(a: BenchArgs) -> Result<()> {
             "removed_research_consent": {"train": train.removed},
         }),
     };
+    let eval_set = test.as_ref().unwrap_or(&train);
+    let model_report = bench_report(
+        a,
+        eval_set,
+        mean_label(&train.data),
+        &predictions,
+        &explained,
+        &split,
+    );
     let report = json!({
         "as_of": data::format_day(as_of),
         "data": a.common.data.display().to_string(),
@@ -1260,26 +1464,24 @@ fn bench(a: BenchArgs) -> Result<()> {
         "features": src.names,
         "features_hash": src.hash,
         "label": LABEL_EXPR,
+        "horizon": h,
         "split": split,
         "params": {"rounds": a.fit.rounds, "l2": a.fit.l2, "seed": a.fit.seed},
         "oracle": oracle.map(|(d, n)| json!({"deviance": d, "rows": n})),
         "models": rows,
+        "model_report": model_report,
     });
-    let staging = StagingDir::new(&a.out)?;
-    std::fs::write(staging.path("bench.csv"), csv(&rows, oracle))
-        .context("cannot write bench.csv")?;
+    std::fs::write(dir.join("bench.csv"), csv(&rows, oracle)).context("cannot write bench.csv")?;
     std::fs::write(
-        staging.path("bench.json"),
+        dir.join("bench.json"),
         serde_json::to_string_pretty(&report).context("cannot serialise bench.json")?,
     )
     .context("cannot write bench.json")?;
-    std::fs::write(staging.path("calibration.svg"), calibration_svg(&rows)?)
-        .context("cannot write calibration.svg")?;
-    let out = staging.commit()?;
+    write_report(dir, &model_report)?;
     if let (Some(dir), Some(test)) = (&a.export, &test) {
         let ours = ours_json(
             &rows,
-            &a,
+            a,
             &train,
             test,
             oracle,
@@ -1309,8 +1511,69 @@ fn bench(a: BenchArgs) -> Result<()> {
         ),
     }
     print!("{text}");
-    eprintln!("wrote {}", out.display());
-    Ok(())
+    Ok(rows)
+}
+
+/// The headline metric of a bench row: deviance (counts) or AUC (classifiers).
+fn headline(s: &Scored) -> Option<f64> {
+    s.deviance.or(s.auc)
+}
+
+/// Per model, the headline metric and top-10 % share at each horizon.
+fn horizons_table(by_horizon: &[(u32, Vec<Scored>)]) -> String {
+    let mut out =
+        String::from("\nby horizon (deviance, or AUC for the classifiers; top-10 % share)\n");
+    let _ = write!(out, "{:<14}", "model");
+    for (h, _) in by_horizon {
+        let _ = write!(out, " {:>12}", format!("h{h} dev/auc"));
+    }
+    for (h, _) in by_horizon {
+        let _ = write!(out, " {:>10}", format!("h{h} top10"));
+    }
+    out.push('\n');
+    let Some((_, first)) = by_horizon.first() else {
+        return out;
+    };
+    let cell = |v: Option<f64>| v.map_or(String::new(), |v| format!("{v:.4}"));
+    for (i, row) in first.iter().enumerate() {
+        let _ = write!(out, "{:<14}", row.model);
+        for (_, rows) in by_horizon {
+            let _ = write!(out, " {:>12}", cell(rows.get(i).and_then(headline)));
+        }
+        for (_, rows) in by_horizon {
+            let _ = write!(out, " {:>10}", cell(rows.get(i).map(|r| r.top10_share)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `horizon,model,rows,deviance,d2,mae,rmse,spearman,top10_share,auc,brier,error`.
+fn horizons_csv(by_horizon: &[(u32, Vec<Scored>)]) -> String {
+    let mut out = String::from(
+        "horizon,model,rows,deviance,d2,mae,rmse,spearman,top10_share,auc,brier,error\n",
+    );
+    let f = |v: Option<f64>| v.map_or(String::new(), |v| v.to_string());
+    for (h, rows) in by_horizon {
+        for r in rows {
+            let _ = writeln!(
+                out,
+                "{h},{},{},{},{},{},{},{},{},{},{},{}",
+                r.model,
+                r.rows,
+                f(r.deviance),
+                f(r.d2),
+                f(r.mae),
+                f(r.rmse),
+                r.spearman,
+                r.top10_share,
+                f(r.auc),
+                f(r.brier),
+                r.error.as_deref().unwrap_or("").replace([',', '\n'], ";")
+            );
+        }
+    }
+    out
 }
 
 // ----------------------------------------------------------------- reports
@@ -1318,9 +1581,10 @@ fn bench(a: BenchArgs) -> Result<()> {
 /// Per row of `test`, the generator's true mean (`expected_visits` of
 /// `truth.parquet`, which is for the year after the generator's as_of); NaN
 /// for a person without a truth row; `None` without the file.
-fn truth_means(dir: &Path, pop: &Population, test: &Set) -> Result<Option<Vec<f64>>> {
+fn truth_means(dir: &Path, pop: &Population, test: &Set, horizon: u32) -> Result<Option<Vec<f64>>> {
     let path = dir.join("truth.parquet");
-    if !path.is_file() {
+    // The truth is the mean of the first year after the generator's as_of.
+    if horizon != 1 || !path.is_file() {
         return Ok(None);
     }
     let truth = read_truth(&path)?;
@@ -1601,70 +1865,131 @@ fn csv(rows: &[Scored], oracle: Option<(f64, usize)>) -> String {
     out
 }
 
-/// Mean observed against mean predicted visits by decile of prediction, one
-/// line per count model, with the diagonal.
-fn calibration_svg(rows: &[Scored]) -> Result<String> {
-    use plotters::prelude::*;
-    let lines: Vec<(&str, Vec<(f64, f64)>)> = rows
+/// A linear model's coefficients or a booster's feature gains (the other empty).
+type Explanation = (Vec<modelreport::Coef>, Vec<modelreport::Importance>);
+
+/// The coefficients (Wald 95 % intervals) of a linear model and the total
+/// split gain per feature of a booster, for the model report.
+fn model_explanation(m: &Fitted, names: &[String]) -> Explanation {
+    match m {
+        Fitted::Saved(FittedModel::Glm(g)) => {
+            (modelreport::wald_coefs(&g.coefficients), Vec::new())
+        }
+        Fitted::Saved(FittedModel::Logistic(l)) => {
+            (modelreport::wald_coefs(&l.inference), Vec::new())
+        }
+        Fitted::Saved(FittedModel::Gbm(b)) => (
+            Vec::new(),
+            names
+                .iter()
+                .zip(b.feature_importance())
+                .map(|(n, gain)| modelreport::Importance {
+                    feature: n.clone(),
+                    gain,
+                })
+                .collect(),
+        ),
+        _ => (Vec::new(), Vec::new()),
+    }
+}
+
+/// The bench's model report: every fitted model on the evaluation set (the
+/// test set, or the training period's out-of-fold predictions), by age band.
+fn bench_report(
+    a: &BenchArgs,
+    set: &Set,
+    train_mean: f64,
+    predictions: &[(Kind, Vec<f64>)],
+    explained: &[(Kind, Explanation)],
+    split: &serde_json::Value,
+) -> modelreport::ModelReport {
+    let text = |v: &serde_json::Value| {
+        v.as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| v.to_string())
+    };
+    let mut context = vec![
+        ("data".to_string(), a.common.data.display().to_string()),
+        ("as of".to_string(), a.common.as_of.clone()),
+        ("label".to_string(), LABEL_EXPR.to_string()),
+    ];
+    for (k, v) in split.as_object().into_iter().flatten() {
+        context.push((k.replace('_', " "), text(v)));
+    }
+    context.push((
+        "classifiers".to_string(),
+        "logistic and gbm-logistic predict P(top 10 % of the year's visits); their \
+         calibration is against that 0/1 label"
+            .to_string(),
+    ));
+    population_report(
+        "caregap model bench: primary-care visits".to_string(),
+        context,
+        &a.report.config(),
+        set,
+        train_mean,
+        predictions,
+        explained,
+    )
+}
+
+/// A model report of population models on `set` (its labels, by age band
+/// of the `age` feature).
+fn population_report(
+    title: String,
+    context: Vec<(String, String)>,
+    boot: &BootstrapConfig,
+    set: &Set,
+    train_mean: f64,
+    predictions: &[(Kind, Vec<f64>)],
+    explained: &[(Kind, Explanation)],
+) -> modelreport::ModelReport {
+    let y = set.data.labels();
+    let top = top10(y);
+    let keys: Option<Vec<modelreport::GroupKey>> = set.data.feature_index(AGE_FEATURE).map(|j| {
+        set.data
+            .column(j)
+            .iter()
+            .map(|&age| {
+                caregap_models::report::age_band(age).map_or(
+                    modelreport::GroupKey::Missing,
+                    modelreport::GroupKey::AgeBand,
+                )
+            })
+            .collect()
+    });
+    let models = predictions
         .iter()
-        .filter(|s| s.deviance.is_some())
-        .map(|s| {
-            (
-                s.model.as_str(),
-                s.calibration
-                    .iter()
-                    .filter(|b| b.n > 0)
-                    .map(|b| (b.mean_pred, b.mean_obs))
-                    .collect(),
+        .map(|(kind, pred)| {
+            let (coefficients, importance) = explained
+                .iter()
+                .find(|(k, _)| k == kind)
+                .map(|(_, e)| e.clone())
+                .unwrap_or_default();
+            modelreport::ModelSection::build(
+                modelreport::Predictions {
+                    name: kind.name(),
+                    pred,
+                    counts: Some(y),
+                    labels: kind.is_classifier().then_some(top.as_slice()),
+                    train_mean,
+                    coefficients,
+                    importance,
+                },
+                keys.as_deref(),
+                boot,
             )
         })
         .collect();
-    let max = lines
-        .iter()
-        .flat_map(|(_, p)| p.iter().flat_map(|&(a, b)| [a, b]))
-        .filter(|v| v.is_finite())
-        .fold(1.0_f64, f64::max)
-        * 1.05;
-    let err = |e: &dyn std::fmt::Display| anyhow::anyhow!("cannot draw the calibration chart: {e}");
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, (720, 540)).into_drawing_area();
-        root.fill(&WHITE).map_err(|e| err(&e))?;
-        let mut chart = ChartBuilder::on(&root)
-            .caption(
-                "Calibration by decile of prediction (test set)",
-                ("sans-serif", 18),
-            )
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(50)
-            .build_cartesian_2d(0f64..max, 0f64..max)
-            .map_err(|e| err(&e))?;
-        chart
-            .configure_mesh()
-            .x_desc("mean predicted visits")
-            .y_desc("mean observed visits")
-            .draw()
-            .map_err(|e| err(&e))?;
-        chart
-            .draw_series(LineSeries::new([(0.0, 0.0), (max, max)], BLACK.mix(0.4)))
-            .map_err(|e| err(&e))?;
-        for (i, (name, pts)) in lines.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            chart
-                .draw_series(LineSeries::new(pts.iter().copied(), color.stroke_width(2)))
-                .map_err(|e| err(&e))?
-                .label(*name)
-                .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color));
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperLeft)
-            .draw()
-            .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
+    modelreport::ModelReport {
+        title,
+        context,
+        unit: "visits".to_string(),
+        bootstrap: *boot,
+        groups_by: keys.is_some().then(|| "age band".to_string()),
+        groups_note: keys
+            .is_none()
+            .then(|| format!("Omitted: the library has no `{AGE_FEATURE}` feature to band.")),
+        models,
     }
-    Ok(svg)
 }

@@ -17,12 +17,16 @@ pub struct SynthArgs {
     /// Random seed; the same seed gives the same files on any thread count.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
-    /// Scoring date (YYYY-MM-DD): history ends on it, `events_future` covers the year after it.
+    /// Scoring date (YYYY-MM-DD): history ends on it, `events_future` covers the year(s) after it.
     #[arg(long, value_parser = parse_date)]
     pub as_of: NaiveDate,
     /// Years of history before `--as-of`.
     #[arg(long, default_value_t = 5)]
     pub years: u32,
+    /// Years after `--as-of` written to `events_future` (1..=5): labels for
+    /// `model bench --horizons 1,2,3` need 3. 1 keeps the data of earlier versions.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub future_years: u32,
     /// Output folder (created if missing; existing files of the same names are replaced).
     #[arg(long)]
     pub out: PathBuf,
@@ -68,6 +72,7 @@ fn parse_date(s: &str) -> Result<NaiveDate, String> {
 pub fn run(args: SynthArgs) -> anyhow::Result<()> {
     let mut cfg = caregap_synth::Config::new(args.patients, args.seed, args.as_of);
     cfg.years = args.years;
+    cfg.future_years = args.future_years;
     cfg.string_ids = args.string_ids;
     cfg.messy = args.messy;
     cfg.outreach_contacts = args.outreach_contacts;

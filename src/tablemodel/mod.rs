@@ -10,6 +10,7 @@
 //! saved with its encoding so that `predict` can replay it on a table with
 //! the same columns. Only [`read_table`] and the CLI touch files.
 
+mod report;
 mod table;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,7 @@ use caregap_models::logistic::{LogisticModel, LogisticParams};
 use caregap_models::metrics::{ClassReport, CountReport, PredictionCheck};
 use caregap_models::saved::FittedModel;
 
+pub use report::{MAX_GROUPS, group_keys, model_report};
 pub use table::{Column, Table, read_table};
 
 /// Current version of the table-model file.
@@ -500,6 +502,23 @@ pub struct Fitted {
     pub model: TableModel,
     /// The report.
     pub report: FitReport,
+    /// The predictions the validation metrics describe (the model report's rows).
+    pub evaluated: Evaluated,
+}
+
+/// Predictions on the rows the validation describes: the test rows
+/// (`--split`), out-of-fold (`--kfold`) or the fitting rows (in-sample).
+pub struct Evaluated {
+    /// `test rows`, `out-of-fold` or `in-sample`.
+    pub what: &'static str,
+    /// Their row numbers in the table.
+    pub rows: Vec<usize>,
+    /// Their labels.
+    pub y: Vec<f64>,
+    /// The predictions.
+    pub pred: Vec<f64>,
+    /// Mean label of the fitting rows (D²'s null prediction).
+    pub train_mean: f64,
 }
 
 fn fit_model(shape: &ModelShape, d: &Dataset, spec: &FitSpec) -> Result<FittedModel> {
@@ -670,6 +689,7 @@ pub fn fit(table: &Table, spec: &FitSpec) -> Result<Fitted> {
     let d = dataset(&shape, &fit_table, true)?;
     let mut folds = Vec::new();
     let mut validation = None;
+    let mut evaluated = None;
     if let Validation::KFold(k) = spec.validation {
         let mut oof = vec![f64::NAN; d.n_rows()];
         for (f, fold) in caregap_models::kfold(d.n_rows(), k, spec.seed)?
@@ -686,15 +706,26 @@ pub fn fit(table: &Table, spec: &FitSpec) -> Result<Fitted> {
             }
         }
         validation = Some(evaluate(spec.family, d.labels(), &oof, &d));
+        evaluated = Some(("out-of-fold", fit_rows.clone(), d.labels().to_vec(), oof));
     }
     let model = fit_model(&shape, &d, spec)?;
     if let Some(rows) = &test_rows {
         let td = dataset(&shape, &table.subset(rows), true)?;
         let p = model.predict(&td)?;
         validation = Some(evaluate(spec.family, td.labels(), &p, &d));
+        evaluated = Some(("test rows", rows.clone(), td.labels().to_vec(), p));
     }
     let in_sample = model.predict(&d)?;
     let train = evaluate(spec.family, d.labels(), &in_sample, &d);
+    let (what, rows, y, pred) =
+        evaluated.unwrap_or_else(|| ("in-sample", fit_rows, d.labels().to_vec(), in_sample));
+    let evaluated = Evaluated {
+        what,
+        rows,
+        y,
+        pred,
+        train_mean: d.labels().iter().sum::<f64>() / d.n_rows().max(1) as f64,
+    };
     let n = d.n_rows() as f64;
     let z = Normal::standard().inverse_cdf(0.975);
     let rows = |cs: &[glm::Coefficient]| -> Vec<CoefRow> {
@@ -764,6 +795,7 @@ pub fn fit(table: &Table, spec: &FitSpec) -> Result<Fitted> {
             model,
         },
         report,
+        evaluated,
     })
 }
 
