@@ -22,7 +22,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::json;
 
-use caregap::data::{self, Day, LoadOptions};
+use caregap::data::{self, Day, LoadOptions, Loaded};
 use caregap::eval::{self, EvalOptions, EvidenceMode};
 use caregap::output::{self, InOrderFile, StagingDir, tables};
 use caregap::plan;
@@ -127,19 +127,17 @@ pub fn execute(args: ScoreArgs) -> Result<Scored> {
     } else {
         EvidenceMode::Firings
     };
-    // (Planning the ranges reads the patients and the events' ids: load time.)
+    // The patients, the events' files and, when the events are sorted by
+    // patient, the plan of the ranges; or the whole population.
     let t = Instant::now();
-    let streaming = match args.chunk_events {
-        0 => None,
-        n => data::open_streaming(&args.data, &opts, n)
-            .with_context(|| format!("cannot load the population from {}", args.data.display()))?,
+    let loaded = data::load_streaming(&args.data, &opts, args.chunk_events)
+        .with_context(|| cannot_load(&args.data))?;
+    let read_s = t.elapsed().as_secs_f64();
+    let mut scored = match loaded {
+        Loaded::Whole(dataset) => score_in_memory(dataset, &plan, evidence, staging.dir())?,
+        Loaded::Streaming(s) => score_streaming(s, &args.data, &plan, evidence, staging.dir())?,
     };
-    let planned_s = t.elapsed().as_secs_f64();
-    let mut scored = match streaming {
-        Some(s) => score_streaming(s, &args.data, &plan, evidence, staging.dir())?,
-        None => score_in_memory(&args, &opts, &plan, evidence, staging.dir())?,
-    };
-    scored.load_s += planned_s;
+    scored.load_s += read_s;
     let Evaluated {
         dataset,
         summary,
@@ -248,6 +246,7 @@ struct Evaluated {
     n_alive: usize,
     n_events: usize,
     unit_mismatches: Vec<u64>,
+    /// Reading the events range by range (the first read is the caller's).
     load_s: f64,
     eval_s: f64,
     /// Closing `firings.parquet` and `features.parquet`.
@@ -271,36 +270,26 @@ fn add_blocks(
     Ok(())
 }
 
-fn eval_options<'a>(evidence: EvidenceMode, tick: &'a (dyn Fn(usize) + Sync)) -> EvalOptions<'a> {
-    EvalOptions {
-        evidence,
-        progress: Some(tick),
-    }
+fn cannot_load(dir: &std::path::Path) -> String {
+    format!("cannot load the population from {}", dir.display())
 }
 
-/// Reads the whole population, then evaluates it.
+/// Scores a population read whole.
 fn score_in_memory(
-    args: &ScoreArgs,
-    opts: &LoadOptions,
+    mut dataset: data::Dataset,
     plan: &plan::Plan,
     evidence: EvidenceMode,
     dir: &std::path::Path,
 ) -> Result<Evaluated> {
-    let as_of = opts.as_of;
-    let t = Instant::now();
-    let mut dataset = data::load(&args.data, opts)
-        .with_context(|| format!("cannot load the population from {}", args.data.display()))?;
     let pop = &dataset.population;
-    let load_s = t.elapsed().as_secs_f64();
-
+    let as_of = pop.as_of;
     let t = Instant::now();
     let bar = progress_bar(pop.patients.len() as u64);
-    let tick = |n: usize| {
-        if let Some(b) = &bar {
-            b.inc(n as u64);
-        }
+    let tick = ticker(&bar);
+    let eval_opts = EvalOptions {
+        evidence,
+        progress: Some(&tick),
     };
-    let eval_opts = eval_options(evidence, &tick);
     // Part by part and block by block, while they are in cache, the
     // evaluation's results become row groups of firings.parquet and
     // features.parquet and summary counts; nothing of the size of the
@@ -335,11 +324,20 @@ fn score_in_memory(
         n_alive: done.alive.len(),
         n_events,
         unit_mismatches: done.unit_mismatches,
-        load_s,
+        load_s: 0.0,
         eval_s,
         write_s: t.elapsed().as_secs_f64(),
         patient_ranges: 1,
     })
+}
+
+/// The progress bar's tick (nothing without a bar).
+fn ticker(bar: &Option<indicatif::ProgressBar>) -> impl Fn(usize) + Sync + '_ {
+    move |n| {
+        if let Some(b) = bar {
+            b.inc(n as u64);
+        }
+    }
 }
 
 fn finish_files(firings: InOrderFile, features: Option<InOrderFile>) -> Result<()> {
@@ -364,25 +362,23 @@ fn score_streaming(
     dir: &std::path::Path,
 ) -> Result<Evaluated> {
     let as_of = s.as_of();
-    let cannot = || format!("cannot load the population from {}", data_dir.display());
     let everyone = s.patients_only();
     let sink = tables::ScoreSink::create(dir, plan, &everyone)?;
     let bar = progress_bar(s.n_patients() as u64);
-    let tick = |n: usize| {
-        if let Some(b) = &bar {
-            b.inc(n as u64);
-        }
+    let tick = ticker(&bar);
+    let eval_opts = EvalOptions {
+        evidence,
+        progress: Some(&tick),
     };
-    let eval_opts = eval_options(evidence, &tick);
-    let s_chunks = s.chunks();
+    let ranges = s.chunks();
     let mut rows = tables::FiringsRows::default();
     let mut counts = eval::SummaryCounts::zeros(plan, &everyone);
     let mut unit_mismatches = vec![0u64; plan.value_sets.len()];
     let (mut n_alive, mut n_events, mut next_block) = (0, 0, 0);
     let (mut load_s, mut eval_s) = (0.0, 0.0);
-    for k in 0..s.chunks() {
+    for k in 0..ranges {
         let t = Instant::now();
-        let chunk = s.read_chunk(k).with_context(cannot)?;
+        let chunk = s.read_chunk(k).with_context(|| cannot_load(data_dir))?;
         load_s += t.elapsed().as_secs_f64();
         let t = Instant::now();
         let (done, blocks) = eval::evaluate_blocks_in(
@@ -414,7 +410,7 @@ fn score_streaming(
     finish_files(firings, features)?;
     let write_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let dataset = s.finish().with_context(cannot)?;
+    let dataset = s.finish().with_context(|| cannot_load(data_dir))?;
     load_s += t.elapsed().as_secs_f64();
     Ok(Evaluated {
         dataset,
@@ -427,6 +423,6 @@ fn score_streaming(
         load_s,
         eval_s,
         write_s,
-        patient_ranges: s_chunks,
+        patient_ranges: ranges,
     })
 }

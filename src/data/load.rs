@@ -50,19 +50,7 @@ pub struct Dataset {
 
 /// Loads the tables of the data model from `dir` (see [`crate::data`]).
 pub fn load(dir: &Path, opts: &LoadOptions) -> Result<Dataset, DataError> {
-    let required = |table| {
-        table_paths(dir, table)?.ok_or_else(|| DataError::MissingTable {
-            table,
-            dir: dir.to_path_buf(),
-        })
-    };
-    let sources = Sources {
-        patients: Source::Files(required(Table::Patients)?),
-        events: Source::Files(required(Table::Events)?),
-        consents: table_paths(dir, Table::Consents)?.map(Source::Files),
-        outreach: table_paths(dir, Table::Outreach)?.map(Source::Files),
-    };
-    load_sources(sources, opts)
+    load_sources(Sources::of_dir(dir)?, opts)
 }
 
 /// One table of the data model given in memory: Arrow record batches of one
@@ -110,6 +98,24 @@ struct Sources {
 enum Source {
     Files(Vec<PathBuf>),
     Memory(MemoryTable),
+}
+
+impl Sources {
+    /// The tables' files in a data folder (patients and events required).
+    fn of_dir(dir: &Path) -> Result<Sources, DataError> {
+        let required = |table| {
+            table_paths(dir, table)?.ok_or_else(|| DataError::MissingTable {
+                table,
+                dir: dir.to_path_buf(),
+            })
+        };
+        Ok(Sources {
+            patients: Source::Files(required(Table::Patients)?),
+            events: Source::Files(required(Table::Events)?),
+            consents: table_paths(dir, Table::Consents)?.map(Source::Files),
+            outreach: table_paths(dir, Table::Outreach)?.map(Source::Files),
+        })
+    }
 }
 
 /// Opens and checks a table's files, or its batches in memory.
@@ -268,8 +274,21 @@ fn load_sources(sources: Sources, opts: &LoadOptions) -> Result<Dataset, DataErr
     let mut acc = Accounts::new(opts);
     let p = read_patients_table(sources.patients, &mut acc)?;
     let files = open_events(sources.events, opts, p.id_type)?;
+    read_whole(p, files, sources.consents, sources.outreach, acc)
+}
+
+/// The rest of a load once the patients are read and the events opened:
+/// every event, then the consents and outreach tables.
+fn read_whole(
+    p: PatientsRead,
+    files: Vec<TableFile>,
+    consents_source: Option<Source>,
+    outreach_source: Option<Source>,
+    mut acc: Accounts,
+) -> Result<Dataset, DataError> {
+    let as_of = acc.opts.as_of;
     let (events, codes, units, after_as_of, tally) =
-        load_events(&files, &p.index, p.patients.len(), opts.as_of, None)?;
+        load_events(&files, &p.index, p.patients.len(), as_of, None)?;
     acc.account(
         Table::Events,
         &files,
@@ -277,11 +296,10 @@ fn load_sources(sources: Sources, opts: &LoadOptions) -> Result<Dataset, DataErr
         after_as_of,
         tally,
     )?;
-    let (consents, outreach) =
-        read_contact_tables(sources.consents, sources.outreach, &p, &mut acc)?;
+    let (consents, outreach) = read_contact_tables(consents_source, outreach_source, &p, &mut acc)?;
     Ok(Dataset {
         population: Population {
-            as_of: opts.as_of,
+            as_of,
             patients: p.patients,
             events,
             codes,
@@ -1210,20 +1228,21 @@ fn concat<T>(chunks: Vec<(Vec<T>, Tally)>) -> (Vec<T>, Tally) {
 
 // ---------------------------------------------------------------- streaming
 
-/// A population read a patient range at a time ([`open_streaming`]): when
+/// A population read a patient range at a time ([`load_streaming`]): when
 /// the events are sorted by patient (as `caregap synth` and the importers
 /// write them), each range's events are read, evaluated and dropped before
 /// the next range's are read, so memory is bounded by the range, not the
 /// population.
 ///
 /// The patients table is read whole (it is small); the events are planned
-/// into chunks of whole row groups, cut only where every row group before
-/// the cut holds people listed before every row group after it. Chunk `k`
-/// holds the people `[start_k, start_{k+1})` of the patients table, with
-/// `start_0 = 0` and the last chunk ending with the table, so every person
-/// is in exactly one chunk, with all of their events. Every event row is read
-/// once, in the same order as [`load`] reads it, so the counts and examples
-/// of the load report are the same.
+/// into chunks of about the given rows, each cut before the first row of a
+/// person (inside a row group when a person goes on across it: the two
+/// chunks share that row group, see [`UnitFilter`]). Chunk `k` holds the
+/// people `[start_k, start_{k+1})` of the patients table, with `start_0 = 0`
+/// and the last chunk ending with the table, so every person is in exactly
+/// one chunk, with all of their events. Every event row is read once, in the
+/// same order as [`load`] reads it, so the counts and examples of the load
+/// report are the same.
 pub struct Streaming {
     opts: LoadOptions,
     acc_report: LoadReport,
@@ -1253,46 +1272,46 @@ pub struct StreamChunk {
     pub people: std::ops::Range<u32>,
 }
 
-/// Plans a streaming load of `dir` with chunks of about `chunk_rows` event
-/// rows. `Ok(None)` when the events are not sorted by patient (then [`load`]
-/// reads them whole) or come in a single chunk anyway.
-pub fn open_streaming(
+/// A population read whole, or planned to be read a patient range at a time.
+pub enum Loaded {
+    Whole(Dataset),
+    Streaming(Streaming),
+}
+
+/// Loads `dir` a patient range of about `chunk_rows` event rows at a time
+/// ([`Streaming`]) when its events are sorted by patient and fill more than
+/// one range; otherwise (and with `chunk_rows` 0) reads it whole, as [`load`],
+/// going on from what the planning read.
+pub fn load_streaming(
     dir: &Path,
     opts: &LoadOptions,
     chunk_rows: u64,
-) -> Result<Option<Streaming>, DataError> {
-    let required = |table| {
-        table_paths(dir, table)?.ok_or_else(|| DataError::MissingTable {
-            table,
-            dir: dir.to_path_buf(),
-        })
-    };
-    let patients_files = required(Table::Patients)?;
-    let events_files = required(Table::Events)?;
+) -> Result<Loaded, DataError> {
+    let sources = Sources::of_dir(dir)?;
     let mut acc = Accounts::new(opts);
-    let p = read_patients_table(Source::Files(patients_files), &mut acc)?;
-    let files = open_events(Source::Files(events_files), opts, p.id_type)?;
-    if files.iter().map(|f| f.rows).sum::<u64>() <= chunk_rows {
-        return Ok(None);
-    }
-    let Some(chunks) = plan_chunks(&files, &p, chunk_rows)? else {
-        return Ok(None);
+    let p = read_patients_table(sources.patients, &mut acc)?;
+    let files = open_events(sources.events, opts, p.id_type)?;
+    let rows: u64 = files.iter().map(|f| f.rows).sum();
+    let chunks = if chunk_rows > 0 && rows > chunk_rows {
+        plan_chunks(&files, &p, chunk_rows)?
+    } else {
+        None
     };
-    if chunks.len() < 2 {
-        return Ok(None);
+    match chunks {
+        Some(chunks) if chunks.len() > 1 => Ok(Loaded::Streaming(Streaming {
+            opts: opts.clone(),
+            acc_report: acc.report,
+            patients: p,
+            files,
+            chunks,
+            consents: sources.consents,
+            outreach: sources.outreach,
+            used: 0,
+            after_as_of: 0,
+            tally: Tally::default(),
+        })),
+        _ => read_whole(p, files, sources.consents, sources.outreach, acc).map(Loaded::Whole),
     }
-    Ok(Some(Streaming {
-        opts: opts.clone(),
-        acc_report: acc.report,
-        patients: p,
-        files,
-        chunks,
-        consents: table_paths(dir, Table::Consents)?.map(Source::Files),
-        outreach: table_paths(dir, Table::Outreach)?.map(Source::Files),
-        used: 0,
-        after_as_of: 0,
-        tally: Tally::default(),
-    }))
 }
 
 /// What the planning reads of one row group: its rows, and of the rows whose
@@ -1448,16 +1467,7 @@ impl Streaming {
     /// Every person, with no events: for what needs the patients only (the
     /// output writers' ids and clinics).
     pub fn patients_only(&self) -> Population {
-        Population {
-            as_of: self.opts.as_of,
-            patients: self.patients.patients.clone(),
-            events: Events {
-                offsets: vec![0; self.patients.patients.len() + 1],
-                ..Events::default()
-            },
-            codes: CodeTable::default(),
-            units: vec![String::new()],
-        }
+        without_events(self.opts.as_of, self.patients.patients.clone())
     }
 
     /// Reads chunk `k`'s events (under `--strict`, its first unusable row is
@@ -1541,22 +1551,26 @@ impl Streaming {
         )?;
         let (consents, outreach) =
             read_contact_tables(self.consents, self.outreach, &self.patients, &mut acc)?;
-        let n = self.patients.patients.len();
         Ok(Dataset {
-            population: Population {
-                as_of: self.opts.as_of,
-                patients: self.patients.patients,
-                events: Events {
-                    offsets: vec![0; n + 1],
-                    ..Events::default()
-                },
-                codes: CodeTable::default(),
-                units: vec![String::new()],
-            },
+            population: without_events(self.opts.as_of, self.patients.patients),
             consents,
             outreach,
             report: acc.report,
         })
+    }
+}
+
+/// Every person of `patients`, none with an event.
+fn without_events(as_of: Day, patients: Patients) -> Population {
+    Population {
+        as_of,
+        events: Events {
+            offsets: vec![0; patients.len() + 1],
+            ..Events::default()
+        },
+        patients,
+        codes: CodeTable::default(),
+        units: vec![String::new()],
     }
 }
 

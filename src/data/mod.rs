@@ -76,8 +76,8 @@ pub use consents::*;
 pub use days::*;
 pub use error::DataError;
 pub use load::{
-    Dataset, LoadOptions, MemoryTable, MemoryTables, StreamChunk, Streaming, load, load_tables,
-    open_streaming,
+    Dataset, LoadOptions, Loaded, MemoryTable, MemoryTables, StreamChunk, Streaming, load,
+    load_streaming, load_tables,
 };
 pub use population::*;
 /// String interning of the loader, for the run files' readers too.

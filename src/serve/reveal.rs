@@ -82,11 +82,10 @@ fn version(path: &Path) -> Result<Version, String> {
 /// refused: which one is the person cannot be told.
 pub fn read(path: &Path) -> Result<HashMap<String, String>, String> {
     let what = || format!("the re-identification file {}", path.display());
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", what()))?;
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(&file), &mut first)
-        .map_err(|e| format!("cannot read {}: {e}", what()))?;
-    let header: Vec<&str> = first.trim_end_matches(['\r', '\n']).split(',').collect();
+    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", what()))?;
+    let first = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
+    let first = String::from_utf8_lossy(first);
+    let header: Vec<&str> = first.trim_end_matches('\r').split(',').collect();
     if header != HEADER {
         return Err(format!(
             "{} starts with {:?}: expected the header `patient_id,original_id` \
@@ -95,13 +94,12 @@ pub fn read(path: &Path) -> Result<HashMap<String, String>, String> {
             first.trim_end()
         ));
     }
-    let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", what()))?;
     let schema = Arc::new(Schema::new(
         HEADER.map(|h| Field::new(h, DataType::Utf8, true)).to_vec(),
     ));
     let reader = arrow::csv::ReaderBuilder::new(schema)
         .with_header(true)
-        .build(file)
+        .build(std::io::Cursor::new(bytes))
         .map_err(|e| format!("cannot read {}: {e}", what()))?;
     let mut pairs = HashMap::new();
     // Rows after the header (a quoted field may hold a line break, so rows
